@@ -1,0 +1,276 @@
+/*
+ * Core internals shared between the files of core/ (wf__ names, hidden from
+ * plugins by -fvisibility=hidden). Nothing here is plugin API.
+ */
+#ifndef WEFT_CORE_INTERNAL_H
+#define WEFT_CORE_INTERNAL_H
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <weft/plugin.h>
+
+#include "proto.h"
+#include "registry.h"
+
+/* ---------------------------------------------------------------- config */
+
+struct wf__config {
+    struct wf_strlist http_sockets;
+    struct wf_strlist uwsgi_sockets;
+    struct wf_strlist plugins;
+    struct wf_strlist plugins_dirs;
+    long async;             /* --async: cores per worker (0: sync, 1 core) */
+    long buffer_size;       /* --buffer-size: max request head */
+    long listen;            /* --listen backlog */
+    long socket_timeout;    /* --socket-timeout, seconds */
+    long max_vars;
+    long http_modifier1;    /* --http-socket-modifier1 */
+    long processes;
+    long max_requests;
+    int master;
+    int disable_logging;
+    int help, version, list_plugins;
+    char *pidfile;
+    char *io_engine;
+    char *logto;
+};
+
+extern struct wf__config wf__cfg;
+
+/* --------------------------------------------------------------- options */
+
+/* One option occurrence, from the command line or an ini file. */
+struct wf__optval {
+    char *name;
+    char *value;            /* NULL for a flag given without a value */
+    char *origin;           /* "command line" or "app.ini:12" */
+};
+
+/* The core's own option table. */
+extern const struct wf_option wf__core_options[];
+
+/* Collect argv (expanding --ini files in place) into vals. 0 or -1. */
+int wf__opt_collect(int argc, char **argv, struct wf__optval **vals,
+                    size_t *n, struct wf_err *err);
+
+/* Apply the defaults of one table. 0 or -1. */
+int wf__opt_defaults(const struct wf_option *tab, struct wf_err *err);
+
+/* Store one value into its option. 0 or -1 (err names origin and fix). */
+int wf__opt_apply(const struct wf_option *opt, const struct wf__optval *v,
+                  struct wf_err *err);
+
+/* The option named `name` in the core's table or a loaded plugin's; *owner
+ * receives the plugin (NULL for the core). */
+const struct wf_option *wf__opt_find(const char *name,
+                                     const struct wf_plugin **owner);
+
+/* Print --help: the core's options and every loaded plugin's. */
+void wf__opt_help(FILE *out);
+
+/* Remember an option's value as text for wf_opt_get. */
+void wf__opt_record(const char *name, const char *value);
+
+/* Parse an ini file into vals (append). Section: "uwsgi" unless given as
+ * FILE:section; "weft" is also read. 0 or -1. */
+int wf__ini_read(const char *spec, struct wf__optval **vals, size_t *n,
+                 size_t *cap, struct wf_err *err);
+
+/* ---------------------------------------------------------------- sockets */
+
+enum wf__proto { WF_PROTO_HTTP = 1, WF_PROTO_UWSGI };
+
+struct wf__listener {
+    int fd;
+    enum wf__proto proto;
+    unsigned modifier1;
+    int is_unix;
+    char *name;             /* as given on the command line */
+    char host[64];          /* SERVER_NAME when the request names none */
+    char port[8];           /* SERVER_PORT */
+    struct wf__listener *next;
+};
+
+extern struct wf__listener *wf__listeners;
+
+/* Bind and listen on `addr` (":8080", "127.0.0.1:8080", "[::1]:8080",
+ * "/path.sock", "@abstract"). 0 or -1 with err naming the option. */
+int wf__socket_listen(const char *opt, const char *addr, enum wf__proto proto,
+                      struct wf_err *err);
+
+/* ------------------------------------------------------------------ time */
+
+/* Monotonic milliseconds. */
+int64_t wf__now_ms(void);
+
+/* ------------------------------------------------------------- the cores */
+
+enum wf__core_state {
+    WF_CS_FREE = 0,
+    WF_CS_READING,      /* the loop reads the request head */
+    WF_CS_QUEUED,       /* on the run queue */
+    WF_CS_RUNNING,
+    WF_CS_WAITING,      /* waiting for fds and/or its timer */
+    WF_CS_DONE,         /* the body returned; the loop ends the request */
+};
+
+struct wf__wait {
+    int fd;
+    unsigned events;
+};
+
+struct wf__resp {
+    char status[128];
+    size_t status_len;
+    char *hbuf;             /* app headers, "Name: value\r\n"... */
+    size_t hlen, hcap;
+    char *obuf;             /* body held back until we know its length */
+    size_t olen, ocap;
+    int64_t content_length; /* given by the app, or -1 */
+    uint64_t sent;          /* body bytes sent */
+    unsigned nheaders;
+    unsigned head_sent : 1;
+    unsigned chunked : 1;
+    unsigned close : 1;     /* close the connection after this response */
+    unsigned no_body : 1;   /* HEAD, 1xx, 204, 304 */
+    unsigned status_set : 1;
+    unsigned app_connection_close : 1;
+    unsigned continue_sent : 1;
+    unsigned broken : 1;    /* a write failed: the client is gone */
+};
+
+struct wf__core {
+    struct wf_core pub;     /* first: a struct wf_core * is a wf__core * */
+    enum wf__core_state state;
+    int fd;                 /* the client, or -1 */
+    struct wf__listener *lsn;
+    char raddr[64], rport[8];
+
+    /* request head and what follows it (body, pipelined requests) */
+    char *buf;
+    size_t buf_len, buf_cap;
+    size_t head_len;        /* 0 while the head is incomplete */
+    struct wf__req req;
+    int64_t deadline_head;  /* unused: head timeouts use the timer */
+
+    /* body */
+    size_t body_off;        /* next unread byte of buf (after head_len) */
+    int64_t body_left;      /* Content-Length bytes still unread */
+    struct wf__chunked chunk;
+    unsigned body_done : 1;
+
+    struct wf__resp resp;
+
+    /* waits: fds, and one timer (the first timeout wins) */
+    struct wf__wait *waits;
+    unsigned nwaits, wcap;
+    int64_t deadline;       /* ms, when heap_idx >= 0 */
+    int heap_idx;
+    int ready_fd;
+    int timed_out;
+
+    struct wf__core *rq_next;
+    const struct wf_lang_ops *lang;
+    const struct wf_plugin *lang_plugin;
+    int lang_switch;        /* call the lang's save/restore around resume */
+
+    /* accounting */
+    uint64_t requests;
+    unsigned switches;
+    int64_t t_start;
+};
+
+/* Per worker. */
+struct wf__worker {
+    unsigned id;
+    unsigned ncores;
+    struct wf__core *cores;
+    struct wf__core **free;     /* LIFO of free cores */
+    unsigned nfree;
+    struct wf__core *rq_head, *rq_tail;
+    struct wf__core *current;
+    struct wf__core **heap;     /* timer min-heap */
+    unsigned nheap;
+    const struct wf_io_ops *io;
+    void *io_st;
+    const struct wf_suspend_ops *sus;
+    const struct wf_plugin *sus_plugin;
+    unsigned max_fds;
+    struct wf__fdent *fdtab;
+    int stopping;               /* 1 graceful, 2 now */
+    int accepting;              /* listeners are in the io set */
+    uint64_t requests;
+    int sigpipe[2];
+};
+
+/* What the loop knows of an fd. */
+struct wf__fdent {
+    struct wf__core *core;      /* the core that waits on it / owns it */
+    struct wf__listener *lsn;   /* or the listener */
+    unsigned interest;          /* WF_IO_* in the io engine now */
+};
+
+extern struct wf__worker wf__w;
+
+/* The active engines, chosen in the master. */
+extern const struct wf_io_ops *wf__io_ops;
+extern const struct wf_plugin *wf__io_plugin;
+extern const struct wf_suspend_ops *wf__sus_ops;
+extern const struct wf_plugin *wf__sus_plugin;
+/* languages by modifier1; wf__lang_default serves modifier1 0 when no
+ * language claims 0. */
+extern const struct wf_plugin *wf__langs[256];
+extern const struct wf_plugin *wf__lang_default;
+
+/* Tests may replace the request body run by wf_core_body(). */
+extern void (*wf__core_body_hook)(struct wf_core *c);
+
+/* loop.c */
+int wf__worker_run(unsigned id, struct wf_err *err);
+void wf__core_wake_clear(struct wf__core *c);
+int wf__io_set(int fd, unsigned ev);
+void wf__runq_push(struct wf__core *c);
+
+/* timer.c: the per-worker deadline heap of cores. */
+void wf__timer_set(struct wf__core *c, int64_t deadline);
+void wf__timer_clear(struct wf__core *c);
+/* ms until the first deadline (0 when due), or -1 with none. */
+long wf__timer_next(int64_t now);
+/* The first due core, removed from the heap, or NULL. */
+struct wf__core *wf__timer_pop_due(int64_t now);
+
+/* response.c */
+void wf__resp_init(struct wf__core *c);
+/* After the last handle(): flush, frame, log. */
+void wf__resp_finish(struct wf__core *c, int status);
+/* A complete error response from the loop (bad request). */
+void wf__resp_send_error(struct wf__core *c, int code);
+const char *wf__http_reason(int code);
+
+/* body.c */
+void wf__body_init(struct wf__core *c);
+/* Skip what is left of the body before the next request on the
+ * connection; 0 when the connection can be reused, -1 otherwise. */
+int wf__body_discard(struct wf__core *c);
+
+/* log.c */
+void wf__log_request(struct wf__core *c);
+int wf__log_open(const char *path, struct wf_err *err);
+extern int wf__log_fd;
+
+/* A core from its public part. */
+static inline struct wf__core *
+wf__core(struct wf_core *c)
+{
+    return (struct wf__core *)c;
+}
+
+#endif

@@ -1,0 +1,1001 @@
+/*
+ * The worker: async cores, the run queue, fd waits, and the default loop
+ * (io wait -> accept / read heads / wake waiters -> timers -> run queue).
+ *
+ * A core is one connection with at most one request in flight. Its life:
+ *   FREE -> READING (the loop reads and parses the head, no stack needed)
+ *        -> QUEUED -> RUNNING (the language runs the app)
+ *        -> WAITING (fds / timer) -> QUEUED -> ... -> DONE
+ *        -> READING again on keep-alive, or FREE.
+ * With a suspend engine RUNNING happens on the core's own context
+ * (wf_core_body); without one, handle() runs on the loop's stack and only a
+ * generator's yield (WF_AGAIN) gives the worker away.
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+struct wf__worker wf__w;
+const struct wf_io_ops *wf__io_ops;
+const struct wf_plugin *wf__io_plugin;
+const struct wf_suspend_ops *wf__sus_ops;
+const struct wf_plugin *wf__sus_plugin;
+const struct wf_plugin *wf__langs[256];
+const struct wf_plugin *wf__lang_default;
+void (*wf__core_body_hook)(struct wf_core *c);
+
+#define BODY_STAGING 16384
+#define MAX_EVENTS 64
+
+static volatile sig_atomic_t got_signal;
+
+/* --------------------------------------------------------- small API */
+
+WF_API const char *
+wf_version(void)
+{
+    return PACKAGE_VERSION;
+}
+
+WF_API unsigned
+wf_worker_id(void)
+{
+    return wf__w.id;
+}
+
+WF_API unsigned
+wf_ncores(void)
+{
+    return wf__cfg.async > 0 ? (unsigned)wf__cfg.async : 1;
+}
+
+WF_API int
+wf_has_suspend_engine(void)
+{
+    return wf__sus_ops != NULL;
+}
+
+WF_API const char *
+wf_suspend_engine_name(void)
+{
+    return wf__sus_plugin ? wf__sus_plugin->name : NULL;
+}
+
+WF_API struct wf_core *
+wf_core_current(void)
+{
+    return wf__w.current ? &wf__w.current->pub : NULL;
+}
+
+WF_API long
+wf_socket_timeout_ms(void)
+{
+    return wf__cfg.socket_timeout * 1000;
+}
+
+WF_API const struct wf_var *
+wf_req_vars(const struct wf_core *c, unsigned *n)
+{
+    const struct wf__core *k = (const struct wf__core *)c;
+
+    *n = k->req.nvars;
+    return k->req.vars;
+}
+
+WF_API const char *
+wf_req_get(const struct wf_core *c, const char *key, size_t *vlen)
+{
+    return wf__req_get(&((const struct wf__core *)c)->req, key, vlen);
+}
+
+WF_API unsigned
+wf_req_modifier1(const struct wf_core *c)
+{
+    return ((const struct wf__core *)c)->req.modifier1;
+}
+
+WF_API int
+wf_req_fd(const struct wf_core *c)
+{
+    return ((const struct wf__core *)c)->fd;
+}
+
+/* ------------------------------------------------------------ io set */
+
+/* Set fd's interest to ev, telling the engine only when it changes.
+ * Returns 0 or -errno (logged). Loop or core context. */
+int
+wf__io_set(int fd, unsigned ev)
+{
+    struct wf__fdent *e = &wf__w.fdtab[fd];
+    int r;
+
+    if (e->interest == ev) {
+        return 0;
+    }
+    r = wf__w.io->set(wf__w.io_st, fd, e->interest, ev);
+    if (r < 0) {
+        errno = -r;
+        wf_log_errno("%s set(fd %d, %#x -> %#x)", wf__io_plugin->name, fd,
+                     e->interest, ev);
+        return r;
+    }
+    e->interest = ev;
+    return 0;
+}
+
+/* -------------------------------------------------------- run queue */
+
+/* See internal.h. Appends c unless it is queued already. */
+void
+wf__runq_push(struct wf__core *c)
+{
+    if (c->state == WF_CS_QUEUED) {
+        return;
+    }
+    c->state = WF_CS_QUEUED;
+    c->rq_next = NULL;
+    if (wf__w.rq_tail) {
+        wf__w.rq_tail->rq_next = c;
+    } else {
+        wf__w.rq_head = c;
+    }
+    wf__w.rq_tail = c;
+}
+
+/* --------------------------------------------------------- accepting */
+
+static void
+set_accepting(int on)
+{
+    struct wf__listener *l;
+
+    if (wf__w.accepting == on) {
+        return;
+    }
+    for (l = wf__listeners; l; l = l->next) {
+        wf__io_set(l->fd, on ? WF_IO_READ : 0);
+    }
+    wf__w.accepting = on;
+}
+
+/* ------------------------------------------------------------- waits */
+
+/* See internal.h: forget every wait of c (fds and timer). */
+void
+wf__core_wake_clear(struct wf__core *c)
+{
+    unsigned i;
+
+    for (i = 0; i < c->nwaits; i++) {
+        int fd = c->waits[i].fd;
+
+        wf__io_set(fd, 0);
+        if (fd != c->fd) {
+            wf__w.fdtab[fd].core = NULL;
+        }
+    }
+    c->nwaits = 0;
+    wf__timer_clear(c);
+}
+
+WF_API int
+wf_wait_fd(struct wf_core *pub, int fd, unsigned events)
+{
+    struct wf__core *c = wf__core(pub);
+    struct wf__fdent *e;
+    unsigned i;
+
+    if (events == 0 || (events & ~(WF_IO_READ | WF_IO_WRITE)) != 0) {
+        return -EINVAL;
+    }
+    if (fd < 0 || (unsigned)fd >= wf__w.max_fds || fcntl(fd, F_GETFD) < 0) {
+        return -EBADF;
+    }
+    e = &wf__w.fdtab[fd];
+    if (e->lsn != NULL || (e->core != NULL && e->core != c) ||
+        fd == wf__w.sigpipe[0]) {
+        return -EEXIST;
+    }
+    for (i = 0; i < c->nwaits; i++) {
+        if (c->waits[i].fd == fd) {
+            c->waits[i].events |= events;
+            return wf__io_set(fd, c->waits[i].events);
+        }
+    }
+    if (c->nwaits == c->wcap) {
+        unsigned ncap = c->wcap ? c->wcap * 2 : 4;
+        struct wf__wait *nw = realloc(c->waits, ncap * sizeof(*nw));
+
+        if (nw == NULL) {
+            return -ENOMEM;
+        }
+        c->waits = nw;
+        c->wcap = ncap;
+    }
+    c->waits[c->nwaits].fd = fd;
+    c->waits[c->nwaits].events = events;
+    c->nwaits++;
+    e->core = c;
+    return wf__io_set(fd, events);
+}
+
+WF_API void
+wf_wait_timer(struct wf_core *pub, long ms)
+{
+    struct wf__core *c = wf__core(pub);
+
+    if (ms > 0 && c->heap_idx < 0) {
+        wf__timer_set(c, wf__now_ms() + ms);
+    }
+}
+
+WF_API int
+wf_ready_fd(const struct wf_core *c)
+{
+    return ((const struct wf__core *)c)->ready_fd;
+}
+
+WF_API int
+wf_timed_out(const struct wf_core *c)
+{
+    return ((const struct wf__core *)c)->timed_out;
+}
+
+WF_API void
+wf_clear_ready(struct wf_core *pub)
+{
+    struct wf__core *c = wf__core(pub);
+
+    c->ready_fd = -1;
+    c->timed_out = 0;
+}
+
+/* True when c runs on its own context and may switch away. */
+static int
+can_switch(struct wf__core *c)
+{
+    return wf__sus_ops != NULL && wf__w.current == c;
+}
+
+WF_API int
+wf_suspend(struct wf_core *pub)
+{
+    struct wf__core *c = wf__core(pub);
+
+    if (!can_switch(c)) {
+        return 0;
+    }
+    c->switches++;
+    if (c->nwaits == 0 && c->heap_idx < 0) {
+        wf__runq_push(c);
+    } else {
+        c->state = WF_CS_WAITING;
+    }
+    wf__sus_ops->suspend(pub);
+    c->state = WF_CS_RUNNING;
+    return 0;
+}
+
+static int
+poll_fd(int fd, unsigned events, long timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = 0 };
+    int r;
+
+    if (events & WF_IO_READ) {
+        p.events |= POLLIN;
+    }
+    if (events & WF_IO_WRITE) {
+        p.events |= POLLOUT;
+    }
+    do {
+        r = poll(&p, 1, timeout_ms < 0 ? -1 : (int)timeout_ms);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        return -errno;
+    }
+    return r > 0 ? 1 : 0;
+}
+
+WF_API int
+wf_wait_io(struct wf_core *pub, int fd, unsigned events, long timeout_ms)
+{
+    struct wf__core *c = wf__core(pub);
+    int r;
+
+    if (!can_switch(c)) {
+        return poll_fd(fd, events, timeout_ms);
+    }
+    r = wf_wait_fd(pub, fd, events);
+    if (r < 0) {
+        return r;
+    }
+    if (timeout_ms >= 0) {
+        int64_t d = wf__now_ms() + timeout_ms;
+
+        if (c->heap_idx < 0 || c->deadline > d) {
+            wf__timer_set(c, d);
+        }
+    }
+    wf_suspend(pub);
+    if (c->timed_out && c->ready_fd != fd) {
+        return 0;
+    }
+    return 1;
+}
+
+WF_API int
+wf_sleep(struct wf_core *pub, long ms)
+{
+    struct wf__core *c = wf__core(pub);
+
+    if (!can_switch(c)) {
+        poll(NULL, 0, ms < 0 ? 0 : (int)ms);
+        return 0;
+    }
+    wf__core_wake_clear(c);
+    wf__timer_set(c, wf__now_ms() + (ms < 0 ? 0 : ms));
+    wf_suspend(pub);
+    return 0;
+}
+
+/* ------------------------------------------------------ connections */
+
+static void
+conn_close(struct wf__core *c)
+{
+    wf__core_wake_clear(c);
+    if (c->fd >= 0) {
+        wf__io_set(c->fd, 0);
+        wf__w.fdtab[c->fd].core = NULL;
+        close(c->fd);
+        c->fd = -1;
+    }
+    c->state = WF_CS_FREE;
+    c->buf_len = 0;
+    c->head_len = 0;
+    c->lang = NULL;
+    c->lang_plugin = NULL;
+    wf__w.free[wf__w.nfree++] = c;
+    if (!wf__w.stopping) {
+        set_accepting(1);
+    }
+}
+
+static void start_request(struct wf__core *c, int head_len);
+
+/* The loop reads (more of) c's head; parses; starts the request when it is
+ * whole, answers 400/431/... when it is bad. */
+static void
+read_head(struct wf__core *c)
+{
+    size_t max_head = (size_t)wf__cfg.buffer_size;
+    int fresh = 0;
+
+    for (;;) {
+        ssize_t n;
+
+        if (c->buf_len > 0 && (fresh || c->head_len == 0)) {
+            int r;
+
+            wf__req_reset(&c->req);
+            if (c->lsn->proto == WF_PROTO_HTTP) {
+                r = wf__http_parse(c->buf, c->buf_len, max_head, &c->req);
+            } else {
+                r = wf__uwsgi_parse(c->buf, c->buf_len, max_head + 4,
+                                    &c->req);
+            }
+            if (r > 0) {
+                start_request(c, r);
+                return;
+            }
+            if (r < 0) {
+                wf_log(WF_LOG_WARN, "%s: bad request from %s (%d %s); "
+                       "connection closed", c->lsn->name, c->raddr, -r,
+                       wf__http_reason(-r));
+                if (c->lsn->proto == WF_PROTO_HTTP) {
+                    wf__resp_send_error(c, -r);
+                }
+                conn_close(c);
+                return;
+            }
+        }
+        if (c->buf_len >= c->buf_cap) {
+            if (c->lsn->proto == WF_PROTO_HTTP) {
+                wf__resp_send_error(c, 431);
+            }
+            conn_close(c);
+            return;
+        }
+        n = recv(c->fd, c->buf + c->buf_len, c->buf_cap - c->buf_len, 0);
+        if (n > 0) {
+            c->buf_len += (size_t)n;
+            fresh = 1;
+            continue;
+        }
+        if (n == 0) {
+            conn_close(c);
+            return;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            wf__io_set(c->fd, WF_IO_READ);
+            if (c->heap_idx < 0) {
+                wf__timer_set(c, wf__now_ms() + wf__cfg.socket_timeout * 1000);
+            }
+            return;
+        }
+        conn_close(c);
+        return;
+    }
+}
+
+static int
+add_var_if_missing(struct wf__core *c, const char *k, const char *v)
+{
+    if (wf__req_get(&c->req, k, NULL) != NULL) {
+        return 0;
+    }
+    return wf__req_add_var(&c->req, k, strlen(k), v, strlen(v));
+}
+
+static void
+start_request(struct wf__core *c, int head_len)
+{
+    const struct wf_plugin *lp;
+    const struct wf_lang_ops *lang;
+    unsigned m1;
+    int bad = 0;
+
+    c->head_len = (size_t)head_len;
+    wf__timer_clear(c);
+    wf__io_set(c->fd, 0);
+
+    if (c->lsn->proto == WF_PROTO_HTTP) {
+        const char *host;
+        size_t hlen;
+        char name[256];
+
+        c->req.modifier1 = (uint8_t)c->lsn->modifier1;
+        host = wf__req_get(&c->req, "HTTP_HOST", &hlen);
+        if (host != NULL && hlen > 0 && hlen < sizeof(name)) {
+            /* SERVER_NAME is the Host without its port */
+            const char *end = host + hlen, *p = end;
+
+            if (host[0] == '[') {
+                p = memchr(host, ']', hlen);
+                p = p ? p + 1 : end;
+            } else {
+                const char *colon = memchr(host, ':', hlen);
+
+                p = colon ? colon : end;
+            }
+            snprintf(name, sizeof(name), "%.*s", (int)(p - host), host);
+        } else {
+            snprintf(name, sizeof(name), "%s", c->lsn->host);
+        }
+        bad |= add_var_if_missing(c, "SERVER_NAME", name);
+        bad |= add_var_if_missing(c, "SERVER_PORT", c->lsn->port);
+        bad |= add_var_if_missing(c, "SCRIPT_NAME", "");
+    }
+    bad |= add_var_if_missing(c, "REMOTE_ADDR", c->raddr);
+    bad |= add_var_if_missing(c, "REMOTE_PORT", c->rport);
+    if (bad) {
+        wf__resp_send_error(c, 431);
+        conn_close(c);
+        return;
+    }
+
+    m1 = c->req.modifier1;
+    lp = wf__langs[m1];
+    if (lp == NULL && m1 == 0) {
+        lp = wf__lang_default;
+    }
+    if (lp == NULL) {
+        wf_log(WF_LOG_WARN, "-- unavailable modifier requested: %u -- (%s, "
+               "from %s); load the language plugin for it", m1,
+               c->lsn->name, c->raddr);
+        if (c->lsn->proto == WF_PROTO_HTTP) {
+            wf__resp_send_error(c, 500);
+        }
+        conn_close(c);
+        return;
+    }
+    lang = lp->ops;
+    c->lang = lang;
+    c->lang_plugin = lp;
+    c->lang_switch = wf__sus_ops != NULL && lang->save && lang->restore &&
+        !(wf__sus_ops->keeps_lang_state &&
+          strcmp(wf__sus_ops->keeps_lang_state, lp->name) == 0);
+    c->t_start = wf__now_ms();
+    c->switches = 0;
+    c->ready_fd = -1;
+    c->timed_out = 0;
+    wf__body_init(c);
+    wf__resp_init(c);
+    wf__runq_push(c);
+}
+
+static void
+accept_some(struct wf__listener *l)
+{
+    while (wf__w.nfree > 0 && !wf__w.stopping) {
+        struct sockaddr_storage ss;
+        socklen_t slen = sizeof(ss);
+        struct wf__core *c;
+        int fd;
+
+        fd = accept4(l->fd, (struct sockaddr *)&ss, &slen,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) {
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                wf_log_errno("accept4(%s)", l->name);
+            }
+            return;
+        }
+        if ((unsigned)fd >= wf__w.max_fds) {
+            wf_log(WF_LOG_ERROR, "accept4(%s): fd %d above the fd table "
+                   "(%u); raise ulimit -n", l->name, fd, wf__w.max_fds);
+            close(fd);
+            return;
+        }
+        c = wf__w.free[--wf__w.nfree];
+        c->fd = fd;
+        c->lsn = l;
+        c->buf_len = 0;
+        c->head_len = 0;
+        c->state = WF_CS_READING;
+        wf__w.fdtab[fd].core = c;
+        wf__w.fdtab[fd].interest = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            int one = 1;
+
+            inet_ntop(AF_INET, &s4->sin_addr, c->raddr, sizeof(c->raddr));
+            snprintf(c->rport, sizeof(c->rport), "%u", ntohs(s4->sin_port));
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            int one = 1;
+
+            if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+                inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], c->raddr,
+                          sizeof(c->raddr));
+            } else {
+                inet_ntop(AF_INET6, &s6->sin6_addr, c->raddr,
+                          sizeof(c->raddr));
+            }
+            snprintf(c->rport, sizeof(c->rport), "%u",
+                     ntohs(s6->sin6_port));
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        } else {
+            snprintf(c->raddr, sizeof(c->raddr), "%s", "unix");
+            snprintf(c->rport, sizeof(c->rport), "%s", "0");
+        }
+        /* the head is usually there already: read it now and save a
+         * round through the io engine */
+        read_head(c);
+    }
+    if (wf__w.nfree == 0) {
+        set_accepting(0);
+    }
+}
+
+/* ------------------------------------------------------ the requests */
+
+/* After handle() returned st (on the loop's stack or the core's). */
+static int
+after_handle(struct wf__core *c, int st)
+{
+    if (st == WF_AGAIN) {
+        return 1;
+    }
+    wf__core_wake_clear(c);
+    wf__resp_finish(c, st);
+    c->state = WF_CS_DONE;
+    return 0;
+}
+
+static void
+default_body(struct wf__core *c)
+{
+    for (;;) {
+        int st = c->lang->handle(&c->pub);
+
+        if (!after_handle(c, st)) {
+            return;
+        }
+        wf_suspend(&c->pub);
+    }
+}
+
+WF_API void
+wf_core_body(struct wf_core *pub)
+{
+    if (wf__core_body_hook != NULL) {
+        wf__core_body_hook(pub);
+        return;
+    }
+    default_body(wf__core(pub));
+}
+
+static void
+end_request(struct wf__core *c)
+{
+    int keep;
+
+    wf__w.requests++;
+    c->requests++;
+    wf__log_request(c);
+    keep = !c->resp.close && !c->resp.broken && c->req.keepalive &&
+           c->lsn->proto == WF_PROTO_HTTP && !wf__w.stopping;
+    if (keep && wf__body_discard(c) < 0) {
+        keep = 0;
+    }
+    if (wf__cfg.max_requests > 0 &&
+        wf__w.requests >= (uint64_t)wf__cfg.max_requests &&
+        !wf__w.stopping) {
+        wf_log(WF_LOG_INFO, "worker %u: %llu requests served "
+               "(--max-requests); finishing in-flight requests, then "
+               "exiting", wf__w.id, (unsigned long long)wf__w.requests);
+        wf__w.stopping = 1;
+        set_accepting(0);
+        keep = 0;
+    }
+    if (!keep) {
+        conn_close(c);
+        return;
+    }
+    /* keep-alive: what follows the body is the next request */
+    {
+        size_t left = c->buf_len - c->body_off;
+
+        memmove(c->buf, c->buf + c->body_off, left);
+        c->buf_len = left;
+    }
+    c->head_len = 0;
+    c->lang = NULL;
+    c->state = WF_CS_READING;
+    wf__req_reset(&c->req);
+    read_head(c);
+}
+
+static void
+run_core(struct wf__core *c)
+{
+    const struct wf_lang_ops *lang = c->lang;
+
+    wf__w.current = c;
+    c->state = WF_CS_RUNNING;
+    if (wf__sus_ops != NULL) {
+        int r;
+
+        if (c->lang_switch) {
+            lang->save(NULL);
+            lang->restore(&c->pub);
+        }
+        r = wf__sus_ops->resume(&c->pub);
+        if (c->lang_switch) {
+            lang->save(&c->pub);
+            lang->restore(NULL);
+        }
+        wf__w.current = NULL;
+        if (r < 0 && c->state != WF_CS_DONE) {
+            /* the engine could not run the core: fail the request from
+             * here, with blocking writes */
+            if (lang->release) {
+                lang->release(&c->pub);
+            }
+            after_handle(c, WF_ERROR);
+        }
+    } else {
+        int st = lang->handle(&c->pub);
+
+        if (after_handle(c, st)) {
+            c->switches++;
+            if (c->nwaits == 0 && c->heap_idx < 0) {
+                wf__runq_push(c);
+            } else {
+                c->state = WF_CS_WAITING;
+            }
+        }
+        wf__w.current = NULL;
+    }
+    if (c->state == WF_CS_DONE) {
+        end_request(c);
+    }
+}
+
+static void
+wake(struct wf__core *c, int fd)
+{
+    wf__core_wake_clear(c);
+    c->ready_fd = fd;
+    c->timed_out = 0;
+    wf__runq_push(c);
+}
+
+static void
+timer_fired(struct wf__core *c)
+{
+    switch (c->state) {
+    case WF_CS_READING:
+        if (c->buf_len > 0 && c->lsn->proto == WF_PROTO_HTTP) {
+            wf_log(WF_LOG_WARN, "%s: %s sent no complete request head in "
+                   "%lds (--socket-timeout); closed", c->lsn->name,
+                   c->raddr, wf__cfg.socket_timeout);
+            wf__resp_send_error(c, 408);
+        }
+        conn_close(c);
+        break;
+    case WF_CS_WAITING:
+        wf__core_wake_clear(c);
+        c->ready_fd = -1;
+        c->timed_out = 1;
+        wf__runq_push(c);
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+dispatch(const struct wf_io_event *ev)
+{
+    struct wf__fdent *e;
+
+    if (ev->fd < 0 || (unsigned)ev->fd >= wf__w.max_fds) {
+        return;
+    }
+    e = &wf__w.fdtab[ev->fd];
+    if (ev->fd == wf__w.sigpipe[0]) {
+        char buf[64];
+
+        while (read(ev->fd, buf, sizeof(buf)) > 0) {
+        }
+        return;
+    }
+    if (e->lsn != NULL) {
+        accept_some(e->lsn);
+        return;
+    }
+    if (e->core == NULL) {
+        /* nobody waits on it: drop the interest; never close an fd the
+         * loop does not own */
+        if (e->interest) {
+            wf__io_set(ev->fd, 0);
+        }
+        return;
+    }
+    switch (e->core->state) {
+    case WF_CS_READING:
+        if (ev->fd == e->core->fd) {
+            read_head(e->core);
+        }
+        break;
+    case WF_CS_WAITING:
+        wake(e->core, ev->fd);
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+run_queue(void)
+{
+    struct wf__core *c = wf__w.rq_head;
+
+    /* one pass over what is queued now; cores queued during the pass
+     * run on the next one, after the io engine had a look */
+    wf__w.rq_head = wf__w.rq_tail = NULL;
+    while (c != NULL) {
+        struct wf__core *next = c->rq_next;
+
+        c->rq_next = NULL;
+        if (c->state == WF_CS_QUEUED) {
+            run_core(c);
+        }
+        c = next;
+    }
+}
+
+static void
+on_signal(int sig)
+{
+    int saved = errno;
+
+    got_signal = sig;
+    if (write(wf__w.sigpipe[1], "s", 1) < 0) {
+        /* the pipe is full: a wake-up is pending anyway */
+    }
+    errno = saved;
+}
+
+static void
+close_idle(void)
+{
+    unsigned i;
+
+    for (i = 0; i < wf__w.ncores; i++) {
+        struct wf__core *c = &wf__w.cores[i];
+
+        if (c->state == WF_CS_READING && c->buf_len == 0) {
+            conn_close(c);
+        }
+    }
+}
+
+static int
+worker_init(unsigned id, struct wf_err *err)
+{
+    struct rlimit rl;
+    unsigned i, nc = wf_ncores();
+    size_t buf_cap = (size_t)wf__cfg.buffer_size + 4 + BODY_STAGING;
+    size_t arena = (size_t)wf__cfg.buffer_size * 2 + 1024;
+    struct wf__listener *l;
+    struct sigaction sa;
+
+    memset(&wf__w, 0, sizeof(wf__w));
+    wf__w.id = id;
+    wf__w.ncores = nc;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < (rlim_t)nc * 2 + 64 && rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        wf__w.max_fds = rl.rlim_cur > 1048576 ? 1048576
+                                              : (unsigned)rl.rlim_cur;
+    } else {
+        wf__w.max_fds = 1024;
+    }
+    wf__w.fdtab = calloc(wf__w.max_fds, sizeof(*wf__w.fdtab));
+    wf__w.cores = calloc(nc, sizeof(*wf__w.cores));
+    wf__w.free = calloc(nc, sizeof(*wf__w.free));
+    wf__w.heap = calloc(nc, sizeof(*wf__w.heap));
+    if (!wf__w.fdtab || !wf__w.cores || !wf__w.free || !wf__w.heap) {
+        return wf_err_set(err, "worker %u: out of memory for %u cores", id,
+                          nc);
+    }
+    for (i = 0; i < nc; i++) {
+        struct wf__core *c = &wf__w.cores[i];
+
+        c->pub.id = i;
+        c->fd = -1;
+        c->heap_idx = -1;
+        c->ready_fd = -1;
+        c->buf_cap = buf_cap;
+        c->buf = malloc(buf_cap);
+        c->req.vars = calloc((size_t)wf__cfg.max_vars, sizeof(struct wf_var));
+        c->req.max_vars = (unsigned)wf__cfg.max_vars;
+        c->req.arena = malloc(arena);
+        c->req.arena_cap = arena;
+        if (!c->buf || !c->req.vars || !c->req.arena) {
+            return wf_err_set(err, "worker %u: out of memory for core %u",
+                              id, i);
+        }
+        /* LIFO, highest core on top: the first request lands on core
+         * N-1 and a lightly loaded worker keeps reusing it (as uWSGI) */
+        wf__w.free[wf__w.nfree++] = c;
+    }
+    wf__w.io = wf__io_ops;
+    wf__w.io_st = wf__io_ops->open(wf__w.max_fds, err);
+    if (wf__w.io_st == NULL) {
+        return -1;
+    }
+    if (wf__sus_ops != NULL && wf__sus_ops->worker_init(nc, err) < 0) {
+        return -1;
+    }
+    for (i = 0; i < 256; i++) {
+        const struct wf_plugin *lp = wf__langs[i];
+        const struct wf_lang_ops *lo = lp ? lp->ops : NULL;
+
+        if (lo && lo->modifier1 == i && lo->worker_init &&
+            lo->worker_init(nc, err) < 0) {
+            return -1;
+        }
+    }
+    if (pipe2(wf__w.sigpipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+        return wf_err_set(err, "pipe2(): %s", strerror(errno));
+    }
+    wf__io_set(wf__w.sigpipe[0], WF_IO_READ);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    for (l = wf__listeners; l; l = l->next) {
+        wf__w.fdtab[l->fd].lsn = l;
+    }
+    set_accepting(1);
+    return 0;
+}
+
+/* See internal.h. Runs the worker until it stops; 0 on a clean stop. */
+int
+wf__worker_run(unsigned id, struct wf_err *err)
+{
+    struct wf_io_event evs[MAX_EVENTS];
+
+    if (worker_init(id, err) < 0) {
+        return -1;
+    }
+    if (wf__cfg.async > 0 && wf__sus_ops == NULL) {
+        wf_log(WF_LOG_WARN, "*** async mode without a suspend engine: only "
+               "a generator's yield gives the worker away; add --ugreen ***");
+    }
+    wf_log(WF_LOG_INFO, "worker %u (pid %d) ready: %u cores, io %s, "
+           "suspend %s", id, (int)getpid(), wf__w.ncores,
+           wf__io_plugin->name,
+           wf__sus_plugin ? wf__sus_plugin->name : "none");
+    for (;;) {
+        long timeout;
+        int64_t now;
+        int n, i;
+        struct wf__core *c;
+
+        if (got_signal) {
+            int sig = got_signal;
+
+            got_signal = 0;
+            if (sig == SIGQUIT) {
+                wf_log(WF_LOG_INFO, "worker %u: SIGQUIT, stopping now", id);
+                break;
+            }
+            if (!wf__w.stopping) {
+                wf_log(WF_LOG_INFO, "worker %u: %s, finishing %u in-flight "
+                       "requests", id, strsignal(sig),
+                       wf__w.ncores - wf__w.nfree);
+            }
+            wf__w.stopping = 1;
+            set_accepting(0);
+        }
+        if (wf__w.stopping) {
+            close_idle();
+            if (wf__w.nfree == wf__w.ncores) {
+                break;
+            }
+        }
+        now = wf__now_ms();
+        timeout = wf__w.rq_head ? 0 : wf__timer_next(now);
+        n = wf__w.io->wait(wf__w.io_st, evs, MAX_EVENTS, timeout);
+        if (n < 0 && n != -EINTR) {
+            errno = -n;
+            wf_log_errno("%s wait()", wf__io_plugin->name);
+            return wf_err_set(err, "worker %u: the io engine failed", id);
+        }
+        for (i = 0; i < n; i++) {
+            dispatch(&evs[i]);
+        }
+        now = wf__now_ms();
+        while ((c = wf__timer_pop_due(now)) != NULL) {
+            timer_fired(c);
+        }
+        run_queue();
+    }
+    if (wf__sus_ops && wf__sus_ops->worker_fini) {
+        wf__sus_ops->worker_fini();
+    }
+    wf__w.io->close(wf__w.io_st);
+    return 0;
+}

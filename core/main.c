@@ -1,0 +1,536 @@
+/*
+ * Start-up: options -> plugins -> engines -> languages and apps -> sockets
+ * -> workers. Every failure ends here with one line, "weft: <what>; <fix>",
+ * and exit status 1.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void
+die(const struct wf_err *err)
+{
+    fprintf(stderr, "weft: %s\n", err->msg);
+    if (wf__log_fd > 2) {
+        wf_log(WF_LOG_ERROR, "%s", err->msg);
+    }
+    exit(1);
+}
+
+/* The plugin directory a weft run from the build tree uses: the one built
+ * beside it. An installed weft uses the installed one. */
+static void
+default_plugin_dir(void)
+{
+    char exe[PATH_MAX], dir[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+    if (n > 0) {
+        exe[n] = '\0';
+        snprintf(dir, sizeof(dir), "%s", exe);
+        if (strcmp(dirname(dir), WEFT_BUILDDIR) == 0) {
+            wf__plugin_add_dir(WEFT_BUILD_PLUGINDIR);
+            return;
+        }
+    }
+    wf__plugin_add_dir(WEFT_PLUGINDIR);
+}
+
+/* --plugins-dir must be known before any option is looked up. */
+static void
+early_plugin_dirs(int argc, char **argv)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (strncmp(a, "--plugins-dir", 13) == 0 ||
+            strncmp(a, "--plugin-dir", 12) == 0) {
+            const char *eq = strchr(a, '=');
+
+            if (eq != NULL) {
+                wf__plugin_add_dir(eq + 1);
+            } else if (i + 1 < argc) {
+                wf__plugin_add_dir(argv[++i]);
+            }
+        }
+    }
+}
+
+static const char *
+kind_label(enum wf_kind k)
+{
+    switch (k) {
+    case WF_KIND_SUSPEND: return "suspend";
+    case WF_KIND_IO: return "io";
+    case WF_KIND_LOOP: return "loop";
+    case WF_KIND_LANG: return "lang";
+    }
+    return "?";
+}
+
+static void
+list_cb(const char *path, const struct wf_plugin *p, const char *error,
+        void *arg)
+{
+    if (p == NULL) {
+        printf("  %-10s %-8s %s\n             cannot load: %s\n", "?", "?",
+               path, error);
+        return;
+    }
+    printf("  %-10s %-8s %s\n", p->name, kind_label(p->kind), path);
+    if (p->summary) {
+        printf("             %s\n", p->summary);
+    }
+    if (p->needs) {
+        printf("             needs: %s\n", p->needs);
+    }
+}
+
+static void
+help_cb(const char *path, const struct wf_plugin *p, const char *error,
+        void *arg)
+{
+    const struct wf_option *o;
+
+    if (p == NULL || wf__plugin_find(p->name) != NULL) {
+        return;   /* loaded ones are printed by wf__opt_help */
+    }
+    if (p->options == NULL || p->options->name == NULL) {
+        return;
+    }
+    printf("\nPlugin %s (%s; loaded by any of its options):\n", p->name,
+           p->summary ? p->summary : kind_label(p->kind));
+    for (o = p->options; o->name; o++) {
+        char lhs[96];
+
+        if (o->flags & WF_OPT_F_HIDDEN) {
+            continue;
+        }
+        snprintf(lhs, sizeof(lhs), "%s--%s%s%s",
+                 o->short_name ? "-?, " : "    ", o->name,
+                 o->type == WF_OPT_FLAG ? "" : " ",
+                 o->type == WF_OPT_FLAG ? "" :
+                 (o->arg_name ? o->arg_name : "VALUE"));
+        if (o->short_name) {
+            lhs[1] = o->short_name;
+        }
+        printf("  %-34s %s", lhs, o->help ? o->help : "");
+        if (o->def != NULL && o->type != WF_OPT_FLAG) {
+            printf(" (default %s)", o->def);
+        }
+        putchar('\n');
+    }
+}
+
+struct io_pick {
+    char name[64];
+    int pref;
+};
+
+static void
+io_cb(const char *path, const struct wf_plugin *p, const char *error,
+      void *arg)
+{
+    struct io_pick *best = arg;
+    const struct wf_io_ops *o;
+
+    if (p == NULL || p->kind != WF_KIND_IO) {
+        return;
+    }
+    o = p->ops;
+    if (o->pref > best->pref && o->probe() == 0) {
+        best->pref = o->pref;
+        snprintf(best->name, sizeof(best->name), "%s", p->name);
+    }
+}
+
+/* Load every plugin named in the option values, then apply the values in
+ * order. A plugin's option loads the plugin. */
+static void
+apply_options(struct wf__optval *vals, size_t n,
+              const struct wf_plugin **selected)
+{
+    struct wf_err err;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        const char *nm = vals[i].name;
+
+        if ((strcmp(nm, "plugin") == 0 || strcmp(nm, "plugins") == 0 ||
+             strcmp(nm, "need-plugin") == 0) && vals[i].value) {
+            char *list = strdup(vals[i].value), *save = NULL, *t;
+
+            for (t = strtok_r(list, ",", &save); t;
+                 t = strtok_r(NULL, ",", &save)) {
+                while (*t == ' ') {
+                    t++;
+                }
+                if (*t && wf__plugin_load(t, &err) == NULL) {
+                    die(&err);
+                }
+            }
+            free(list);
+        } else if ((strcmp(nm, "plugins-dir") == 0 ||
+                    strcmp(nm, "plugin-dir") == 0) && vals[i].value) {
+            wf__plugin_add_dir(vals[i].value);
+        }
+    }
+    for (i = 0; i < n; i++) {
+        const struct wf_plugin *owner;
+        const struct wf_option *o = wf__opt_find(vals[i].name, &owner);
+
+        if (o == NULL) {
+            char *pname = wf__plugin_owner_of(vals[i].name);
+
+            if (pname != NULL) {
+                if (wf__plugin_load(pname, &err) == NULL) {
+                    die(&err);
+                }
+                free(pname);
+                o = wf__opt_find(vals[i].name, &owner);
+            }
+        }
+        if (o == NULL) {
+            wf_err_set(&err, "--%s (%s): unknown option; see weft --help "
+                       "(plugin options are listed when the plugin is "
+                       "found)", vals[i].name, vals[i].origin);
+            die(&err);
+        }
+        if (wf__opt_apply(o, &vals[i], &err) < 0) {
+            die(&err);
+        }
+        if ((o->flags & WF_OPT_F_SELECT) && owner != NULL &&
+            (o->type != WF_OPT_FLAG || *(int *)o->dest)) {
+            if (selected[owner->kind] != NULL &&
+                selected[owner->kind] != owner) {
+                wf_err_set(&err, "--%s (%s): the %s engine '%s' is already "
+                           "selected; choose one", o->name, vals[i].origin,
+                           kind_label(owner->kind),
+                           selected[owner->kind]->name);
+                die(&err);
+            }
+            selected[owner->kind] = owner;
+        }
+    }
+}
+
+static void
+choose_engines(const struct wf_plugin **selected)
+{
+    struct wf_err err;
+    const struct wf_plugin *p;
+
+    if (wf__cfg.io_engine != NULL) {
+        p = wf__plugin_load(wf__cfg.io_engine, &err);
+        if (p == NULL) {
+            die(&err);
+        }
+        if (p->kind != WF_KIND_IO) {
+            wf_err_set(&err, "--io-engine %s: a %s plugin, not an I/O "
+                       "engine; try epoll or libevent", wf__cfg.io_engine,
+                       kind_label(p->kind));
+            die(&err);
+        }
+        if (((const struct wf_io_ops *)p->ops)->probe() < 0) {
+            wf_err_set(&err, "--io-engine %s: does not work on this system",
+                       wf__cfg.io_engine);
+            die(&err);
+        }
+    } else {
+        struct io_pick best = { "", -1 };
+
+        wf__plugin_scan(io_cb, &best);
+        if (best.name[0] == '\0') {
+            char dirs[64];
+
+            snprintf(dirs, sizeof(dirs), "%s", "");
+            wf_err_set(&err, "no usable I/O engine plugin found; build one "
+                       "(./configure --enable-engines=epoll) or give "
+                       "--plugins-dir");
+            die(&err);
+        }
+        p = wf__plugin_load(best.name, &err);
+        if (p == NULL) {
+            die(&err);
+        }
+    }
+    wf__io_plugin = p;
+    wf__io_ops = p->ops;
+    if (selected[WF_KIND_SUSPEND] != NULL) {
+        wf__sus_plugin = selected[WF_KIND_SUSPEND];
+        wf__sus_ops = wf__sus_plugin->ops;
+    }
+}
+
+static void
+start_languages(void)
+{
+    const struct wf_plugin *const *all;
+    struct wf_err err;
+    unsigned n, i, apps = 0, langs = 0;
+
+    all = wf__plugin_all(&n);
+    for (i = 0; i < n; i++) {
+        const struct wf_lang_ops *lo;
+        int r;
+
+        if (all[i]->kind != WF_KIND_LANG) {
+            continue;
+        }
+        langs++;
+        lo = all[i]->ops;
+        if (wf__sus_plugin && lo->check_engine &&
+            lo->check_engine(wf__sus_plugin->name, &err) < 0) {
+            die(&err);
+        }
+        if (lo->init(&err) < 0) {
+            die(&err);
+        }
+        r = lo->load_app(&err);
+        if (r < 0) {
+            die(&err);
+        }
+        if (r == 0) {
+            continue;
+        }
+        apps++;
+        if (wf__langs[lo->modifier1 & 255] != NULL) {
+            wf_err_set(&err, "plugins '%s' and '%s' both claim modifier1 %u",
+                       wf__langs[lo->modifier1 & 255]->name, all[i]->name,
+                       lo->modifier1);
+            die(&err);
+        }
+        wf__langs[lo->modifier1 & 255] = all[i];
+        if (wf__lang_default == NULL) {
+            wf__lang_default = all[i];
+        }
+    }
+    if (langs == 0) {
+        wf_err_set(&err, "no language plugin loaded; give an app, e.g. "
+                   "--wsgi-file app.py or --module pkg.mod:application");
+        die(&err);
+    }
+    if (apps == 0) {
+        wf_err_set(&err, "no app to serve; give --wsgi-file FILE or "
+                   "--module MODULE[:CALLABLE]");
+        die(&err);
+    }
+}
+
+static void
+bind_sockets(void)
+{
+    struct wf_err err;
+    size_t i;
+
+    for (i = 0; i < wf__cfg.http_sockets.n; i++) {
+        if (wf__socket_listen("http-socket", wf__cfg.http_sockets.v[i],
+                              WF_PROTO_HTTP, &err) < 0) {
+            die(&err);
+        }
+        wf_log(WF_LOG_INFO, "serving HTTP on %s", wf__cfg.http_sockets.v[i]);
+    }
+    for (i = 0; i < wf__cfg.uwsgi_sockets.n; i++) {
+        if (wf__socket_listen("socket", wf__cfg.uwsgi_sockets.v[i],
+                              WF_PROTO_UWSGI, &err) < 0) {
+            die(&err);
+        }
+        wf_log(WF_LOG_INFO, "serving uwsgi on %s",
+               wf__cfg.uwsgi_sockets.v[i]);
+    }
+    if (wf__listeners == NULL) {
+        wf_err_set(&err, "no socket to serve on; give --http-socket "
+                   "127.0.0.1:8080 or --socket 127.0.0.1:3031");
+        die(&err);
+    }
+}
+
+/* ----------------------------------------------------- the processes */
+
+static volatile sig_atomic_t master_sig;
+
+static void
+master_on_signal(int sig)
+{
+    master_sig = sig;
+}
+
+static pid_t
+spawn(unsigned id)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        struct wf_err err;
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_DFL;
+        sigaction(SIGCHLD, &sa, NULL);
+        if (wf__worker_run(id, &err) < 0) {
+            fprintf(stderr, "weft: worker %u: %s\n", id, err.msg);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    if (pid < 0) {
+        wf_log_errno("fork() for worker %u", id);
+    }
+    return pid;
+}
+
+/* A small master: forks the workers, forwards signals, respawns a worker
+ * that dies (with a pause when one dies right after its start). */
+static int
+run_master(unsigned nworkers)
+{
+    pid_t *pids = calloc(nworkers, sizeof(*pids));
+    time_t *born = calloc(nworkers, sizeof(*born));
+    struct sigaction sa;
+    int stopping = 0;
+    unsigned i, alive = 0;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = master_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    for (i = 0; i < nworkers; i++) {
+        pids[i] = spawn(i + 1);
+        born[i] = time(NULL);
+        alive += pids[i] > 0;
+    }
+    wf_log(WF_LOG_INFO, "master (pid %d) started %u workers", (int)getpid(),
+           alive);
+    while (alive > 0) {
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+
+        if (master_sig) {
+            int sig = master_sig;
+
+            master_sig = 0;
+            if (sig != SIGHUP) {
+                stopping = 1;
+            }
+            wf_log(WF_LOG_INFO, "master: %s, %s workers", strsignal(sig),
+                   sig == SIGHUP ? "reloading" : "stopping");
+            for (i = 0; i < nworkers; i++) {
+                if (pids[i] > 0) {
+                    kill(pids[i], sig == SIGHUP ? SIGTERM : sig);
+                }
+            }
+        }
+        if (pid < 0) {
+            continue;
+        }
+        for (i = 0; i < nworkers; i++) {
+            if (pids[i] != pid) {
+                continue;
+            }
+            pids[i] = 0;
+            alive--;
+            if (WIFSIGNALED(status)) {
+                wf_log(WF_LOG_ERROR, "worker %u (pid %d) killed by signal "
+                       "%d (%s)", i + 1, (int)pid, WTERMSIG(status),
+                       strsignal(WTERMSIG(status)));
+            } else if (!stopping) {
+                wf_log(WF_LOG_INFO, "worker %u (pid %d) exited with status "
+                       "%d", i + 1, (int)pid, WEXITSTATUS(status));
+            }
+            if (!stopping) {
+                if (time(NULL) - born[i] < 1) {
+                    wf_log(WF_LOG_WARN, "worker %u died within a second of "
+                           "its start; respawning in 1s", i + 1);
+                    sleep(1);
+                }
+                pids[i] = spawn(i + 1);
+                born[i] = time(NULL);
+                alive += pids[i] > 0;
+            }
+        }
+    }
+    free(pids);
+    free(born);
+    wf_log(WF_LOG_INFO, "master: all workers gone, bye");
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    const struct wf_plugin *selected[8] = { NULL };
+    struct wf__optval *vals;
+    struct wf_err err;
+    size_t nvals;
+
+    if (wf__opt_defaults(wf__core_options, &err) < 0) {
+        die(&err);
+    }
+    early_plugin_dirs(argc, argv);
+    default_plugin_dir();
+    if (wf__opt_collect(argc, argv, &vals, &nvals, &err) < 0) {
+        die(&err);
+    }
+    apply_options(vals, nvals, selected);
+
+    if (wf__cfg.version) {
+        printf("weft %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, WF_ABI_MAJOR,
+               WF_ABI_MINOR);
+        return 0;
+    }
+    if (wf__cfg.help) {
+        wf__opt_help(stdout);
+        wf__plugin_scan(help_cb, NULL);
+        return 0;
+    }
+    if (wf__cfg.list_plugins) {
+        printf("weft %s plugins:\n", PACKAGE_VERSION);
+        if (wf__plugin_scan(list_cb, NULL) == 0) {
+            printf("  none found; give --plugins-dir\n");
+        }
+        return 0;
+    }
+    if (argc < 2) {
+        fprintf(stderr, "weft: nothing to do; e.g. weft --http-socket "
+                "127.0.0.1:8080 --wsgi-file app.py (see weft --help)\n");
+        return 1;
+    }
+    if (wf__cfg.logto && wf__log_open(wf__cfg.logto, &err) < 0) {
+        die(&err);
+    }
+    choose_engines(selected);
+    start_languages();
+    bind_sockets();
+    if (wf__cfg.pidfile) {
+        FILE *f = fopen(wf__cfg.pidfile, "w");
+
+        if (f == NULL) {
+            wf_err_set(&err, "--pidfile %s: %s", wf__cfg.pidfile,
+                       strerror(errno));
+            die(&err);
+        }
+        fprintf(f, "%d\n", (int)getpid());
+        fclose(f);
+    }
+    if (wf__cfg.master || wf__cfg.processes > 1) {
+        return run_master((unsigned)wf__cfg.processes);
+    }
+    if (wf__worker_run(1, &err) < 0) {
+        die(&err);
+    }
+    return 0;
+}

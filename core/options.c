@@ -1,0 +1,709 @@
+/*
+ * Options: the core's table, the command line, --ini files, --help, and the
+ * text of every option given (for uwsgi.opt). Master context only.
+ *
+ * Parsing is in two steps. wf__opt_collect() turns argv into a list of
+ * (name, value, origin) and reads --ini files in place, without knowing the
+ * options yet; main() then loads the plugins the list needs and applies each
+ * value in order with wf__opt_apply(). So `--ugreen` works before or after
+ * `--plugin ugreen`, and an ini file can name plugin options.
+ */
+#include "internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct wf__config wf__cfg;
+
+const struct wf_option wf__core_options[] = {
+    { "http-socket", WF_OPT_LIST, &wf__cfg.http_sockets, NULL, 0, 0, 0,
+      "serve HTTP/1.1 on ADDR (:8080, 127.0.0.1:8080, [::1]:8080, /path.sock)",
+      0, NULL, "ADDR" },
+    { "socket", WF_OPT_LIST, &wf__cfg.uwsgi_sockets, NULL, 0, 0, 0,
+      "serve the uwsgi protocol (nginx uwsgi_pass) on ADDR", 's', NULL,
+      "ADDR" },
+    { "uwsgi-socket", WF_OPT_LIST, &wf__cfg.uwsgi_sockets, NULL, 0, 0,
+      WF_OPT_F_HIDDEN, "same as --socket", 0, NULL, "ADDR" },
+    { "http-socket-modifier1", WF_OPT_INT, &wf__cfg.http_modifier1, "0", 0,
+      255, 0, "modifier1 (language) of requests on --http-socket", 0, NULL,
+      "N" },
+    { "plugin", WF_OPT_LIST, &wf__cfg.plugins, NULL, 0, 0, 0,
+      "load plugins by name (comma-separated)", 0, NULL, "NAMES" },
+    { "plugins", WF_OPT_LIST, &wf__cfg.plugins, NULL, 0, 0, WF_OPT_F_HIDDEN,
+      "same as --plugin", 0, NULL, "NAMES" },
+    { "need-plugin", WF_OPT_LIST, &wf__cfg.plugins, NULL, 0, 0,
+      WF_OPT_F_HIDDEN, "same as --plugin", 0, NULL, "NAMES" },
+    { "plugins-dir", WF_OPT_LIST, &wf__cfg.plugins_dirs, NULL, 0, 0, 0,
+      "look for plugins in DIR first", 0, NULL, "DIR" },
+    { "plugin-dir", WF_OPT_LIST, &wf__cfg.plugins_dirs, NULL, 0, 0,
+      WF_OPT_F_HIDDEN, "same as --plugins-dir", 0, NULL, "DIR" },
+    { "ini", WF_OPT_LIST, NULL, NULL, 0, 0, 0,
+      "read options from FILE[:section] (default section [uwsgi] or [weft])",
+      0, NULL, "FILE" },
+    { "async", WF_OPT_INT, &wf__cfg.async, "0", 0, 100000, 0,
+      "run N async cores per worker", 0, NULL, "N" },
+    { "buffer-size", WF_OPT_SIZE, &wf__cfg.buffer_size, "4096", 512,
+      1048576, 0, "largest request head (HTTP) or vars block (uwsgi)", 'b',
+      NULL, "BYTES" },
+    { "listen", WF_OPT_INT, &wf__cfg.listen, "100", 1, 65535, 0,
+      "listen(2) backlog", 'l', NULL, "N" },
+    { "socket-timeout", WF_OPT_INT, &wf__cfg.socket_timeout, "4", 1, 86400,
+      0, "seconds a client may take to send a head, a body chunk, or to "
+      "take a response chunk", 'z', NULL, "SECS" },
+    { "max-vars", WF_OPT_INT, &wf__cfg.max_vars, "128", 16, 4096, 0,
+      "most request variables (headers) per request", 0, NULL, "N" },
+    { "processes", WF_OPT_INT, &wf__cfg.processes, "1", 1, 1024, 0,
+      "worker processes", 'p', NULL, "N" },
+    { "workers", WF_OPT_INT, &wf__cfg.processes, "1", 1, 1024,
+      WF_OPT_F_HIDDEN, "same as --processes", 0, NULL, "N" },
+    { "master", WF_OPT_FLAG, &wf__cfg.master, NULL, 0, 0, 0,
+      "run a master process that keeps the workers alive", 'M', NULL, NULL },
+    { "max-requests", WF_OPT_INT, &wf__cfg.max_requests, "0", 0, LONG_MAX,
+      0, "a worker exits (and is respawned) after N requests", 'R', NULL,
+      "N" },
+    { "disable-logging", WF_OPT_FLAG, &wf__cfg.disable_logging, NULL, 0, 0,
+      0, "no request log lines", 'L', NULL, NULL },
+    { "pidfile", WF_OPT_STR, &wf__cfg.pidfile, NULL, 0, 0, 0,
+      "write the master's pid to FILE", 0, NULL, "FILE" },
+    { "logto", WF_OPT_STR, &wf__cfg.logto, NULL, 0, 0, 0,
+      "append the log to FILE instead of stderr", 0, NULL, "FILE" },
+    { "io-engine", WF_OPT_STR, &wf__cfg.io_engine, NULL, 0, 0, 0,
+      "I/O engine plugin (default: the best that works here)", 0, NULL,
+      "NAME" },
+    { "help", WF_OPT_FLAG, &wf__cfg.help, NULL, 0, 0, 0,
+      "show the options of the core and of every plugin found", 'h', NULL,
+      NULL },
+    { "version", WF_OPT_FLAG, &wf__cfg.version, NULL, 0, 0, 0,
+      "print the version", 0, NULL, NULL },
+    { "list-plugins", WF_OPT_FLAG, &wf__cfg.list_plugins, NULL, 0, 0, 0,
+      "list the plugins found: kind, file, what each needs", 0, NULL, NULL },
+    { NULL }
+};
+
+/* ------------------------------------------------------------ the record */
+
+struct rec {
+    char *name;
+    char *value;
+};
+static struct rec *recs;
+static size_t nrecs, caprecs;
+
+/* See internal.h. */
+void
+wf__opt_record(const char *name, const char *value)
+{
+    size_t i;
+
+    for (i = 0; i < nrecs; i++) {
+        if (strcmp(recs[i].name, name) == 0) {
+            free(recs[i].value);
+            recs[i].value = strdup(value ? value : "true");
+            return;
+        }
+    }
+    if (nrecs == caprecs) {
+        caprecs = caprecs ? caprecs * 2 : 32;
+        recs = realloc(recs, caprecs * sizeof(*recs));
+        if (recs == NULL) {
+            WF_BUG("out of memory recording options");
+        }
+    }
+    recs[nrecs].name = strdup(name);
+    recs[nrecs].value = strdup(value ? value : "true");
+    nrecs++;
+}
+
+/* See option.h. */
+const char *
+wf_opt_get(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < nrecs; i++) {
+        if (strcmp(recs[i].name, name) == 0) {
+            return recs[i].value;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ collecting */
+
+static int
+push_val(struct wf__optval **vals, size_t *n, size_t *cap, const char *name,
+         size_t nlen, const char *value, const char *origin)
+{
+    struct wf__optval *v;
+
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 32;
+        struct wf__optval *nv = realloc(*vals, ncap * sizeof(**vals));
+
+        if (nv == NULL) {
+            return -1;
+        }
+        *vals = nv;
+        *cap = ncap;
+    }
+    v = &(*vals)[(*n)++];
+    v->name = strndup(name, nlen);
+    /* uWSGI accepts both spellings: --http_socket is --http-socket */
+    for (char *p = v->name; *p; p++) {
+        if (*p == '_') {
+            *p = '-';
+        }
+    }
+    v->value = value ? strdup(value) : NULL;
+    v->origin = strdup(origin);
+    return 0;
+}
+
+static char *
+trim(char *s)
+{
+    char *e;
+
+    while (isspace((unsigned char)*s)) {
+        s++;
+    }
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) {
+        *--e = '\0';
+    }
+    return s;
+}
+
+/* See internal.h. */
+int
+wf__ini_read(const char *spec, struct wf__optval **vals, size_t *n,
+             size_t *cap, struct wf_err *err)
+{
+    char path[PATH_MAX], origin[PATH_MAX + 32], line[8192];
+    const char *want = NULL, *colon;
+    int in_section = 0, found_section = 0, lineno = 0;
+    FILE *f;
+
+    /* FILE:section, but a path may hold a ':' itself: split at the last
+     * ':' only when what precedes it is a file */
+    colon = strrchr(spec, ':');
+    snprintf(path, sizeof(path), "%s", spec);
+    if (colon != NULL) {
+        char head[PATH_MAX];
+
+        snprintf(head, sizeof(head), "%.*s", (int)(colon - spec), spec);
+        f = fopen(head, "r");
+        if (f != NULL) {
+            fclose(f);
+            snprintf(path, sizeof(path), "%s", head);
+            want = colon + 1;
+        }
+    }
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return wf_err_set(err, "--ini %s: %s; give the path of an ini file",
+                          path, strerror(errno));
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *s = trim(line), *eq, *key, *val;
+
+        lineno++;
+        if (*s == '\0' || *s == '#' || *s == ';') {
+            continue;
+        }
+        if (*s == '[') {
+            char *end = strchr(s, ']');
+
+            if (end == NULL) {
+                fclose(f);
+                return wf_err_set(err, "%s:%d: section header without ']'",
+                                  path, lineno);
+            }
+            *end = '\0';
+            s = trim(s + 1);
+            in_section = want ? strcmp(s, want) == 0
+                              : (strcmp(s, "uwsgi") == 0 ||
+                                 strcmp(s, "weft") == 0);
+            found_section |= in_section;
+            continue;
+        }
+        if (!in_section) {
+            continue;
+        }
+        eq = strchr(s, '=');
+        if (eq == NULL) {
+            /* a bare name is a flag: "master" alone means master = true */
+            key = s;
+            val = NULL;
+        } else {
+            *eq = '\0';
+            key = trim(s);
+            val = trim(eq + 1);
+        }
+        if (*key == '\0') {
+            fclose(f);
+            return wf_err_set(err, "%s:%d: a line with no option name",
+                              path, lineno);
+        }
+        snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
+        if (strcmp(key, "ini") == 0 && val != NULL) {
+            if (wf__ini_read(val, vals, n, cap, err) < 0) {
+                fclose(f);
+                return -1;
+            }
+            continue;
+        }
+        if (push_val(vals, n, cap, key, strlen(key), val, origin) < 0) {
+            fclose(f);
+            return wf_err_set(err, "out of memory reading %s", path);
+        }
+    }
+    fclose(f);
+    if (!found_section) {
+        return wf_err_set(err, "--ini %s: no [%s] section; name it with "
+                          "--ini %s:SECTION", path, want ? want : "uwsgi",
+                          path);
+    }
+    return 0;
+}
+
+/* The core options by short name; plugin options may have one too. */
+static const struct wf_option *
+find_short(char s, const struct wf_plugin **owner)
+{
+    const struct wf_plugin *const *all;
+    const struct wf_option *o;
+    unsigned n, i;
+
+    *owner = NULL;
+    for (o = wf__core_options; o->name; o++) {
+        if (o->short_name == s) {
+            return o;
+        }
+    }
+    all = wf__plugin_all(&n);
+    for (i = 0; i < n; i++) {
+        for (o = all[i]->options; o && o->name; o++) {
+            if (o->short_name == s) {
+                *owner = all[i];
+                return o;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Short names known before plugins are loaded: the plugins' own short
+ * names are resolved by scanning (see main.c) so -w works at once. */
+static const struct {
+    char s;
+    const char *name;
+} plugin_shorts[] = {
+    { 'w', "module" },
+};
+
+/* Flags (options that take no value) known to the core; a plugin's flag
+ * given on the command line is recognised after it loads (see
+ * wf__opt_apply: a flag given a value that is not a boolean keeps the
+ * value as the next argument). */
+static int
+core_is_flag(const char *name)
+{
+    const struct wf_option *o;
+
+    for (o = wf__core_options; o->name; o++) {
+        if (strcmp(o->name, name) == 0) {
+            return o->type == WF_OPT_FLAG;
+        }
+    }
+    return -1;
+}
+
+/*
+ * Whether `name` is a flag: the core's table, a loaded plugin's, or the
+ * plugin that owns it on disk. Unknown names are treated as taking a value
+ * (the error comes later, when the option is applied).
+ */
+static int
+is_flag(const char *name)
+{
+    const struct wf_plugin *owner;
+    const struct wf_option *o;
+    int r = core_is_flag(name);
+    char *pname;
+
+    if (r >= 0) {
+        return r;
+    }
+    o = wf__opt_find(name, &owner);
+    if (o != NULL) {
+        return o->type == WF_OPT_FLAG;
+    }
+    pname = wf__plugin_owner_of(name);
+    if (pname != NULL) {
+        struct wf_err err;
+        const struct wf_plugin *p = wf__plugin_load(pname, &err);
+
+        free(pname);
+        if (p != NULL) {
+            o = wf__opt_find(name, &owner);
+            if (o != NULL) {
+                return o->type == WF_OPT_FLAG;
+            }
+        }
+    }
+    return 0;
+}
+
+/* See internal.h. */
+int
+wf__opt_collect(int argc, char **argv, struct wf__optval **vals, size_t *n,
+                struct wf_err *err)
+{
+    size_t cap = 0;
+    int i;
+
+    *vals = NULL;
+    *n = 0;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *name, *eq, *value = NULL;
+        char nbuf[256];
+        size_t nlen;
+
+        if (a[0] != '-' || a[1] == '\0') {
+            return wf_err_set(err, "'%s': not an option; options start with "
+                              "--, see weft --help", a);
+        }
+        if (a[1] != '-') {
+            /* -x [value] */
+            const struct wf_plugin *owner;
+            const struct wf_option *o = find_short(a[1], &owner);
+            size_t k;
+
+            name = NULL;
+            if (o != NULL) {
+                name = o->name;
+            }
+            for (k = 0; name == NULL &&
+                        k < sizeof(plugin_shorts) / sizeof(*plugin_shorts);
+                 k++) {
+                if (plugin_shorts[k].s == a[1]) {
+                    name = plugin_shorts[k].name;
+                }
+            }
+            if (name == NULL) {
+                return wf_err_set(err, "-%c: unknown option; see weft --help",
+                                  a[1]);
+            }
+            nlen = strlen(name);
+            if (a[2] != '\0') {
+                value = a + 2;
+            } else if (!is_flag(name)) {
+                if (i + 1 >= argc) {
+                    return wf_err_set(err, "-%c (--%s) needs a value", a[1],
+                                      name);
+                }
+                value = argv[++i];
+            }
+        } else {
+            name = a + 2;
+            eq = strchr(name, '=');
+            if (eq != NULL) {
+                nlen = (size_t)(eq - name);
+                value = eq + 1;
+            } else {
+                nlen = strlen(name);
+                snprintf(nbuf, sizeof(nbuf), "%.*s", (int)nlen, name);
+                for (char *p = nbuf; *p; p++) {
+                    if (*p == '_') {
+                        *p = '-';
+                    }
+                }
+                if (!is_flag(nbuf)) {
+                    if (i + 1 >= argc) {
+                        return wf_err_set(err, "--%s needs a value; see "
+                                          "weft --help", nbuf);
+                    }
+                    value = argv[++i];
+                }
+            }
+        }
+        if (nlen == 3 && strncmp(name, "ini", 3) == 0) {
+            if (value == NULL) {
+                return wf_err_set(err, "--ini needs a FILE");
+            }
+            if (wf__ini_read(value, vals, n, &cap, err) < 0) {
+                return -1;
+            }
+            continue;
+        }
+        if (push_val(vals, n, &cap, name, nlen, value, "command line") < 0) {
+            return wf_err_set(err, "out of memory");
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- applying */
+
+/* See internal.h. */
+const struct wf_option *
+wf__opt_find(const char *name, const struct wf_plugin **owner)
+{
+    const struct wf_plugin *const *all;
+    const struct wf_option *o;
+    unsigned n, i;
+
+    *owner = NULL;
+    for (o = wf__core_options; o->name; o++) {
+        if (strcmp(o->name, name) == 0) {
+            return o;
+        }
+    }
+    all = wf__plugin_all(&n);
+    for (i = 0; i < n; i++) {
+        for (o = all[i]->options; o && o->name; o++) {
+            if (strcmp(o->name, name) == 0) {
+                *owner = all[i];
+                return o;
+            }
+        }
+    }
+    return NULL;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+    static const char *const yes[] = { "1", "true", "yes", "on", "" };
+    static const char *const no[] = { "0", "false", "no", "off" };
+    size_t i;
+
+    for (i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
+        if (strcasecmp(v, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+    }
+    for (i = 0; i < sizeof(no) / sizeof(*no); i++) {
+        if (strcasecmp(v, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int
+list_append(struct wf_strlist *l, const char *v, int split)
+{
+    const char *p = v;
+
+    do {
+        const char *e = split ? strchr(p, ',') : NULL;
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char **nv;
+
+        if (len > 0) {
+            nv = realloc(l->v, (l->n + 2) * sizeof(*l->v));
+            if (nv == NULL) {
+                return -1;
+            }
+            l->v = nv;
+            l->v[l->n++] = strndup(p, len);
+            l->v[l->n] = NULL;
+        }
+        p = e ? e + 1 : NULL;
+    } while (p != NULL);
+    return 0;
+}
+
+static int
+store(const struct wf_option *o, const char *value, const char *origin,
+      struct wf_err *err)
+{
+    char *end;
+    long l;
+    double d;
+    int b;
+
+    switch (o->type) {
+    case WF_OPT_FLAG:
+        if (value == NULL) {
+            b = 1;
+        } else if (parse_bool(value, &b) < 0) {
+            return wf_err_set(err, "--%s %s (%s): not a boolean; use true "
+                              "or false", o->name, value, origin);
+        }
+        if (o->dest) {
+            *(int *)o->dest = b;
+        }
+        return 0;
+    case WF_OPT_INT:
+    case WF_OPT_SIZE:
+        if (value == NULL || *value == '\0') {
+            return wf_err_set(err, "--%s (%s) needs a number", o->name,
+                              origin);
+        }
+        errno = 0;
+        l = strtol(value, &end, 10);
+        if (o->type == WF_OPT_SIZE && end != value) {
+            long mul = 1;
+
+            switch (*end) {
+            case 'k': case 'K': mul = 1024; end++; break;
+            case 'm': case 'M': mul = 1024 * 1024; end++; break;
+            case 'g': case 'G': mul = 1024L * 1024 * 1024; end++; break;
+            }
+            if (l > LONG_MAX / mul) {
+                errno = ERANGE;
+            }
+            l *= mul;
+        }
+        if (errno != 0 || end == value || *end != '\0') {
+            return wf_err_set(err, "--%s %s (%s): not a whole number",
+                              o->name, value, origin);
+        }
+        if (o->max > o->min && (l < o->min || l > o->max)) {
+            return wf_err_set(err, "--%s %s (%s): out of range %ld-%ld",
+                              o->name, value, origin, o->min, o->max);
+        }
+        if (o->dest) {
+            *(long *)o->dest = l;
+        }
+        return 0;
+    case WF_OPT_DOUBLE:
+        if (value == NULL) {
+            return wf_err_set(err, "--%s (%s) needs a number", o->name,
+                              origin);
+        }
+        errno = 0;
+        d = strtod(value, &end);
+        if (errno != 0 || end == value || *end != '\0') {
+            return wf_err_set(err, "--%s %s (%s): not a number", o->name,
+                              value, origin);
+        }
+        if (o->max > o->min && (d < o->min || d > o->max)) {
+            return wf_err_set(err, "--%s %s (%s): out of range %ld-%ld",
+                              o->name, value, origin, o->min, o->max);
+        }
+        if (o->dest) {
+            *(double *)o->dest = d;
+        }
+        return 0;
+    case WF_OPT_STR:
+        if (value == NULL) {
+            return wf_err_set(err, "--%s (%s) needs a value", o->name,
+                              origin);
+        }
+        if (o->dest) {
+            free(*(char **)o->dest);
+            *(char **)o->dest = strdup(value);
+        }
+        return 0;
+    case WF_OPT_LIST:
+        if (value == NULL || *value == '\0') {
+            return wf_err_set(err, "--%s (%s) needs a value", o->name,
+                              origin);
+        }
+        if (o->dest && list_append(o->dest, value,
+                                   strstr(o->name, "plugin") != NULL) < 0) {
+            return wf_err_set(err, "out of memory");
+        }
+        return 0;
+    }
+    return wf_err_set(err, "--%s: option of unknown type %d (plugin bug)",
+                      o->name, (int)o->type);
+}
+
+/* See internal.h. */
+int
+wf__opt_defaults(const struct wf_option *tab, struct wf_err *err)
+{
+    const struct wf_option *o;
+
+    for (o = tab; o && o->name; o++) {
+        if (o->def != NULL &&
+            store(o, o->def, "default", err) < 0) {
+            return -1;
+        }
+        if (o->def != NULL) {
+            wf__opt_record(o->name, o->def);
+        }
+    }
+    return 0;
+}
+
+/* See internal.h. */
+int
+wf__opt_apply(const struct wf_option *o, const struct wf__optval *v,
+              struct wf_err *err)
+{
+    if (store(o, v->value, v->origin, err) < 0) {
+        return -1;
+    }
+    wf__opt_record(o->name, v->value);
+    if (o->on_set != NULL && o->on_set(o, v->value, err) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static void
+help_table(FILE *out, const struct wf_option *tab)
+{
+    const struct wf_option *o;
+
+    for (o = tab; o && o->name; o++) {
+        char lhs[96];
+
+        if (o->flags & WF_OPT_F_HIDDEN) {
+            continue;
+        }
+        if (o->short_name) {
+            snprintf(lhs, sizeof(lhs), "-%c, --%s%s%s", o->short_name,
+                     o->name, o->type == WF_OPT_FLAG ? "" : " ",
+                     o->type == WF_OPT_FLAG ? "" :
+                     (o->arg_name ? o->arg_name : "VALUE"));
+        } else {
+            snprintf(lhs, sizeof(lhs), "    --%s%s%s", o->name,
+                     o->type == WF_OPT_FLAG ? "" : " ",
+                     o->type == WF_OPT_FLAG ? "" :
+                     (o->arg_name ? o->arg_name : "VALUE"));
+        }
+        fprintf(out, "  %-34s %s", lhs, o->help ? o->help : "");
+        if (o->def != NULL && o->type != WF_OPT_FLAG) {
+            fprintf(out, " (default %s)", o->def);
+        }
+        fputc('\n', out);
+    }
+}
+
+/* See internal.h. */
+void
+wf__opt_help(FILE *out)
+{
+    const struct wf_plugin *const *all;
+    unsigned n, i;
+
+    fprintf(out,
+            "Usage: weft [OPTIONS]\n"
+            "Serve WSGI and Rack apps on many async cores per process.\n"
+            "Options also go in an ini file: weft --ini app.ini "
+            "([uwsgi] or [weft] section, name = value).\n\n"
+            "Core options:\n");
+    help_table(out, wf__core_options);
+    all = wf__plugin_all(&n);
+    for (i = 0; i < n; i++) {
+        if (all[i]->options == NULL || all[i]->options->name == NULL) {
+            continue;
+        }
+        fprintf(out, "\nPlugin %s (%s):\n", all[i]->name,
+                all[i]->summary ? all[i]->summary : "");
+        help_table(out, all[i]->options);
+    }
+}

@@ -1,0 +1,1 @@
+# fiber: not built yet (see its issue)

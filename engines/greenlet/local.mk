@@ -1,0 +1,1 @@
+# greenlet: not built yet (see its issue)

@@ -1,0 +1,41 @@
+/*
+ * weft plugin ABI version.
+ *
+ * Bump WF_ABI_MAJOR when an existing struct of include/weft/ changes layout or
+ * meaning; bump WF_ABI_MINOR when a field is appended (old plugins still load
+ * because the loader checks the descriptor size). Add a dated line below.
+ *
+ * 2026-11-26  1.0  first ABI: plugin descriptor, four ops tables, core API.
+ */
+#ifndef WEFT_ABI_H
+#define WEFT_ABI_H
+
+#define WF_ABI_MAJOR 1
+#define WF_ABI_MINOR 0
+
+/* "weft" in ASCII: the first word of every plugin descriptor. */
+#define WF_PLUGIN_MAGIC 0x77656674u
+
+/*
+ * Build options that change what a plugin may assume about the binary. A
+ * plugin built with AddressSanitizer must not be loaded into a weft built
+ * without it (and the reverse): the allocator and the stack layout differ.
+ */
+#define WF_BUILD_F_ASAN 0x1u
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WF_BUILD_FLAGS WF_BUILD_F_ASAN
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WF_BUILD_FLAGS WF_BUILD_F_ASAN
+#endif
+#endif
+#ifndef WF_BUILD_FLAGS
+#define WF_BUILD_FLAGS 0u
+#endif
+
+/* Marks the core API that the weft binary exports to its plugins; the rest
+ * of the binary is built with -fvisibility=hidden. */
+#define WF_API __attribute__((visibility("default")))
+
+#endif

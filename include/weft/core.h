@@ -1,0 +1,154 @@
+/*
+ * The core API: what the weft binary offers its plugins. This and the other
+ * headers of include/weft/ are all a plugin may include; a plugin never
+ * reaches into another plugin.
+ *
+ * Return conventions: hot paths return a count or -errno; set-up returns 0
+ * or -1 with a struct wf_err.
+ */
+#ifndef WEFT_CORE_H
+#define WEFT_CORE_H
+
+#include <weft/abi.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct wf_err;
+
+/*
+ * One async core: one request in flight. The core owns everything here
+ * except the two context pointers.
+ */
+struct wf_core {
+    unsigned id;            /* 0 .. wf_ncores()-1 */
+    void *engine_ctx;       /* owned by the suspend engine */
+    void *lang_ctx;         /* owned by the language plugin */
+};
+
+/* A request variable (CGI names: REQUEST_METHOD, PATH_INFO, HTTP_HOST...).
+ * Borrowed: valid until the request ends. Not NUL-terminated. */
+struct wf_var {
+    const char *key;
+    const char *val;
+    uint16_t klen;
+    uint16_t vlen;
+};
+
+/* ------------------------------------------------------------ the worker */
+
+WF_API const char *wf_version(void);
+WF_API unsigned wf_worker_id(void);      /* 1.. in a worker; 0 in the master */
+WF_API unsigned wf_ncores(void);         /* --async, or 1 */
+WF_API int wf_has_suspend_engine(void);  /* 1 when a suspend engine is active */
+WF_API const char *wf_suspend_engine_name(void);  /* or NULL */
+
+/* The core whose request is running now (on its own stack, or inside
+ * handle() without an engine), or NULL in the loop. */
+WF_API struct wf_core *wf_core_current(void);
+
+/* --socket-timeout in milliseconds: how long I/O on the client may wait. */
+WF_API long wf_socket_timeout_ms(void);
+
+/* The function a suspend engine runs in a core's new context. Returns when
+ * the request is over; the engine then switches back to the loop. */
+WF_API void wf_core_body(struct wf_core *c);
+
+/* ------------------------------------------------------------ request in */
+
+/* The request's variables; *n receives the count. */
+WF_API const struct wf_var *wf_req_vars(const struct wf_core *c, unsigned *n);
+
+/* The value of one variable, or NULL; *vlen receives its length. */
+WF_API const char *wf_req_get(const struct wf_core *c, const char *key,
+                       size_t *vlen);
+
+/* modifier1 of the request (0 for HTTP unless the socket says otherwise). */
+WF_API unsigned wf_req_modifier1(const struct wf_core *c);
+
+/* The client's socket, for uwsgi.connection_fd(). */
+WF_API int wf_req_fd(const struct wf_core *c);
+
+/* Read up to len bytes of the request body (Content-Length or chunked,
+ * decoded). Waits through the suspend engine (or poll() without one) up to
+ * --socket-timeout. Returns the count, 0 at the end of the body, or -errno:
+ * -ETIMEDOUT, -ECONNRESET (client gone early), -EBADMSG (bad chunked
+ * framing). Core context. */
+WF_API ssize_t wf_read_body(struct wf_core *c, void *buf, size_t len);
+
+/* Bytes of body still to come, or -1 when unknown (chunked). */
+WF_API ssize_t wf_body_remaining(const struct wf_core *c);
+
+/* ----------------------------------------------------------- request out */
+
+/* Set the status: "200 OK" (three digits, a space, a reason without CR/LF).
+ * May be called again until the head is sent (WSGI exc_info). 0, -EINVAL,
+ * or -EALREADY when the head has gone out. */
+WF_API int wf_response_status(struct wf_core *c, const char *status, size_t len);
+
+/* Clear the headers given so far (start_response called again with
+ * exc_info before anything was sent). */
+WF_API void wf_response_reset(struct wf_core *c);
+
+/* Add a header. The name must be a token and the value free of CR/LF.
+ * Content-Length fixes the framing; without it an HTTP/1.1 response is sent
+ * chunked. 0, -EINVAL, -EALREADY, -ENOMEM. */
+WF_API int wf_response_header(struct wf_core *c, const char *name, size_t nlen,
+                       const char *val, size_t vlen);
+
+/* Send body bytes (the head goes first if it has not). Waits through the
+ * engine when the socket is full. Returns len, or -errno (-EPIPE /
+ * -ECONNRESET client gone, -ETIMEDOUT). Core context. */
+WF_API ssize_t wf_write(struct wf_core *c, const void *buf, size_t len);
+
+/* Send len bytes of file fd from offset (len 0: to the end of the file).
+ * Returns the count sent or -errno. Core context. */
+WF_API ssize_t wf_sendfile(struct wf_core *c, int fd, off_t offset, size_t len);
+
+/* 1 once the head has gone out. */
+WF_API int wf_response_started(const struct wf_core *c);
+
+/* Send a complete error response (plain text body naming the code) when the
+ * head has not gone out; otherwise mark the connection to be closed.
+ * Returns 0, or -EALREADY when only the close was possible. */
+WF_API int wf_response_error(struct wf_core *c, int code);
+
+/* --------------------------------------------------------------- waiting */
+
+/*
+ * Waits are one-shot: the first fd that becomes ready, or the timer, wakes
+ * the core, and every wait of that core is then cleared. The app-level API
+ * only registers waits; the switch happens at wf_suspend() or when handle()
+ * returns WF_AGAIN.
+ */
+
+/* Register a wait for fd (WF_IO_READ and/or WF_IO_WRITE). No switch.
+ * 0, -EBADF (not an open fd), -EEXIST (another core waits on it), -EINVAL. */
+WF_API int wf_wait_fd(struct wf_core *c, int fd, unsigned events);
+
+/* Arm the core's timer ms from now unless one is armed already (the first
+ * timeout wins). ms <= 0 arms nothing. No switch. */
+WF_API void wf_wait_timer(struct wf_core *c, long ms);
+
+/* Give the worker away until a registered wait fires, or, with none, until
+ * the run queue comes round again. A no-op without a suspend engine.
+ * Core context. Returns 0. */
+WF_API int wf_suspend(struct wf_core *c);
+
+/* The fd that woke the core last, or -1 (timer, no wait, or consumed). */
+WF_API int wf_ready_fd(const struct wf_core *c);
+/* 1 when the core's timer woke it last. */
+WF_API int wf_timed_out(const struct wf_core *c);
+/* Forget why the core woke (after a generator re-entry reads it). */
+WF_API void wf_clear_ready(struct wf_core *c);
+
+/* Wait for fd now (register + suspend), up to timeout_ms (-1: forever).
+ * Without a suspend engine it blocks in poll(). Returns 1 ready, 0 timeout,
+ * -errno. Core context. */
+WF_API int wf_wait_io(struct wf_core *c, int fd, unsigned events, long timeout_ms);
+
+/* Sleep ms through the engine (poll() without one). Core context. */
+WF_API int wf_sleep(struct wf_core *c, long ms);
+
+#endif

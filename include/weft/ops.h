@@ -1,0 +1,164 @@
+/*
+ * The four ops tables. Each field says who calls it, from which context, what
+ * it returns and who owns what. Contexts:
+ *   master    the first process, at start-up, before any fork
+ *   worker    a worker process, on the loop's own stack, outside any request
+ *   loop      the worker's scheduler, between cores (same stack as worker)
+ *   core      a request running on its core (its own stack with a suspend
+ *             engine; the loop's stack without one)
+ */
+#ifndef WEFT_OPS_H
+#define WEFT_OPS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct wf_err;
+struct wf_core;
+
+/* ------------------------------------------------------------------ I/O */
+
+#define WF_IO_READ  0x1u
+#define WF_IO_WRITE 0x2u
+#define WF_IO_ERROR 0x4u   /* reported only: hang-up or error on the fd */
+
+struct wf_io_event {
+    int fd;
+    unsigned events;       /* WF_IO_* that are ready */
+};
+
+/*
+ * An I/O engine reports readiness; it never dispatches and never closes an
+ * fd. Interest is level-triggered: an fd stays reported while it is ready and
+ * its interest is set. The core keeps the interest of every fd and passes the
+ * old mask with the new one, so that an engine needs no table of its own.
+ */
+struct wf_io_ops {
+    int pref;  /* the default engine is the usable one with the highest pref */
+
+    /* master: 0 when this engine works on this kernel, -1 otherwise. */
+    int (*probe)(void);
+
+    /* worker: create the engine's state for fds below max_fds. Returns the
+     * state (owned by the engine, given back to every call), or NULL with
+     * err filled. */
+    void *(*open)(unsigned max_fds, struct wf_err *err);
+
+    /* loop or core: change fd's interest from old_ev to new_ev (WF_IO_READ
+     * and/or WF_IO_WRITE; 0 removes the fd). Returns 0 or -errno. */
+    int (*set)(void *st, int fd, unsigned old_ev, unsigned new_ev);
+
+    /* loop: wait up to timeout_ms (-1 forever, 0 poll) and fill at most max
+     * events. Returns the count (0 on timeout), -EINTR when a signal came,
+     * or another -errno. */
+    int (*wait)(void *st, struct wf_io_event *ev, int max, long timeout_ms);
+
+    /* worker: free the state. The fds are the core's and stay open. */
+    void (*close)(void *st);
+};
+
+/* -------------------------------------------------------------- suspend */
+
+/*
+ * A suspend engine gives every core its own execution context, so that a
+ * request can stop in the middle of a call (uwsgi.suspend(), a read that
+ * would block) and the loop can run another one.
+ *
+ * The core calls the language's save/restore hooks around every resume(),
+ * unless keeps_lang_state names that language (greenlet already keeps
+ * Python's thread state per greenlet).
+ */
+struct wf_suspend_ops {
+    /* worker: allocate the contexts of ncores cores (core ids 0..ncores-1).
+     * Returns 0, or -1 with err filled. */
+    int (*worker_init)(unsigned ncores, struct wf_err *err);
+
+    /* loop: switch into core c. When c has no live context (a new request),
+     * start one that calls wf_core_body(c); when that returns, the context
+     * is over and control comes back here. Returns 0 when c suspended or
+     * finished, -1 when the switch failed (logged; the core then fails the
+     * request with a 500). */
+    int (*resume)(struct wf_core *c);
+
+    /* core: switch back to the loop; returns when the loop resumes c. */
+    void (*suspend)(struct wf_core *c);
+
+    /* worker, at exit: free every context. Optional. */
+    void (*worker_fini)(void);
+
+    /* The name of a language plugin whose interpreter state this engine
+     * already keeps per context, or NULL. */
+    const char *keeps_lang_state;
+};
+
+/* ----------------------------------------------------------------- loop */
+
+/*
+ * A loop engine runs the whole worker (gevent's hub). While one is active,
+ * the core's waiting API (wf_wait_io, wf_suspend, ...) routes to it.
+ * This table is not used by any plugin yet and may still change (ABI minor).
+ */
+struct wf_loop_ops {
+    /* worker: run until stopped. Returns the worker's exit status. */
+    int (*run)(struct wf_err *err);
+    /* worker (signal handler context deferred to the loop): stop; graceful
+     * when non-zero, i.e. finish in-flight requests first. */
+    void (*stop)(int graceful);
+    /* core: wait for fd (WF_IO_*) up to timeout_ms; 1 ready, 0 timeout,
+     * -errno. */
+    int (*wait_io)(struct wf_core *c, int fd, unsigned events,
+                   long timeout_ms);
+    /* core: give the hub a turn. 0. */
+    int (*suspend)(struct wf_core *c);
+};
+
+/* ------------------------------------------------------------- language */
+
+/* What handle() returns. */
+#define WF_DONE   0   /* the response is complete */
+#define WF_AGAIN  1   /* a chunk went out: schedule me again */
+#define WF_ERROR -1   /* failed; logged; the core sends a 500 if it can and
+                         closes the connection */
+
+struct wf_lang_ops {
+    /* uwsgi protocol routing: 0 Python, 7 Rack. */
+    unsigned modifier1;
+
+    /* master, after all options: start the interpreter. 0 or -1 + err. */
+    int (*init)(struct wf_err *err);
+
+    /* master (worker with --lazy-apps): load the configured app. Returns 1
+     * when an app was loaded, 0 when this language has nothing configured,
+     * -1 with err filled when loading failed. */
+    int (*load_app)(struct wf_err *err);
+
+    /* worker, after fork and after load_app: set up per-core state for
+     * ncores cores. 0 or -1 + err. Optional. */
+    int (*worker_init)(unsigned ncores, struct wf_err *err);
+
+    /* core: run the request on c, or go on with it. The first call of a
+     * request calls the app; each later call (after WF_AGAIN) produces the
+     * next chunk. Must leave no per-request state behind when it returns
+     * WF_DONE or WF_ERROR. */
+    int (*handle)(struct wf_core *c);
+
+    /* loop: the request on c is being abandoned while it is between two
+     * handle() calls or suspended (client gone, harakiri, shutdown): drop
+     * its objects (close() the iterable). Optional. */
+    void (*release)(struct wf_core *c);
+
+    /* loop: save the interpreter's per-thread state as core c's (c NULL:
+     * the loop's), and restore it. Called around every resume() of a
+     * suspend engine. Optional. */
+    void (*save)(struct wf_core *c);
+    void (*restore)(struct wf_core *c);
+
+    /* master: refuse a suspend engine that cannot carry this language.
+     * Returns 0, or -1 with err filled (one line, naming the fix). */
+    int (*check_engine)(const char *engine, struct wf_err *err);
+
+    /* worker or master, at exit. Optional. */
+    void (*shutdown)(void);
+};
+
+#endif

@@ -1,0 +1,976 @@
+/*
+ * PEP 3333: environ, start_response, write(), wsgi.errors,
+ * wsgi.file_wrapper, the response head, and the traceback logger.
+ */
+#include "pyweft.h"
+
+#include <structmember.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ logging */
+
+/* "GET /path" of the core's request, for log lines. */
+const char *
+pyw_req_line(struct pyw_core *pc, char *buf, size_t len)
+{
+    size_t ml = 0, pl = 0;
+    const char *m = wf_req_get(pc->core, "REQUEST_METHOD", &ml);
+    const char *p = wf_req_get(pc->core, "PATH_INFO", &pl);
+
+    if (m == NULL) {
+        m = "?";
+        ml = 1;
+    }
+    if (p == NULL) {
+        p = "";
+        pl = 0;
+    }
+    snprintf(buf, len, "%.*s %.*s", (int)(ml > 16 ? 16 : ml), m,
+             (int)(pl > 200 ? 200 : pl), p);
+    return buf;
+}
+
+/* "TypeName: message" of the pending exception, without clearing it.
+ * Returns the length written. */
+int
+pyw_exc_summary(char *buf, size_t len)
+{
+    PyObject *type, *value, *tb;
+    PyObject *s = NULL;
+    const char *name = "Exception", *msg = "";
+
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (type != NULL && PyType_Check(type)) {
+        name = ((PyTypeObject *)type)->tp_name;
+        const char *dot = strrchr(name, '.');
+        if (dot != NULL) {
+            name = dot + 1;
+        }
+    }
+    if (value != NULL) {
+        s = PyObject_Str(value);
+        if (s == NULL) {
+            PyErr_Clear();
+        } else {
+            msg = PyUnicode_AsUTF8(s);
+            if (msg == NULL) {
+                PyErr_Clear();
+                msg = "";
+            }
+        }
+    }
+    int n = snprintf(buf, len, *msg ? "%s: %s" : "%s%s", name, msg);
+    Py_XDECREF(s);
+    PyErr_Restore(type, value, tb);
+    return n;
+}
+
+/*
+ * Log the pending exception with its traceback, line by line, through
+ * wf_log (never only to raw stderr), after a first line made of fmt.
+ * Clears the exception. pc may be NULL.
+ */
+void
+pyw_log_exc(struct pyw_core *pc, const char *fmt, ...)
+{
+    PyObject *type, *value, *tb, *lines = NULL;
+    char head[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof(head), fmt, ap);
+    va_end(ap);
+    wf_log(WF_LOG_ERROR, "%s", head);
+
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL) {
+        return;
+    }
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL) {
+        PyException_SetTraceback(value, tb);
+    }
+    if (pyw.fmt_exc != NULL) {
+        lines = PyObject_CallFunctionObjArgs(pyw.fmt_exc, type,
+                                             value ? value : Py_None,
+                                             tb ? tb : Py_None, NULL);
+    }
+    if (lines != NULL && PyList_Check(lines)) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); i++) {
+            const char *s = PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i));
+            if (s == NULL) {
+                PyErr_Clear();
+                continue;
+            }
+            /* An item may hold several lines (source excerpt + caret). */
+            while (*s) {
+                const char *nl = strchr(s, '\n');
+                int n = nl ? (int)(nl - s) : (int)strlen(s);
+                wf_log(WF_LOG_ERROR, "%.*s", n, s);
+                s += n + (nl != NULL);
+            }
+        }
+    } else {
+        PyErr_Clear();
+        PyErr_Restore(type, value, tb);
+        type = value = tb = NULL;
+        char sum[512];
+        pyw_exc_summary(sum, sizeof(sum));
+        PyErr_Clear();
+        wf_log(WF_LOG_ERROR, "%s (traceback unavailable)", sum);
+    }
+    Py_XDECREF(lines);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+/* ------------------------------------------------------------ environ */
+
+static PyObject *
+latin1(const char *s, size_t n)
+{
+    return PyUnicode_DecodeLatin1(s, (Py_ssize_t)n, NULL);
+}
+
+static int
+set_str(PyObject *d, const char *key, const char *val, size_t n)
+{
+    PyObject *v = latin1(val, n);
+    int rc;
+
+    if (v == NULL) {
+        return -1;
+    }
+    rc = PyDict_SetItemString(d, key, v);
+    Py_DECREF(v);
+    return rc;
+}
+
+static int
+set_default(PyObject *d, const char *key, const char *val, size_t n)
+{
+    PyObject *k = PyUnicode_FromString(key);
+    if (k == NULL) {
+        return -1;
+    }
+    int rc = PyDict_Contains(d, k);
+    if (rc == 0) {
+        PyObject *v = latin1(val, n);
+        rc = v ? PyDict_SetItem(d, k, v) : -1;
+        Py_XDECREF(v);
+    } else if (rc == 1) {
+        rc = 0;
+    }
+    Py_DECREF(k);
+    return rc;
+}
+
+static int
+is_on(const char *v, size_t n)
+{
+    return v != NULL && ((n == 2 && strncasecmp(v, "on", 2) == 0) ||
+                         (n == 1 && v[0] == '1') ||
+                         (n == 5 && strncasecmp(v, "https", 5) == 0));
+}
+
+/*
+ * A new environ for the core's request: every request variable (values
+ * decoded latin-1, PEP 3333), the PEP's mandatory keys, wsgi.*, and the
+ * async extras. New reference, or NULL with an exception.
+ */
+PyObject *
+pyw_environ_new(struct pyw_core *pc)
+{
+    struct wf_core *c = pc->core;
+    unsigned n = 0;
+    const struct wf_var *v = wf_req_vars(c, &n);
+    PyObject *d = PyDict_New(), *o;
+    size_t hl = 0, sl = 0;
+    const char *host, *s;
+
+    if (d == NULL) {
+        return NULL;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        PyObject *k = latin1(v[i].key, v[i].klen);
+        PyObject *val = k ? latin1(v[i].val, v[i].vlen) : NULL;
+        if (val == NULL || PyDict_SetItem(d, k, val) < 0) {
+            Py_XDECREF(k);
+            Py_XDECREF(val);
+            goto fail;
+        }
+        Py_DECREF(k);
+        Py_DECREF(val);
+    }
+
+    /* The PEP's required keys, when the protocol did not give them. */
+    host = wf_req_get(c, "HTTP_HOST", &hl);
+    if (host != NULL) {
+        const char *colon = memchr(host, ':', hl);
+        const char *br = memchr(host, ']', hl);
+        if (colon != NULL && br != NULL && br > colon) {
+            colon = memchr(br, ':', hl - (size_t)(br - host));
+        }
+        if (set_default(d, "SERVER_NAME", host,
+                        colon ? (size_t)(colon - host) : hl) < 0 ||
+            set_default(d, "SERVER_PORT", colon ? colon + 1 : "80",
+                        colon ? hl - (size_t)(colon + 1 - host) : 2) < 0) {
+            goto fail;
+        }
+    }
+    if (set_default(d, "SERVER_NAME", "localhost", 9) < 0 ||
+        set_default(d, "SERVER_PORT", "80", 2) < 0 ||
+        set_default(d, "SCRIPT_NAME", "", 0) < 0 ||
+        set_default(d, "PATH_INFO", "", 0) < 0 ||
+        set_default(d, "QUERY_STRING", "", 0) < 0 ||
+        set_default(d, "REQUEST_METHOD", "GET", 3) < 0 ||
+        set_default(d, "SERVER_PROTOCOL", "HTTP/1.0", 8) < 0) {
+        goto fail;
+    }
+
+    s = wf_req_get(c, "HTTPS", &sl);
+    int https = is_on(s, sl);
+    if (!https) {
+        s = wf_req_get(c, "UWSGI_SCHEME", &sl);
+        https = s != NULL && sl == 5 && strncasecmp(s, "https", 5) == 0;
+    }
+    if (PyDict_SetItemString(d, "wsgi.version", pyw.version_tuple) < 0 ||
+        set_str(d, "wsgi.url_scheme", https ? "https" : "http",
+                https ? 5 : 4) < 0) {
+        goto fail;
+    }
+    o = pyw_input_new(pc);
+    if (o == NULL || PyDict_SetItemString(d, "wsgi.input", o) < 0) {
+        Py_XDECREF(o);
+        goto fail;
+    }
+    Py_DECREF(o);
+    if (PyDict_SetItemString(d, "wsgi.errors", pc->errors) < 0 ||
+        PyDict_SetItemString(d, "wsgi.multithread", Py_False) < 0 ||
+        PyDict_SetItemString(d, "wsgi.multiprocess", Py_True) < 0 ||
+        PyDict_SetItemString(d, "wsgi.run_once", Py_False) < 0 ||
+        PyDict_SetItemString(d, "wsgi.input_terminated", Py_True) < 0 ||
+        PyDict_SetItemString(d, "wsgi.file_wrapper",
+                             (PyObject *)&pyw_file_wrapper_type) < 0) {
+        goto fail;
+    }
+    if (pyw.async_extras) {
+        o = PyLong_FromUnsignedLong(c->id);
+        if (o == NULL || PyDict_SetItemString(d, "uwsgi.core", o) < 0) {
+            Py_XDECREF(o);
+            goto fail;
+        }
+        Py_DECREF(o);
+        if (PyDict_SetItemString(d, "x-wsgiorg.fdevent.readable",
+                                 pyw.fd_readable) < 0 ||
+            PyDict_SetItemString(d, "x-wsgiorg.fdevent.writable",
+                                 pyw.fd_writable) < 0 ||
+            PyDict_SetItemString(d, "x-wsgiorg.fdevent.timeout",
+                                 Py_None) < 0 ||
+            PyDict_SetItemString(d, "uwsgi.ready_fd", Py_None) < 0) {
+            goto fail;
+        }
+    }
+    return d;
+
+fail:
+    Py_DECREF(d);
+    return NULL;
+}
+
+/*
+ * Generator re-entry (spec 1.9): tell the app why it woke up, in
+ * environ['uwsgi.ready_fd'] and environ['x-wsgiorg.fdevent.timeout'], then
+ * forget it (so uwsgi.ready_fd() says -1 afterwards, as in uWSGI).
+ */
+void
+pyw_environ_reentry(struct pyw_core *pc)
+{
+    struct wf_core *c = pc->core;
+    int fd = wf_ready_fd(c);
+    int to = wf_timed_out(c);
+
+    if (pyw.async_extras && pc->environ != NULL) {
+        PyObject *o = fd >= 0 ? PyLong_FromLong(fd) : Py_NewRef(Py_None);
+        if (o == NULL || PyDict_SetItemString(pc->environ, "uwsgi.ready_fd",
+                                              o) < 0 ||
+            PyDict_SetItemString(pc->environ, "x-wsgiorg.fdevent.timeout",
+                                 to ? Py_True : Py_None) < 0) {
+            PyErr_Clear();
+        }
+        Py_XDECREF(o);
+    }
+    wf_clear_ready(c);
+}
+
+/* ---------------------------------------------------------- the head */
+
+static int
+is_tchar(unsigned char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+           (ch >= 'A' && ch <= 'Z') || (ch != 0 && strchr("!#$%&'*+-.^_`|~",
+                                                       ch) != NULL);
+}
+
+/* A header value may hold visible latin-1 and blanks, nothing else. */
+static int
+value_ok(const char *s, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static PyObject *
+encode_latin1(PyObject *s, const char *what)
+{
+    PyObject *b = PyUnicode_AsLatin1String(s);
+
+    if (b == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_ValueError,
+                     "start_response: %s %R is not latin-1 (PEP 3333: "
+                     "encode other text yourself, e.g. RFC 2047)", what, s);
+    }
+    return b;
+}
+
+/* The status, checked: "NNN reason". New bytes, or NULL + exception. */
+static PyObject *
+check_status(PyObject *status)
+{
+    PyObject *b;
+    const char *s;
+    Py_ssize_t n;
+
+    if (!PyUnicode_Check(status)) {
+        return PyErr_Format(PyExc_TypeError,
+                            "start_response: status must be a str like "
+                            "'200 OK', not %.100s", Py_TYPE(status)->tp_name);
+    }
+    b = encode_latin1(status, "status");
+    if (b == NULL) {
+        return NULL;
+    }
+    s = PyBytes_AS_STRING(b);
+    n = PyBytes_GET_SIZE(b);
+    if (n < 4 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' ||
+        s[2] < '0' || s[2] > '9' || s[3] != ' ' || !value_ok(s, n)) {
+        Py_DECREF(b);
+        return PyErr_Format(PyExc_ValueError,
+                            "start_response: bad status %R: want three "
+                            "digits, a space and a reason, like '200 OK'",
+                            status);
+    }
+    return b;
+}
+
+/* The headers, checked: a list of (bytes name, bytes value). */
+static PyObject *
+check_headers(PyObject *headers, int *has_clen)
+{
+    PyObject *out, *seq;
+
+    if (!PyList_Check(headers) && !PyTuple_Check(headers)) {
+        return PyErr_Format(PyExc_TypeError,
+                            "start_response: headers must be a list of "
+                            "(name, value) tuples, not %.100s",
+                            Py_TYPE(headers)->tp_name);
+    }
+    seq = PySequence_Fast(headers, "headers");
+    if (seq == NULL) {
+        return NULL;
+    }
+    out = PyList_New(0);
+    if (out == NULL) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    *has_clen = 0;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *h = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *name, *val, *bn = NULL, *bv = NULL, *t;
+
+        if (!(PyTuple_Check(h) || PyList_Check(h)) ||
+            PySequence_Fast_GET_SIZE(h) != 2) {
+            PyErr_Format(PyExc_TypeError,
+                         "start_response: header %zd must be a "
+                         "(name, value) tuple, not %R", i, h);
+            goto fail;
+        }
+        name = PySequence_Fast_GET_ITEM(h, 0);
+        val = PySequence_Fast_GET_ITEM(h, 1);
+        if (!PyUnicode_Check(name) || !PyUnicode_Check(val)) {
+            PyErr_Format(PyExc_TypeError,
+                         "start_response: header %R: name and value must "
+                         "be str (PEP 3333 native strings), not %.50s and "
+                         "%.50s", h, Py_TYPE(name)->tp_name,
+                         Py_TYPE(val)->tp_name);
+            goto fail;
+        }
+        bn = encode_latin1(name, "header name");
+        bv = bn ? encode_latin1(val, "header value") : NULL;
+        if (bv == NULL) {
+            goto fail_item;
+        }
+        const char *ns = PyBytes_AS_STRING(bn);
+        Py_ssize_t nl = PyBytes_GET_SIZE(bn);
+        if (nl == 0) {
+            PyErr_SetString(PyExc_ValueError,
+                            "start_response: empty header name");
+            goto fail_item;
+        }
+        for (Py_ssize_t j = 0; j < nl; j++) {
+            if (!is_tchar((unsigned char)ns[j])) {
+                PyErr_Format(PyExc_ValueError,
+                             "start_response: header name %R is not an "
+                             "HTTP token (no spaces, colons, CR or LF)",
+                             name);
+                goto fail_item;
+            }
+        }
+        if (!value_ok(PyBytes_AS_STRING(bv), PyBytes_GET_SIZE(bv))) {
+            PyErr_Format(PyExc_ValueError,
+                         "start_response: value of header %R contains CR, "
+                         "LF or another control character", name);
+            goto fail_item;
+        }
+        if (nl == 17 && strncasecmp(ns, "transfer-encoding", 17) == 0) {
+            PyErr_SetString(PyExc_ValueError,
+                            "start_response: Transfer-Encoding is "
+                            "hop-by-hop (PEP 3333); the server frames the "
+                            "body: remove the header");
+            goto fail_item;
+        }
+        if (nl == 14 && strncasecmp(ns, "content-length", 14) == 0) {
+            *has_clen = 1;
+        }
+        t = PyTuple_Pack(2, bn, bv);
+        if (t == NULL || PyList_Append(out, t) < 0) {
+            Py_XDECREF(t);
+            goto fail_item;
+        }
+        Py_DECREF(t);
+        Py_DECREF(bn);
+        Py_DECREF(bv);
+        continue;
+fail_item:
+        Py_XDECREF(bn);
+        Py_XDECREF(bv);
+        goto fail;
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_DECREF(seq);
+    Py_DECREF(out);
+    return NULL;
+}
+
+/*
+ * Hand the status and headers to the core (it sends them with the first
+ * body bytes). known_len >= 0: the whole body length, used for a
+ * Content-Length when the app gave none. Returns 0, or -1 with a Python
+ * exception.
+ */
+int
+pyw_head_push(struct pyw_core *pc, long long known_len)
+{
+    struct wf_core *c = pc->core;
+    int rc;
+
+    if (pc->head_pushed) {
+        return 0;
+    }
+    if (!pc->sr_called) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the app did not call start_response() before its "
+                        "first body bytes (or before returning)");
+        return -1;
+    }
+    rc = wf_response_status(c, PyBytes_AS_STRING(pc->status),
+                            (size_t)PyBytes_GET_SIZE(pc->status));
+    if (rc < 0) {
+        PyErr_Format(PyExc_ValueError, "status %R refused by the server: %s",
+                     pc->status, strerror(-rc));
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(pc->headers); i++) {
+        PyObject *t = PyList_GET_ITEM(pc->headers, i);
+        PyObject *n = PyTuple_GET_ITEM(t, 0), *v = PyTuple_GET_ITEM(t, 1);
+        rc = wf_response_header(c, PyBytes_AS_STRING(n),
+                                (size_t)PyBytes_GET_SIZE(n),
+                                PyBytes_AS_STRING(v),
+                                (size_t)PyBytes_GET_SIZE(v));
+        if (rc < 0) {
+            wf_response_reset(c);
+            PyErr_Format(PyExc_ValueError,
+                         "header %R refused by the server: %s", t,
+                         strerror(-rc));
+            return -1;
+        }
+    }
+    if (!pc->has_clen && known_len >= 0) {
+        char num[24];
+        int nl = snprintf(num, sizeof(num), "%lld", known_len);
+        rc = wf_response_header(c, "Content-Length", 14, num, (size_t)nl);
+        if (rc < 0) {
+            wf_response_reset(c);
+            PyErr_Format(PyExc_RuntimeError, "Content-Length refused: %s",
+                         strerror(-rc));
+            return -1;
+        }
+    }
+    pc->head_pushed = 1;
+    return 0;
+}
+
+/* ------------------------------------------------- start_response, write */
+
+struct pyw_bound {
+    PyObject_HEAD
+    struct pyw_core *pc;
+    uint64_t gen;
+};
+
+static struct pyw_core *
+bound_core(struct pyw_bound *b, const char *what)
+{
+    if (b->pc->gen != b->gen || b->pc->phase == PYW_IDLE) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "%s called after its request ended", what);
+        return NULL;
+    }
+    return b->pc;
+}
+
+static PyObject *
+sr_call(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = { "status", "headers", "exc_info", NULL };
+    PyObject *status, *headers, *exc_info = Py_None, *st, *hd;
+    struct pyw_core *pc = bound_core((struct pyw_bound *)self,
+                                     "start_response()");
+    int has_clen = 0;
+
+    if (pc == NULL ||
+        !PyArg_ParseTupleAndKeywords(args, kw, "OO|O:start_response", kwlist,
+                                     &status, &headers, &exc_info)) {
+        return NULL;
+    }
+    if (exc_info != Py_None) {
+        if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
+            return PyErr_Format(PyExc_TypeError,
+                                "start_response: exc_info must be the "
+                                "sys.exc_info() tuple, not %R", exc_info);
+        }
+        if (wf_response_started(pc->core)) {
+            /* Too late to change the response: re-raise (PEP 3333). */
+            PyObject *t = PyTuple_GET_ITEM(exc_info, 0);
+            PyObject *v = PyTuple_GET_ITEM(exc_info, 1);
+            PyObject *tb = PyTuple_GET_ITEM(exc_info, 2);
+            Py_INCREF(t);
+            Py_INCREF(v);
+            Py_XINCREF(tb == Py_None ? NULL : tb);
+            PyErr_Restore(t, v, tb == Py_None ? NULL : tb);
+            return NULL;
+        }
+    } else if (pc->sr_called) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "start_response() called twice without exc_info "
+                        "(PEP 3333)");
+        return NULL;
+    }
+    st = check_status(status);
+    if (st == NULL) {
+        return NULL;
+    }
+    hd = check_headers(headers, &has_clen);
+    if (hd == NULL) {
+        Py_DECREF(st);
+        return NULL;
+    }
+    if (pc->head_pushed) {
+        /* exc_info before anything went out: replace what we gave. */
+        wf_response_reset(pc->core);
+        pc->head_pushed = 0;
+    }
+    Py_XSETREF(pc->status, st);
+    Py_XSETREF(pc->headers, hd);
+    pc->has_clen = has_clen;
+    pc->sr_called = 1;
+    return Py_NewRef(pc->write);
+}
+
+static PyObject *
+write_call(PyObject *self, PyObject *args, PyObject *kw)
+{
+    struct pyw_core *pc = bound_core((struct pyw_bound *)self, "write()");
+    Py_buffer buf;
+    ssize_t rc;
+
+    if (pc == NULL || !_PyArg_NoKeywords("write", kw) ||
+        !PyArg_ParseTuple(args, "y*:write", &buf)) {
+        return NULL;
+    }
+    if (!pc->sr_called) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_RuntimeError,
+                        "write() called before start_response()");
+        return NULL;
+    }
+    if (buf.len == 0) {
+        PyBuffer_Release(&buf);
+        Py_RETURN_NONE;
+    }
+    if (pyw_head_push(pc, -1) < 0) {
+        PyBuffer_Release(&buf);
+        return NULL;
+    }
+    rc = wf_write(pc->core, buf.buf, (size_t)buf.len);
+    PyBuffer_Release(&buf);
+    if (rc < 0) {
+        pc->client_gone = (int)-rc;
+        errno = (int)-rc;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    Py_RETURN_NONE;
+}
+
+static void
+bound_dealloc(PyObject *self)
+{
+    PyObject_Free(self);
+}
+
+static PyTypeObject sr_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "uwsgi.start_response",
+    .tp_basicsize = sizeof(struct pyw_bound),
+    .tp_dealloc = bound_dealloc,
+    .tp_call = sr_call,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "start_response(status, headers, exc_info=None) -> write",
+};
+
+static PyTypeObject write_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "uwsgi.write",
+    .tp_basicsize = sizeof(struct pyw_bound),
+    .tp_dealloc = bound_dealloc,
+    .tp_call = write_call,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "write(data): send body bytes now (PEP 3333)",
+};
+
+static PyObject *
+bound_new(PyTypeObject *type, struct pyw_core *pc)
+{
+    struct pyw_bound *b = PyObject_New(struct pyw_bound, type);
+
+    if (b != NULL) {
+        b->pc = pc;
+        b->gen = pc->gen;
+    }
+    return (PyObject *)b;
+}
+
+PyObject *
+pyw_start_response_new(struct pyw_core *pc)
+{
+    return bound_new(&sr_type, pc);
+}
+
+PyObject *
+pyw_write_new(struct pyw_core *pc)
+{
+    return bound_new(&write_type, pc);
+}
+
+/* ------------------------------------------------------------ errors */
+
+/* wsgi.errors: text lines to the log. A partial line waits for its end
+ * (or flush()). */
+struct pyw_errors {
+    PyObject_HEAD
+    PyObject *pending;      /* str or NULL */
+};
+
+static void
+errors_emit(const char *s, Py_ssize_t n)
+{
+    wf_log(WF_LOG_INFO, "%.*s", (int)n, s);
+}
+
+static PyObject *
+errors_write(PyObject *self, PyObject *arg)
+{
+    struct pyw_errors *e = (struct pyw_errors *)self;
+    PyObject *all;
+    const char *s, *nl;
+    Py_ssize_t n;
+
+    if (!PyUnicode_Check(arg)) {
+        return PyErr_Format(PyExc_TypeError,
+                            "wsgi.errors.write() wants str, not %.100s",
+                            Py_TYPE(arg)->tp_name);
+    }
+    if (e->pending != NULL) {
+        all = PyUnicode_Concat(e->pending, arg);
+        Py_CLEAR(e->pending);
+        if (all == NULL) {
+            return NULL;
+        }
+    } else {
+        all = Py_NewRef(arg);
+    }
+    s = PyUnicode_AsUTF8AndSize(all, &n);
+    if (s == NULL) {
+        Py_DECREF(all);
+        return NULL;
+    }
+    while ((nl = memchr(s, '\n', (size_t)n)) != NULL) {
+        errors_emit(s, nl - s);
+        n -= nl + 1 - s;
+        s = nl + 1;
+    }
+    if (n > 0) {
+        e->pending = PyUnicode_FromStringAndSize(s, n);
+    }
+    Py_DECREF(all);
+    if (n > 0 && e->pending == NULL) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+errors_flush(PyObject *self, PyObject *unused)
+{
+    struct pyw_errors *e = (struct pyw_errors *)self;
+
+    if (e->pending != NULL) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(e->pending, &n);
+        if (s != NULL) {
+            errors_emit(s, n);
+        } else {
+            PyErr_Clear();
+        }
+        Py_CLEAR(e->pending);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+errors_writelines(PyObject *self, PyObject *seq)
+{
+    PyObject *it = PyObject_GetIter(seq), *item;
+
+    if (it == NULL) {
+        return NULL;
+    }
+    while ((item = PyIter_Next(it)) != NULL) {
+        PyObject *r = errors_write(self, item);
+        Py_DECREF(item);
+        if (r == NULL) {
+            Py_DECREF(it);
+            return NULL;
+        }
+        Py_DECREF(r);
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static void
+errors_dealloc(PyObject *self)
+{
+    Py_XDECREF(((struct pyw_errors *)self)->pending);
+    PyObject_Free(self);
+}
+
+static PyMethodDef errors_methods[] = {
+    { "write", errors_write, METH_O, "write(str): to the server log" },
+    { "writelines", errors_writelines, METH_O, "writelines(seq)" },
+    { "flush", errors_flush, METH_NOARGS, "log a pending partial line" },
+    { NULL }
+};
+
+static PyTypeObject errors_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "uwsgi.errors",
+    .tp_basicsize = sizeof(struct pyw_errors),
+    .tp_dealloc = errors_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_methods = errors_methods,
+    .tp_doc = "wsgi.errors: writes go to the weft log",
+};
+
+PyObject *
+pyw_errors_new(void)
+{
+    struct pyw_errors *e = PyObject_New(struct pyw_errors, &errors_type);
+
+    if (e != NULL) {
+        e->pending = NULL;
+    }
+    return (PyObject *)e;
+}
+
+void
+pyw_errors_flush(PyObject *errors)
+{
+    PyObject *r = errors_flush(errors, NULL);
+    Py_XDECREF(r);
+}
+
+/* ------------------------------------------------------- file_wrapper */
+
+struct pyw_fw {
+    PyObject_HEAD
+    PyObject *filelike;
+    Py_ssize_t blksize;
+};
+
+static int
+fw_init(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = { "filelike", "blksize", NULL };
+    struct pyw_fw *fw = (struct pyw_fw *)self;
+    PyObject *f;
+    Py_ssize_t blk = 8192;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|n:file_wrapper", kwlist,
+                                     &f, &blk)) {
+        return -1;
+    }
+    if (blk <= 0) {
+        PyErr_SetString(PyExc_ValueError, "file_wrapper: blksize must be > 0");
+        return -1;
+    }
+    Py_XSETREF(fw->filelike, Py_NewRef(f));
+    fw->blksize = blk;
+    return 0;
+}
+
+static PyObject *
+fw_next(PyObject *self)
+{
+    struct pyw_fw *fw = (struct pyw_fw *)self;
+    PyObject *data;
+
+    if (fw->filelike == NULL) {
+        return NULL;
+    }
+    data = PyObject_CallMethod(fw->filelike, "read", "n", fw->blksize);
+    if (data == NULL) {
+        return NULL;
+    }
+    if ((PyBytes_Check(data) && PyBytes_GET_SIZE(data) == 0) ||
+        (PyUnicode_Check(data) && PyUnicode_GET_LENGTH(data) == 0)) {
+        Py_DECREF(data);
+        return NULL;    /* StopIteration */
+    }
+    return data;
+}
+
+static PyObject *
+fw_close(PyObject *self, PyObject *unused)
+{
+    struct pyw_fw *fw = (struct pyw_fw *)self;
+
+    if (fw->filelike != NULL && PyObject_HasAttrString(fw->filelike, "close")) {
+        return PyObject_CallMethod(fw->filelike, "close", NULL);
+    }
+    Py_RETURN_NONE;
+}
+
+static int
+fw_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(((struct pyw_fw *)self)->filelike);
+    return 0;
+}
+
+static int
+fw_clear(PyObject *self)
+{
+    Py_CLEAR(((struct pyw_fw *)self)->filelike);
+    return 0;
+}
+
+static void
+fw_dealloc(PyObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    fw_clear(self);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyMethodDef fw_methods[] = {
+    { "close", fw_close, METH_NOARGS, "close the file" },
+    { NULL }
+};
+
+static PyMemberDef fw_members[] = {
+    { "filelike", T_OBJECT, offsetof(struct pyw_fw, filelike), READONLY, NULL },
+    { "blksize", T_PYSSIZET, offsetof(struct pyw_fw, blksize), READONLY, NULL },
+    { NULL }
+};
+
+PyTypeObject pyw_file_wrapper_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "uwsgi.file_wrapper",
+    .tp_basicsize = sizeof(struct pyw_fw),
+    .tp_dealloc = fw_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |
+                Py_TPFLAGS_BASETYPE,
+    .tp_doc = "wsgi.file_wrapper(filelike, blksize=8192): a file to send "
+              "with sendfile() when it has a fileno(), else read blksize "
+              "at a time",
+    .tp_traverse = fw_traverse,
+    .tp_clear = fw_clear,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = fw_next,
+    .tp_methods = fw_methods,
+    .tp_members = fw_members,
+    .tp_init = fw_init,
+    .tp_new = PyType_GenericNew,
+};
+
+int
+pyw_is_file_wrapper(PyObject *o)
+{
+    return PyObject_TypeCheck(o, &pyw_file_wrapper_type);
+}
+
+PyObject *
+pyw_file_wrapper_filelike(PyObject *o)
+{
+    return ((struct pyw_fw *)o)->filelike;
+}
+
+int
+pyw_wsgi_types_init(void)
+{
+    if (PyType_Ready(&sr_type) < 0 || PyType_Ready(&write_type) < 0 ||
+        PyType_Ready(&errors_type) < 0 ||
+        PyType_Ready(&pyw_file_wrapper_type) < 0) {
+        return -1;
+    }
+    return 0;
+}

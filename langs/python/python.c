@@ -1,0 +1,867 @@
+/*
+ * langs/python: WSGI (PEP 3333) on an embedded CPython 3.11.
+ *
+ * handle() is one state machine for every mode (with or without a suspend
+ * engine): the first call builds the environ and calls the app; each later
+ * call takes one chunk of the returned iterable and returns WF_AGAIN, so the
+ * core can run the others (and park this one when the app registered a
+ * wait before yielding). Lists, tuples and bytes go out in one call. Every
+ * handle() call runs in the core's own interpreter state (py_tstate.c).
+ */
+#include "pyweft.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PYW_SENDFILE_SLICE (4L << 20)   /* bytes per handle() call */
+
+struct pyw_global pyw;
+
+/* ------------------------------------------------------------ options */
+
+static const struct wf_option python_options[] = {
+    { "wsgi-file", WF_OPT_STR, &pyw.wsgi_file, NULL, 0, 0, 0,
+      "load the WSGI app from this Python file", 0, NULL, "FILE" },
+    { "module", WF_OPT_STR, &pyw.module, NULL, 0, 0, 0,
+      "load the WSGI app from a module: pkg.mod[:callable]", 'w', NULL,
+      "MODULE" },
+    { "wsgi", WF_OPT_STR, &pyw.module, NULL, 0, 0, WF_OPT_F_HIDDEN,
+      "alias of --module", 0, NULL, "MODULE" },
+    { "callable", WF_OPT_STR, &pyw.callable, "application", 0, 0, 0,
+      "the name of the WSGI callable in the file or module", 0, NULL,
+      "NAME" },
+    { "pythonpath", WF_OPT_LIST, &pyw.pythonpath, NULL, 0, 0, 0,
+      "prepend a directory to sys.path (repeat, or separate with commas)",
+      0, NULL, "DIR" },
+    { "python-path", WF_OPT_LIST, &pyw.pythonpath, NULL, 0, 0,
+      WF_OPT_F_HIDDEN, "alias of --pythonpath", 0, NULL, "DIR" },
+    { "pp", WF_OPT_LIST, &pyw.pythonpath, NULL, 0, 0, WF_OPT_F_HIDDEN,
+      "alias of --pythonpath", 0, NULL, "DIR" },
+    { NULL }
+};
+
+/* ------------------------------------------------------------- cores */
+
+static void
+cores_alloc(unsigned n)
+{
+    pyw.cores = PyMem_RawCalloc(n, sizeof(*pyw.cores));
+    if (pyw.cores == NULL) {
+        WF_BUG("python: out of memory for %u cores", n);
+    }
+    pyw.ncores = n;
+    for (unsigned i = 0; i < n; i++) {
+        struct pyw_core *pc = &pyw.cores[i];
+        pc->id = i;
+        pc->file_fd = -1;
+        pyw_ts_core_init(pc);
+        pc->errors = pyw_errors_new();
+        if (pc->errors == NULL) {
+            WF_BUG("python: out of memory for core %u's wsgi.errors", i);
+        }
+    }
+}
+
+/*
+ * The plugin's state of core c (allocated for every core at worker_init,
+ * or here on first use). Core or loop context.
+ */
+struct pyw_core *
+pyw_core_of(struct wf_core *c)
+{
+    struct pyw_core *pc;
+
+    if (pyw.cores == NULL) {
+        unsigned n = wf_ncores();
+        cores_alloc(n > c->id ? n : c->id + 1);
+    }
+    if (c->id >= pyw.ncores) {
+        WF_BUG("python: core id %u but only %u cores", c->id, pyw.ncores);
+    }
+    pc = &pyw.cores[c->id];
+    pc->core = c;
+    c->lang_ctx = pc;
+    return pc;
+}
+
+/* ------------------------------------------------------- the response */
+
+static int
+py_client_gone(struct pyw_core *pc, int err)
+{
+    char rl[256];
+
+    wf_log(WF_LOG_WARN, "python: client gone (%s) at chunk %lu of %s; "
+           "closing the app's iterable", strerror(err), pc->chunks,
+           pyw_req_line(pc, rl, sizeof(rl)));
+    return WF_ERROR;
+}
+
+/* The app raised (the exception is pending): log, 500, WF_ERROR. */
+static int
+py_app_error(struct pyw_core *pc, const char *where)
+{
+    char rl[256];
+
+    pyw_req_line(pc, rl, sizeof(rl));
+    if (pyw.cancelled != NULL && PyErr_ExceptionMatches(pyw.cancelled)) {
+        PyErr_Clear();
+        wf_log(WF_LOG_WARN, "python: %s cancelled %s", rl, where);
+        return WF_ERROR;
+    }
+    if (pc->client_gone) {
+        PyErr_Clear();
+        return py_client_gone(pc, pc->client_gone);
+    }
+    pyw_log_exc(pc, "python: exception %s of %s (core %u):", where, rl,
+                pc->id);
+    wf_response_error(pc->core, 500);
+    return WF_ERROR;
+}
+
+/* A chunk that is not bytes: 500 when still possible, one log line. */
+static int
+py_bad_chunk(struct pyw_core *pc, PyObject *item)
+{
+    char rl[256];
+
+    wf_log(WF_LOG_ERROR, "python: app returned %.64s, not bytes, at chunk "
+           "%lu of %s", Py_TYPE(item)->tp_name, pc->chunks,
+           pyw_req_line(pc, rl, sizeof(rl)));
+    wf_response_error(pc->core, 500);
+    return WF_ERROR;
+}
+
+/* Head (if not gone yet) then the bytes. 0, or WF_ERROR (logged). */
+static int
+py_send(struct pyw_core *pc, const char *buf, size_t n, long long known)
+{
+    ssize_t w;
+
+    if (pyw_head_push(pc, known) < 0) {
+        char where[64];
+        snprintf(where, sizeof(where), "at chunk %lu", pc->chunks);
+        return py_app_error(pc, where);
+    }
+    if (n == 0) {
+        return 0;
+    }
+    w = wf_write(pc->core, buf, n);
+    if (w < 0) {
+        pc->client_gone = (int)-w;
+        return py_client_gone(pc, (int)-w);
+    }
+    return 0;
+}
+
+/* bytes, list or tuple: all in this call, with a Content-Length. */
+static int
+py_send_all(struct pyw_core *pc, PyObject *result)
+{
+    PyObject *const *items = &result;
+    Py_ssize_t n = 1;
+    long long total = 0;
+
+    if (!PyBytes_Check(result)) {
+        n = PySequence_Fast_GET_SIZE(result);
+        items = PySequence_Fast_ITEMS(result);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyBytes_Check(items[i])) {
+            pc->chunks = (unsigned long)i + 1;
+            return py_bad_chunk(pc, items[i]);
+        }
+        total += PyBytes_GET_SIZE(items[i]);
+    }
+    if (n == 0 && py_send(pc, NULL, 0, 0) < 0) {
+        return WF_ERROR;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        /* a list may be changed by a chunk's __bytes__... it cannot:
+         * items are bytes, checked above, and we hold the list */
+        pc->chunks = (unsigned long)i + 1;
+        if (py_send(pc, PyBytes_AS_STRING(items[i]),
+                    (size_t)PyBytes_GET_SIZE(items[i]), total) < 0) {
+            return WF_ERROR;
+        }
+    }
+    return WF_DONE;
+}
+
+/* A file_wrapper around a regular file with a fileno(): sendfile. 1 when
+ * set up, 0 to iterate it instead, -1 on a Python error. */
+static int
+py_file_setup(struct pyw_core *pc)
+{
+    PyObject *f = pyw_file_wrapper_filelike(pc->result), *r;
+    struct stat st;
+    long fd;
+    off_t off = -1;
+
+    if (f == NULL) {
+        return 0;
+    }
+    r = PyObject_CallMethod(f, "fileno", NULL);
+    if (r == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    fd = PyLong_AsLong(r);
+    Py_DECREF(r);
+    if (fd < 0 || fstat((int)fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        PyErr_Clear();
+        return 0;
+    }
+    /* PEP 3333: from the file's current position. tell() knows about
+     * Python's read buffer; lseek() does not. */
+    r = PyObject_CallMethod(f, "tell", NULL);
+    if (r != NULL) {
+        off = (off_t)PyLong_AsLongLong(r);
+        Py_DECREF(r);
+    }
+    if (r == NULL || PyErr_Occurred()) {
+        PyErr_Clear();
+        off = lseek((int)fd, 0, SEEK_CUR);
+    }
+    if (off < 0) {
+        off = 0;
+    }
+    if (off > st.st_size) {
+        off = st.st_size;
+    }
+    pc->file_fd = (int)fd;
+    pc->file_off = off;
+    pc->file_end = st.st_size;
+    pc->phase = PYW_FILE;
+    if (pyw_head_push(pc, (long long)(st.st_size - off)) < 0) {
+        return -1;
+    }
+    return 1;
+}
+
+static int
+py_step_file(struct pyw_core *pc)
+{
+    off_t left = pc->file_end - pc->file_off;
+    ssize_t w;
+    char rl[256];
+
+    if (left <= 0) {
+        return WF_DONE;
+    }
+    pc->chunks++;
+    w = wf_sendfile(pc->core, pc->file_fd, pc->file_off,
+                    (size_t)(left > PYW_SENDFILE_SLICE ? PYW_SENDFILE_SLICE
+                                                       : left));
+    if (w < 0) {
+        if (w == -EPIPE || w == -ECONNRESET || w == -ETIMEDOUT) {
+            return py_client_gone(pc, (int)-w);
+        }
+        wf_log(WF_LOG_ERROR, "python: sendfile(fd %d, offset %lld) of %s "
+               "failed: %s", pc->file_fd, (long long)pc->file_off,
+               pyw_req_line(pc, rl, sizeof(rl)), strerror((int)-w));
+        wf_response_error(pc->core, 500);
+        return WF_ERROR;
+    }
+    if (w == 0) {
+        wf_log(WF_LOG_ERROR, "python: the file of wsgi.file_wrapper shrank "
+               "while %s was sending it", pyw_req_line(pc, rl, sizeof(rl)));
+        wf_response_error(pc->core, 500);
+        return WF_ERROR;
+    }
+    pc->file_off += w;
+    return pc->file_off >= pc->file_end ? WF_DONE : WF_AGAIN;
+}
+
+/* One chunk of the iterable. */
+static int
+py_step(struct pyw_core *pc)
+{
+    PyObject *item;
+    int rc;
+
+    if (pc->phase == PYW_FILE) {
+        return py_step_file(pc);
+    }
+    if (pc->reentry) {
+        pyw_environ_reentry(pc);
+    }
+    pc->reentry = 1;
+    item = PyIter_Next(pc->iter);
+    if (item == NULL) {
+        if (PyErr_Occurred()) {
+            char where[64];
+            snprintf(where, sizeof(where), "at chunk %lu", pc->chunks + 1);
+            return py_app_error(pc, where);
+        }
+        /* The end. The head goes now if nothing was sent (lazy
+         * start_response): then the body is empty. */
+        if (!pc->head_pushed && py_send(pc, NULL, 0, 0) < 0) {
+            return WF_ERROR;
+        }
+        return WF_DONE;
+    }
+    pc->chunks++;
+    if (!PyBytes_Check(item)) {
+        rc = py_bad_chunk(pc, item);
+        Py_DECREF(item);
+        return rc;
+    }
+    rc = 0;
+    if (PyBytes_GET_SIZE(item) > 0) {
+        rc = py_send(pc, PyBytes_AS_STRING(item),
+                     (size_t)PyBytes_GET_SIZE(item), -1);
+    }
+    Py_DECREF(item);
+    return rc < 0 ? WF_ERROR : WF_AGAIN;
+}
+
+/* The first call of a request: environ, the app, what it returned. */
+static int
+py_start(struct pyw_core *pc)
+{
+    char rl[256];
+
+    pc->gen++;
+    pc->phase = PYW_ITER;
+    pc->chunks = 0;
+    pc->client_gone = 0;
+    pc->sr_called = pc->head_pushed = pc->has_clen = 0;
+    pc->reentry = 0;
+    pc->file_fd = -1;
+
+    if (pyw.app == NULL) {
+        wf_log(WF_LOG_ERROR, "python: no WSGI app loaded for %s; give "
+               "--wsgi-file or --module", pyw_req_line(pc, rl, sizeof(rl)));
+        wf_response_error(pc->core, 500);
+        return WF_ERROR;
+    }
+    pc->environ = pyw_environ_new(pc);
+    pc->start_response = pc->environ ? pyw_start_response_new(pc) : NULL;
+    pc->write = pc->start_response ? pyw_write_new(pc) : NULL;
+    if (pc->write == NULL) {
+        return py_app_error(pc, "building the environ");
+    }
+    pc->result = PyObject_CallFunctionObjArgs(pyw.app, pc->environ,
+                                              pc->start_response, NULL);
+    if (pc->result == NULL) {
+        return py_app_error(pc, "in the app");
+    }
+    if (pc->client_gone) {
+        return py_client_gone(pc, pc->client_gone);
+    }
+    if (PyBytes_Check(pc->result) || PyList_CheckExact(pc->result) ||
+        PyTuple_CheckExact(pc->result)) {
+        return py_send_all(pc, pc->result);
+    }
+    if (pyw_is_file_wrapper(pc->result)) {
+        int r = py_file_setup(pc);
+        if (r < 0) {
+            return py_app_error(pc, "sending wsgi.file_wrapper");
+        }
+        if (r > 0) {
+            return py_step_file(pc);
+        }
+    }
+    pc->iter = PyObject_GetIter(pc->result);
+    if (pc->iter == NULL) {
+        return py_app_error(pc, "iterating the app's result");
+    }
+    if (pc->armed) {
+        /* The app registered a wait before returning: honour it before
+         * the first chunk (uWSGI returns AGAIN here always). */
+        pc->reentry = 1;
+        return WF_AGAIN;
+    }
+    return py_step(pc);
+}
+
+/* End of a request (any way): close() the iterable, drop everything, in
+ * the core's state. */
+static void
+py_finish(struct pyw_core *pc)
+{
+    if (pc->result != NULL) {
+        PyObject *close = PyObject_GetAttrString(pc->result, "close");
+        if (close == NULL) {
+            PyErr_Clear();
+        } else {
+            PyObject *r = PyObject_CallNoArgs(close);
+            Py_DECREF(close);
+            if (r == NULL) {
+                char rl[256];
+                pyw_log_exc(pc, "python: close() of the app's iterable "
+                            "raised, in %s:", pyw_req_line(pc, rl,
+                                                           sizeof(rl)));
+            }
+            Py_XDECREF(r);
+        }
+    }
+    Py_CLEAR(pc->iter);
+    Py_CLEAR(pc->result);
+    Py_CLEAR(pc->environ);
+    Py_CLEAR(pc->start_response);
+    Py_CLEAR(pc->write);
+    Py_CLEAR(pc->status);
+    Py_CLEAR(pc->headers);
+    if (pc->errors != NULL) {
+        pyw_errors_flush(pc->errors);
+    }
+    PyErr_Clear();
+    pyw_ts_clear_context();
+    pc->file_fd = -1;
+    pc->phase = PYW_IDLE;
+    pc->gen++;
+}
+
+static int
+python_handle(struct wf_core *c)
+{
+    struct pyw_core *pc = pyw_core_of(c);
+    int fresh = pc->phase == PYW_IDLE;
+    int rc;
+
+    pyw_ts_enter(pc, fresh);
+    pc->in_handle = 1;
+    pc->armed = 0;
+    rc = fresh ? py_start(pc) : py_step(pc);
+    if (rc != WF_AGAIN) {
+        py_finish(pc);
+    }
+    pc->in_handle = 0;
+    pyw_ts_leave(pc);
+    return rc;
+}
+
+/*
+ * The request on c is dropped between two handle() calls: close() its
+ * iterable in its own state. Dropped while suspended inside the app (its
+ * frames on a C stack that will not run again): leak it, see
+ * pyw_ts_abandon.
+ */
+static void
+python_release(struct wf_core *c)
+{
+    struct pyw_core *pc;
+    char rl[256];
+
+    if (pyw.cores == NULL || c->id >= pyw.ncores) {
+        return;
+    }
+    pc = &pyw.cores[c->id];
+    if (pc->phase == PYW_IDLE) {
+        return;
+    }
+    if (pc->in_handle) {
+        wf_log(WF_LOG_WARN, "python: core %u (%s) dropped while suspended "
+               "inside the app: its Python objects are leaked", pc->id,
+               pyw_req_line(pc, rl, sizeof(rl)));
+        pc->iter = pc->result = pc->environ = NULL;
+        pc->start_response = pc->write = pc->status = pc->headers = NULL;
+        pc->in_handle = 0;
+        pc->phase = PYW_IDLE;
+        pc->gen++;
+        pyw_ts_abandon(pc);
+        return;
+    }
+    pyw_ts_enter(pc, 0);
+    py_finish(pc);
+    pyw_ts_leave(pc);
+}
+
+static void
+python_save(struct wf_core *c)
+{
+    if (pyw.initialized) {
+        pyw_ts_save(c != NULL ? pyw_core_of(c) : NULL);
+    }
+}
+
+static void
+python_restore(struct wf_core *c)
+{
+    if (pyw.initialized) {
+        pyw_ts_restore(c != NULL ? pyw_core_of(c) : NULL);
+    }
+}
+
+/* ------------------------------------------------------ start and end */
+
+static int
+python_init(struct wf_err *err)
+{
+    PyConfig config;
+    PyStatus st;
+    char *argv[] = { "weft", NULL };
+
+    if (pyw.initialized) {
+        return 0;
+    }
+    if (PyImport_AppendInittab("uwsgi", pyw_module_init) < 0) {
+        return wf_err_set(err, "python: cannot register the uwsgi module");
+    }
+    /* As Py_InitializeEx(0): no signal handlers (the core owns signals);
+     * sys.argv = ['weft']. */
+    PyConfig_InitPythonConfig(&config);
+    config.install_signal_handlers = 0;
+    config.parse_argv = 0;
+    st = PyConfig_SetBytesArgv(&config, 1, argv);
+    if (!PyStatus_Exception(st)) {
+        st = Py_InitializeFromConfig(&config);
+    }
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(st)) {
+        return wf_err_set(err, "python: cannot start CPython %s: %s%s%s; "
+                          "check PYTHONHOME and PYTHONPATH",
+                          PY_VERSION, st.func ? st.func : "",
+                          st.func ? ": " : "",
+                          st.err_msg ? st.err_msg : "unknown error");
+    }
+    pyw.initialized = 1;
+
+    PyObject *tb = PyImport_ImportModule("traceback");
+    if (tb != NULL) {
+        pyw.fmt_exc = PyObject_GetAttrString(tb, "format_exception");
+        Py_DECREF(tb);
+    }
+    PyErr_Clear();
+    pyw.empty_bytes = PyBytes_FromStringAndSize(NULL, 0);
+    pyw.version_tuple = Py_BuildValue("(ii)", 1, 0);
+    if (pyw.empty_bytes == NULL || pyw.version_tuple == NULL ||
+        pyw_wsgi_types_init() < 0 || pyw_input_type_init() < 0) {
+        pyw_log_exc(NULL, "python: setting up the WSGI types failed:");
+        return wf_err_set(err, "python: setting up the WSGI types failed "
+                          "(see the log); this is a bug");
+    }
+    return pyw_module_setup(err);
+}
+
+/* sys.path.insert(0, dir). 0 or -1 (+exc). */
+static int
+path_prepend(const char *dir)
+{
+    PyObject *path = PySys_GetObject("path");   /* borrowed */
+    PyObject *d;
+    int rc;
+
+    if (path == NULL || !PyList_Check(path)) {
+        PyErr_SetString(PyExc_RuntimeError, "sys.path is not a list");
+        return -1;
+    }
+    d = PyUnicode_DecodeFSDefault(dir);
+    if (d == NULL) {
+        return -1;
+    }
+    rc = PyList_Insert(path, 0, d);
+    Py_DECREF(d);
+    return rc;
+}
+
+/* Run FILE as a module named like uWSGI does (uwsgi_file_<mangled>). New
+ * reference, or NULL with an exception. */
+static PyObject *
+exec_file(const char *file)
+{
+    FILE *fp = fopen(file, "rb");
+    char *src = NULL, name[512];
+    size_t len = 0, cap = 0;
+    PyObject *code, *mod, *dict, *r, *fn;
+
+    if (fp == NULL) {
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, file);
+        return NULL;
+    }
+    for (;;) {
+        if (cap - len < 8192) {
+            char *n = PyMem_RawRealloc(src, cap = cap ? cap * 2 : 65536);
+            if (n == NULL) {
+                PyMem_RawFree(src);
+                fclose(fp);
+                return PyErr_NoMemory();
+            }
+            src = n;
+        }
+        size_t got = fread(src + len, 1, cap - len - 1, fp);
+        len += got;
+        if (got == 0) {
+            break;
+        }
+    }
+    int ioerr = ferror(fp);
+    fclose(fp);
+    if (ioerr) {
+        PyMem_RawFree(src);
+        errno = EIO;
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, file);
+        return NULL;
+    }
+    src[len] = 0;
+    code = Py_CompileStringExFlags(src, file, Py_file_input, NULL, -1);
+    PyMem_RawFree(src);
+    if (code == NULL) {
+        return NULL;
+    }
+    snprintf(name, sizeof(name), "uwsgi_file_%s", file);
+    for (char *p = name + 11; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9'))) {
+            *p = '_';
+        }
+    }
+    mod = PyImport_AddModule(name);     /* borrowed, in sys.modules */
+    if (mod == NULL) {
+        Py_DECREF(code);
+        return NULL;
+    }
+    Py_INCREF(mod);
+    dict = PyModule_GetDict(mod);
+    fn = PyUnicode_DecodeFSDefault(file);
+    if (fn == NULL || PyDict_SetItemString(dict, "__file__", fn) < 0 ||
+        PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0) {
+        Py_XDECREF(fn);
+        Py_DECREF(code);
+        Py_DECREF(mod);
+        return NULL;
+    }
+    Py_DECREF(fn);
+    r = PyEval_EvalCode(code, dict, dict);
+    Py_DECREF(code);
+    if (r == NULL) {
+        PyObject *mods = PyImport_GetModuleDict();
+        if (PyDict_DelItemString(mods, name) < 0) {
+            /* keep the app's exception, not ours */
+        }
+        Py_DECREF(mod);
+        return NULL;
+    }
+    Py_DECREF(r);
+    return mod;
+}
+
+/* "--opt value: Type: message; fix" for the pending exception (which is
+ * logged with its traceback and cleared). */
+static int
+load_error(struct wf_err *err, const char *opt, const char *val,
+           const char *fix)
+{
+    char sum[384];
+
+    pyw_exc_summary(sum, sizeof(sum));
+    pyw_log_exc(NULL, "python: --%s %s failed:", opt, val);
+    return wf_err_set(err, "--%s %s: %s; %s", opt, val, sum, fix);
+}
+
+static int
+python_load_app(struct wf_err *err)
+{
+    const char *opt, *val, *cname = pyw.callable ? pyw.callable
+                                                 : "application";
+    char *modname = NULL;
+    PyObject *mod = NULL, *app;
+    int rc = -1;
+
+    if (pyw.app != NULL) {
+        return 1;
+    }
+    if (pyw.wsgi_file == NULL && pyw.module == NULL) {
+        return 0;
+    }
+    if (pyw.wsgi_file != NULL) {
+        opt = "wsgi-file";
+        val = pyw.wsgi_file;
+    } else {
+        opt = "module";
+        val = pyw.module;
+    }
+
+    /* sys.path: the file's directory (or, for --module, the current
+     * directory), then every --pythonpath in the order given, in front. */
+    if (pyw.wsgi_file != NULL) {
+        char *dir = strdup(pyw.wsgi_file), *slash;
+        if (dir == NULL) {
+            return wf_err_set(err, "python: out of memory");
+        }
+        slash = strrchr(dir, '/');
+        if (slash == NULL) {
+            strcpy(dir, ".");
+        } else if (slash == dir) {
+            dir[1] = 0;
+        } else {
+            *slash = 0;
+        }
+        int r = path_prepend(dir);
+        free(dir);
+        if (r < 0) {
+            return load_error(err, opt, val, "cannot set sys.path");
+        }
+    } else if (path_prepend("") < 0) {
+        return load_error(err, opt, val, "cannot set sys.path");
+    }
+    for (size_t i = pyw.pythonpath.n; i > 0; i--) {
+        if (path_prepend(pyw.pythonpath.v[i - 1]) < 0) {
+            return load_error(err, opt, val, "cannot set sys.path");
+        }
+    }
+
+    if (pyw.wsgi_file != NULL) {
+        if (access(pyw.wsgi_file, R_OK) < 0) {
+            return wf_err_set(err, "--wsgi-file %s: %s; check the path",
+                              pyw.wsgi_file, strerror(errno));
+        }
+        mod = exec_file(pyw.wsgi_file);
+        if (mod == NULL) {
+            return load_error(err, opt, val, "fix the app (traceback in "
+                              "the log)");
+        }
+    } else {
+        const char *colon = strrchr(pyw.module, ':');
+        modname = strdup(pyw.module);
+        if (modname == NULL) {
+            return wf_err_set(err, "python: out of memory");
+        }
+        if (colon != NULL) {
+            modname[colon - pyw.module] = 0;
+            cname = colon + 1;
+        }
+        if (*modname == 0 || *cname == 0) {
+            wf_err_set(err, "--module %s: want pkg.mod or pkg.mod:callable",
+                       pyw.module);
+            goto out;
+        }
+        mod = PyImport_ImportModule(modname);
+        if (mod == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_ModuleNotFoundError)) {
+                load_error(err, opt, val, "check --pythonpath");
+            } else {
+                load_error(err, opt, val, "fix the module (traceback in "
+                           "the log)");
+            }
+            goto out;
+        }
+    }
+
+    app = PyObject_GetAttrString(mod, cname);
+    if (app == NULL) {
+        PyErr_Clear();
+        wf_err_set(err, "--%s %s: callable '%s' not found; name it with "
+                   "--callable", opt, val, cname);
+        goto out;
+    }
+    if (!PyCallable_Check(app)) {
+        wf_err_set(err, "--%s %s: '%s' is a %.64s, not a callable; point "
+                   "--callable at the WSGI function", opt, val, cname,
+                   Py_TYPE(app)->tp_name);
+        Py_DECREF(app);
+        goto out;
+    }
+    pyw.app = app;
+    wf_log(WF_LOG_INFO, "python: WSGI app '%s' loaded from %s (CPython %s)",
+           cname, val, PY_VERSION);
+    rc = 1;
+out:
+    Py_XDECREF(mod);
+    free(modname);
+    return rc;
+}
+
+static int
+python_worker_init(unsigned ncores, struct wf_err *err)
+{
+    const char *a = wf_opt_get("async");
+
+    if (pyw.cores == NULL) {
+        cores_alloc(ncores > 0 ? ncores : 1);
+    }
+    pyw.async_extras = ncores > 1 || wf_has_suspend_engine() ||
+                       (a != NULL && *a != 0);
+    pyw_ts_worker_init();
+    pyw_module_worker();
+    return 0;
+}
+
+static int
+python_post_fork(void)
+{
+    PyOS_AfterFork_Child();
+    return 0;
+}
+
+/* The fiber engine carries Ruby only. */
+static int
+python_check_engine(const char *engine, struct wf_err *err)
+{
+    if (engine != NULL && strcmp(engine, "fiber") == 0) {
+        return wf_err_set(err, "--fiber: the fiber engine switches Ruby "
+                          "fibers only; for Python use --ugreen or "
+                          "--greenlet");
+    }
+    return 0;
+}
+
+static void
+python_shutdown(void)
+{
+    if (!pyw.initialized) {
+        return;
+    }
+    for (unsigned i = 0; i < pyw.ncores; i++) {
+        struct pyw_core *pc = &pyw.cores[i];
+        if (pc->phase != PYW_IDLE && pc->in_handle) {
+            pyw.leaked++;   /* suspended inside the app: see release */
+            continue;
+        }
+        if (pc->phase != PYW_IDLE) {
+            pyw_ts_enter(pc, 0);
+            py_finish(pc);
+            pyw_ts_leave(pc);
+        }
+        Py_CLEAR(pc->errors);
+        pyw_ts_core_fini(pc);
+    }
+    Py_CLEAR(pyw.app);
+    if (pyw.leaked > 0) {
+        /* Frames of abandoned requests still point into leaked state:
+         * finalising could touch them (spec 9.8). Flush and go. */
+        PyObject *r = PyRun_String("import sys\n"
+                                   "sys.stdout and sys.stdout.flush()\n"
+                                   "sys.stderr and sys.stderr.flush()\n",
+                                   Py_file_input, PyEval_GetGlobals() ?
+                                   PyEval_GetGlobals() :
+                                   PyModule_GetDict(PyImport_AddModule(
+                                       "__main__")),
+                                   NULL);
+        Py_XDECREF(r);
+        PyErr_Clear();
+        return;
+    }
+    PyMem_RawFree(pyw.cores);
+    pyw.cores = NULL;
+    pyw.ncores = 0;
+    Py_FinalizeEx();
+    pyw.initialized = 0;
+}
+
+static const struct wf_lang_ops python_ops = {
+    .modifier1    = 0,
+    .init         = python_init,
+    .load_app     = python_load_app,
+    .worker_init  = python_worker_init,
+    .handle       = python_handle,
+    .release      = python_release,
+    .save         = python_save,
+    .restore      = python_restore,
+    .check_engine = python_check_engine,
+    .shutdown     = python_shutdown,
+};
+
+WF_PLUGIN(python,
+          .version = PACKAGE_VERSION,
+          .kind    = WF_KIND_LANG,
+          .ops     = &python_ops,
+          .options = python_options,
+          .needs   = "libpython" PY_MAJOR_VERSION_STR,
+          .summary = "WSGI apps on CPython, the uwsgi async API, per-core "
+                     "interpreter state",
+          .flags   = WF_PLUGIN_F_GLOBAL);

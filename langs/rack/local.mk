@@ -1,0 +1,1 @@
+# rack: not built yet (see its issue)

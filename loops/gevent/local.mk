@@ -1,0 +1,1 @@
+# gevent: not built yet (see its issue)

@@ -1,0 +1,522 @@
+/*
+ * check_suspend: one contract suite, run on every suspend engine that was
+ * built (TCase "suspend/ugreen"; "suspend/greenlet" comes with its plugin),
+ * each loaded through the real loader. The contract is struct
+ * wf_suspend_ops in include/weft/ops.h: resume() runs a core until it
+ * suspends or its body returns; suspend() goes back to the loop; a body
+ * that returned leaves a dead context and the next resume() starts a fresh
+ * body. The body is the test's own, through wf__core_body_hook.
+ *
+ * Engine-specific facts (stack size, guard pages, overflow message) are
+ * tested only for the engines that promise them (flags in engines[]).
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <check.h>
+#include <errno.h>
+#include <fenv.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <weft/plugin.h>
+
+#include "internal.h"
+
+#define NCORES 100
+
+/* What an engine promises beyond the contract. */
+#define ENG_F_CSTACK 0x1u   /* own C stacks: guard pages, overflow message */
+
+static const char *eng_name;
+static unsigned eng_flags;
+static const struct wf_suspend_ops *sus;
+static struct wf_core cores[NCORES];
+
+/* The body each test runs on its cores. */
+static void (*body)(struct wf_core *c);
+
+static void
+body_dispatch(struct wf_core *c)
+{
+    body(c);
+}
+
+/*
+ * Load plugin `name` the way weft does. Returns its descriptor or NULL with
+ * err filled.
+ */
+static const struct wf_plugin *
+test_plugin_load(const char *name, struct wf_err *err)
+{
+    static int added;
+
+    if (!added) {
+        wf__plugin_add_dir(WEFT_BUILD_PLUGINDIR);
+        added = 1;
+    }
+    return wf__plugin_load(name, err);
+}
+
+static int
+plugin_built(const char *name)
+{
+    char path[4096];
+
+    snprintf(path, sizeof(path), "%s/%s_plugin.so", WEFT_BUILD_PLUGINDIR,
+             name);
+    return access(path, R_OK) == 0;
+}
+
+/* Load the engine and start ncores contexts. */
+static void
+sus_start(unsigned ncores)
+{
+    struct wf_err err = { { 0 } };
+    const struct wf_plugin *p;
+    unsigned i;
+
+    p = test_plugin_load(eng_name, &err);
+    ck_assert_msg(p != NULL, "loading %s: %s", eng_name, err.msg);
+    ck_assert_int_eq(p->kind, WF_KIND_SUSPEND);
+    sus = p->ops;
+    for (i = 0; i < NCORES; i++) {
+        memset(&cores[i], 0, sizeof(cores[i]));
+        cores[i].id = i;
+    }
+    wf__core_body_hook = body_dispatch;
+    ck_assert_msg(sus->worker_init(ncores, &err) == 0, "%s worker_init: %s",
+                  eng_name, err.msg);
+}
+
+static void
+sus_teardown(void)
+{
+    if (sus != NULL && sus->worker_fini != NULL) {
+        sus->worker_fini();
+    }
+    sus = NULL;
+}
+
+static void
+setup_ugreen(void)
+{
+    eng_name = "ugreen";
+    eng_flags = ENG_F_CSTACK;
+}
+
+/* The default stack of a C-stack engine: 2048 pages. */
+static size_t
+default_stack_size(void)
+{
+    return 2048 * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* ------------------------------------------------------------ contract */
+
+static int step;
+
+static void
+body_steps(struct wf_core *c)
+{
+    volatile int local = 1000 + (int)c->id;
+
+    step = 1;
+    sus->suspend(c);
+    ck_assert_int_eq(local, 1000 + (int)c->id);
+    step = 2;
+    sus->suspend(c);
+    step = 3;
+}
+
+START_TEST(resume_runs_until_suspend_and_continues_there)
+{
+    sus_start(4);
+    body = body_steps;
+    step = 0;
+    ck_assert_int_eq(sus->resume(&cores[2]), 0);
+    ck_assert_int_eq(step, 1);
+    ck_assert_int_eq(sus->resume(&cores[2]), 0);
+    ck_assert_int_eq(step, 2);
+    ck_assert_int_eq(sus->resume(&cores[2]), 0);
+    ck_assert_int_eq(step, 3);
+}
+END_TEST
+
+static unsigned counts[NCORES];
+static unsigned finished[NCORES];
+
+static void
+body_count(struct wf_core *c)
+{
+    /* A value kept on this core's stack across every switch. */
+    volatile uint64_t mine = 0x9e3779b97f4a7c15ull * (c->id + 1);
+    unsigned i;
+
+    for (i = 0; i < 1000; i++) {
+        counts[c->id]++;
+        sus->suspend(c);
+        ck_assert_uint_eq(mine, 0x9e3779b97f4a7c15ull * (c->id + 1));
+    }
+    finished[c->id]++;
+}
+
+START_TEST(hundred_cores_round_robin_keep_their_counts)
+{
+    unsigned round, i;
+
+    sus_start(NCORES);
+    body = body_count;
+    memset(counts, 0, sizeof(counts));
+    memset(finished, 0, sizeof(finished));
+    for (round = 1; round <= 1001; round++) {
+        for (i = 0; i < NCORES; i++) {
+            ck_assert_int_eq(sus->resume(&cores[i]), 0);
+            ck_assert_uint_eq(counts[i], round > 1000 ? 1000 : round);
+            ck_assert_uint_eq(finished[i], round > 1000 ? 1 : 0);
+        }
+    }
+}
+END_TEST
+
+static unsigned starts[NCORES];
+
+static void
+body_start_once(struct wf_core *c)
+{
+    starts[c->id]++;
+    sus->suspend(c);
+}
+
+START_TEST(dead_context_restarts_with_a_fresh_body)
+{
+    sus_start(2);
+    body = body_start_once;
+    memset(starts, 0, sizeof(starts));
+    ck_assert_int_eq(sus->resume(&cores[1]), 0);   /* starts, suspends */
+    ck_assert_uint_eq(starts[1], 1);
+    ck_assert_int_eq(sus->resume(&cores[1]), 0);   /* returns: dead */
+    ck_assert_uint_eq(starts[1], 1);
+    ck_assert_int_eq(sus->resume(&cores[1]), 0);   /* a new body */
+    ck_assert_uint_eq(starts[1], 2);
+    ck_assert_int_eq(sus->resume(&cores[1]), 0);
+    ck_assert_int_eq(sus->resume(&cores[0]), 0);
+    ck_assert_uint_eq(starts[0], 1);
+    ck_assert_uint_eq(starts[1], 2);
+}
+END_TEST
+
+static int round_loop, round_core;
+
+static void
+body_rounding(struct wf_core *c)
+{
+    fesetround(FE_DOWNWARD);
+    sus->suspend(c);
+    round_core = fegetround();
+}
+
+START_TEST(fp_rounding_mode_follows_the_core)
+{
+    sus_start(1);
+    body = body_rounding;
+    ck_assert_int_eq(fegetround(), FE_TONEAREST);
+    ck_assert_int_eq(sus->resume(&cores[0]), 0);
+    round_loop = fegetround();
+    ck_assert_int_eq(sus->resume(&cores[0]), 0);
+    ck_assert_int_eq(round_loop, FE_TONEAREST);
+    ck_assert_int_eq(round_core, FE_DOWNWARD);
+    fesetround(FE_TONEAREST);
+}
+END_TEST
+
+/* ------------------------------------------------------- deep stacks */
+
+static size_t deep_target, deep_reached;
+static char *deep_top;
+
+/* Each level keeps 1 KiB with a pattern that must survive the descent,
+ * a switch at the bottom, and the way back up. */
+static unsigned
+deep(struct wf_core *c, unsigned level)
+{
+    volatile unsigned char pad[1024];
+    char *here = __builtin_frame_address(0);
+    unsigned sum, i;
+
+    for (i = 0; i < sizeof(pad); i++) {
+        pad[i] = (unsigned char)(level + i);
+    }
+    if ((size_t)(deep_top - here) < deep_target) {
+        sum = deep(c, level + 1);
+    } else {
+        deep_reached = (size_t)(deep_top - here);
+        sus->suspend(c);
+        sum = 0;
+    }
+    for (i = 0; i < sizeof(pad); i++) {
+        if (pad[i] != (unsigned char)(level + i)) {
+            return 0x80000000u;
+        }
+    }
+    return sum + 1;
+}
+
+static unsigned deep_levels;
+
+static void
+body_deep(struct wf_core *c)
+{
+    deep_top = __builtin_frame_address(0);
+    deep_levels = deep(c, 0);
+}
+
+START_TEST(deep_recursion_near_the_default_stack_size)
+{
+    sus_start(2);
+    body = body_deep;
+    /* all but 512 KiB of the default 8 MiB (with 4 KiB pages) */
+    deep_target = default_stack_size() - 512 * 1024;
+    deep_reached = 0;
+    deep_levels = 0;
+    ck_assert_int_eq(sus->resume(&cores[1]), 0);
+    ck_assert_uint_ge(deep_reached, deep_target);
+    ck_assert_int_eq(sus->resume(&cores[1]), 0);
+    ck_assert_msg(deep_levels > 0 && deep_levels < 0x80000000u,
+                  "a frame was overwritten (%x)", deep_levels);
+}
+END_TEST
+
+static void
+body_unbounded(struct wf_core *c)
+{
+    deep_target = (size_t)-1;       /* never the bottom */
+    body_deep(c);
+}
+
+/* Run body `b` on core `id` of a worker with ncores cores in a child whose
+ * stderr goes to buf; returns the child's wait status. */
+static int
+run_in_child(void (*b)(struct wf_core *), unsigned ncores, unsigned id,
+             char *buf, size_t len)
+{
+    int p[2], status;
+    size_t got = 0;
+    ssize_t r;
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(p), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], STDERR_FILENO);
+        close(p[0]);
+        close(p[1]);
+        sus_start(ncores);
+        body = b;
+        sus->resume(&cores[id]);
+        _exit(0);
+    }
+    close(p[1]);
+    while (got + 1 < len && (r = read(p[0], buf + got, len - 1 - got)) > 0) {
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    close(p[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+START_TEST(stack_overflow_kills_with_a_message)
+{
+    char buf[8192], want[128];
+    int status;
+
+    if (!(eng_flags & ENG_F_CSTACK)) {
+        return;
+    }
+    status = run_in_child(body_unbounded, 4, 3, buf, sizeof(buf));
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+                  "child status %#x, stderr: %s", status, buf);
+    snprintf(want, sizeof(want), "stack overflow on core 3 (stack %zu bytes)",
+             default_stack_size());
+    ck_assert_msg(strstr(buf, want) != NULL, "stderr lacks '%s': %s", want,
+                  buf);
+    ck_assert_msg(strstr(buf, "--ugreen-stacksize") != NULL, "stderr: %s",
+                  buf);
+}
+END_TEST
+
+static void
+body_null_write(struct wf_core *c)
+{
+    /* An ordinary crash, far from any guard page. */
+    volatile int *volatile p = (int *)16;
+
+    *p = 1;
+}
+
+START_TEST(other_segfault_is_not_called_overflow)
+{
+    char buf[8192];
+    int status;
+
+    if (!(eng_flags & ENG_F_CSTACK)) {
+        return;
+    }
+    status = run_in_child(body_null_write, 4, 2, buf, sizeof(buf));
+    /* The handler that was there before gets the fault: the default one
+     * kills by SIGSEGV, AddressSanitizer's reports it and exits 1. */
+    ck_assert_msg((WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
+                  || (WIFEXITED(status) && WEXITSTATUS(status) != 0
+                      && strstr(buf, "AddressSanitizer") != NULL),
+                  "child status %#x, stderr: %s", status, buf);
+    ck_assert_msg(strstr(buf, "stack overflow") == NULL, "stderr: %s", buf);
+}
+END_TEST
+
+/* The /proc/self/maps line of the mapping that holds addr. */
+static int
+maps_line(uintptr_t addr, uintptr_t *lo, uintptr_t *hi, char perms[5])
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    int found = 0;
+
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        unsigned long a, b;
+        char p[5];
+
+        if (sscanf(line, "%lx-%lx %4s", &a, &b, p) == 3 && addr >= a
+            && addr < b) {
+            *lo = a;
+            *hi = b;
+            memcpy(perms, p, 5);
+            found = 1;
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+static uintptr_t stack_addr;
+
+static void
+body_where(struct wf_core *c)
+{
+    stack_addr = (uintptr_t)__builtin_frame_address(0);
+}
+
+START_TEST(stacks_are_not_executable_and_guarded)
+{
+    uintptr_t lo, hi, glo, ghi;
+    char perms[5], gp[5];
+
+    if (!(eng_flags & ENG_F_CSTACK)) {
+        return;
+    }
+    sus_start(3);
+    body = body_where;
+    ck_assert_int_eq(sus->resume(&cores[1]), 0);
+    ck_assert(maps_line(stack_addr, &lo, &hi, perms));
+    ck_assert_msg(strcmp(perms, "rw-p") == 0, "core stack is %s", perms);
+    ck_assert_uint_eq(hi - lo, default_stack_size());
+    /* guard pages below and above */
+    ck_assert(maps_line(lo - 1, &glo, &ghi, gp));
+    ck_assert_msg(strcmp(gp, "---p") == 0, "page below the stack is %s", gp);
+    ck_assert(maps_line(hi, &glo, &ghi, gp));
+    ck_assert_msg(strcmp(gp, "---p") == 0, "page above the stack is %s", gp);
+}
+END_TEST
+
+/* ------------------------------------------------------------ bad input */
+
+START_TEST(resume_of_unknown_core_fails)
+{
+    struct wf_core far = { .id = 7 };
+
+    sus_start(4);
+    body = body_steps;
+    ck_assert_int_eq(sus->resume(&far), -1);
+}
+END_TEST
+
+START_TEST(worker_init_without_cores_fails_with_a_fix)
+{
+    struct wf_err err = { { 0 } };
+    const struct wf_plugin *p = test_plugin_load(eng_name, &err);
+
+    ck_assert_ptr_nonnull(p);
+    sus = p->ops;
+    ck_assert_int_eq(sus->worker_init(0, &err), -1);
+    ck_assert_msg(strstr(err.msg, "--async") != NULL, "message: %s",
+                  err.msg);
+    sus = NULL;
+}
+END_TEST
+
+/* --------------------------------------------------------------- suite */
+
+static TCase *
+sus_tcase(const char *name, void (*setup)(void))
+{
+    TCase *tc = tcase_create(name);
+
+    tcase_add_checked_fixture(tc, setup, sus_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, resume_runs_until_suspend_and_continues_there);
+    tcase_add_test(tc, hundred_cores_round_robin_keep_their_counts);
+    tcase_add_test(tc, dead_context_restarts_with_a_fresh_body);
+    tcase_add_test(tc, fp_rounding_mode_follows_the_core);
+    tcase_add_test(tc, deep_recursion_near_the_default_stack_size);
+    tcase_add_test(tc, stack_overflow_kills_with_a_message);
+    tcase_add_test(tc, other_segfault_is_not_called_overflow);
+    tcase_add_test(tc, stacks_are_not_executable_and_guarded);
+    tcase_add_test(tc, resume_of_unknown_core_fails);
+    tcase_add_test(tc, worker_init_without_cores_fails_with_a_fix);
+    return tc;
+}
+
+int
+main(void)
+{
+    static const struct {
+        const char *name;
+        const char *tcase;
+        void (*setup)(void);
+    } engines[] = {
+        { "ugreen", "suspend/ugreen", setup_ugreen },
+    };
+    Suite *s = suite_create("suspend");
+    SRunner *sr;
+    unsigned i, ntc = 0;
+    int failed;
+
+    for (i = 0; i < sizeof(engines) / sizeof(engines[0]); i++) {
+        if (!plugin_built(engines[i].name)) {
+            fprintf(stderr, "%s: skipped: %s/%s_plugin.so is not built "
+                    "(./configure --enable-engines=%s)\n", engines[i].tcase,
+                    WEFT_BUILD_PLUGINDIR, engines[i].name, engines[i].name);
+            continue;
+        }
+        suite_add_tcase(s, sus_tcase(engines[i].tcase, engines[i].setup));
+        ntc++;
+    }
+    if (ntc == 0) {
+        fprintf(stderr, "check_suspend: no suspend engine built: skipped\n");
+        return 77;
+    }
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
