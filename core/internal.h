@@ -251,6 +251,8 @@ struct wf__core *wf__timer_pop_due(int64_t now);
 void wf__resp_init(struct wf__core *c);
 /* After the last handle(): flush, frame, log. */
 void wf__resp_finish(struct wf__core *c, int status);
+/* Send what the app wrote so far (it is giving the worker away). */
+void wf__resp_flush(struct wf__core *c);
 /* A complete error response from the loop (bad request). */
 void wf__resp_send_error(struct wf__core *c, int code);
 const char *wf__http_reason(int code);

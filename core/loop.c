@@ -277,6 +277,7 @@ wf_suspend(struct wf_core *pub)
     if (!can_switch(c)) {
         return 0;
     }
+    wf__resp_flush(c);
     c->switches++;
     if (c->nwaits == 0 && c->heap_idx < 0) {
         wf__runq_push(c);
@@ -605,6 +606,7 @@ static int
 after_handle(struct wf__core *c, int st)
 {
     if (st == WF_AGAIN) {
+        wf__resp_flush(c);
         return 1;
     }
     wf__core_wake_clear(c);

@@ -267,13 +267,13 @@ open_checked(const char *path, const char *name, void **handle,
     }
     if (p->size != sizeof(struct wf_plugin) || p->build != WF_BUILD_FLAGS) {
         int asan = (p->build & WF_BUILD_F_ASAN) != 0;
+        unsigned size = p->size;
 
         dlclose(h);
-        if (p->size != sizeof(struct wf_plugin)) {
+        if (size != sizeof(struct wf_plugin)) {
             return wf_err_set(err, "%s: descriptor size %u, expected %zu; "
-                              "rebuild the plugin", path,
-                              (unsigned)p->size, sizeof(struct wf_plugin)),
-                   NULL;
+                              "rebuild the plugin", path, size,
+                              sizeof(struct wf_plugin)), NULL;
         }
         return wf_err_set(err, "%s: built %s AddressSanitizer, this weft "
                           "%s; rebuild it with the same configure flags",
@@ -281,10 +281,12 @@ open_checked(const char *path, const char *name, void **handle,
                           asan ? "without" : "with"), NULL;
     }
     if (p->name == NULL || strcmp(p->name, name) != 0) {
+        char pname[128];
+
+        snprintf(pname, sizeof(pname), "%s", p->name ? p->name : "(null)");
         dlclose(h);
         return wf_err_set(err, "%s: descriptor names '%s', the file '%s'; "
-                          "rename one of them", path,
-                          p->name ? p->name : "(null)", name), NULL;
+                          "rename one of them", path, pname, name), NULL;
     }
     {
         const char *op = missing_op(p);
@@ -344,9 +346,12 @@ load(const char *spec, int depth, struct wf_err *err)
         struct wf_err sub;
 
         if (load(*req, depth + 1, &sub) == NULL) {
+            char rname[128];
+
+            snprintf(rname, sizeof(rname), "%s", *req);
             dlclose(h);
             return wf_err_set(err, "plugin '%s' requires '%s': %s", name,
-                              *req, sub.msg), NULL;
+                              rname, sub.msg), NULL;
         }
     }
     if (p->flags & WF_PLUGIN_F_GLOBAL) {

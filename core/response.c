@@ -421,6 +421,16 @@ flush_head(struct wf__core *c)
     return ret;
 }
 
+/* See internal.h: the app gave the worker away (a generator's yield, a
+ * suspend): what it wrote so far goes out now, so streams stream. */
+void
+wf__resp_flush(struct wf__core *c)
+{
+    if (!c->resp.head_sent && c->resp.status_set && c->resp.olen > 0) {
+        flush_head(c);
+    }
+}
+
 WF_API ssize_t
 wf_write(struct wf_core *pub, const void *buf, size_t len)
 {

@@ -1,4 +1,8 @@
-# Integration tests: each starts the built weft on 127.0.0.1 and talks to it.
+# Integration tests: each starts the built weft on 127.0.0.1 and talks to it
+# over real sockets (see tests/integration/weftest.py).
+WEFT_INTEGRATION_TESTS = \
+	tests/integration/t_startup.py \
+	tests/integration/t_http.py \
+	tests/integration/t_async.py
 TESTS += $(WEFT_INTEGRATION_TESTS)
-WEFT_INTEGRATION_TESTS =
 EXTRA_DIST += $(WEFT_INTEGRATION_TESTS)
