@@ -24,12 +24,27 @@
 
 #include "proto.h"
 
-/* tchar of RFC 9110 5.6.2: the bytes of a method and of a header name. */
+/* tchar of RFC 9110 5.6.2: the bytes of a method and of a header name.
+ * '_' is 2 so that the name scan notes it on the way. */
 static const unsigned char http_tchar[256] = {
     ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
-    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
+    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 2,
     ['`'] = 1, ['|'] = 1, ['~'] = 1,
+};
+
+/* A header name byte as it appears in an HTTP_* variable name: ASCII
+ * upper case, '-' -> '_'. Generated at compile time, 256 entries. */
+#define HTTP_CGI(c) ((c) >= 'a' && (c) <= 'z' ? (c) - 32 \
+                     : (c) == '-' ? '_' : (c))
+#define HTTP_CGI4(c) HTTP_CGI(c), HTTP_CGI((c) + 1), HTTP_CGI((c) + 2), \
+                     HTTP_CGI((c) + 3)
+#define HTTP_CGI16(c) HTTP_CGI4(c), HTTP_CGI4((c) + 4), HTTP_CGI4((c) + 8), \
+                      HTTP_CGI4((c) + 12)
+#define HTTP_CGI64(c) HTTP_CGI16(c), HTTP_CGI16((c) + 16), \
+                      HTTP_CGI16((c) + 32), HTTP_CGI16((c) + 48)
+static const unsigned char http_cgi[256] = {
+    HTTP_CGI64(0), HTTP_CGI64(64), HTTP_CGI64(128), HTTP_CGI64(192)
 };
 
 /* The bytes of a request-target: visible ASCII, and obs-text (raw UTF-8,
@@ -44,14 +59,34 @@ static const unsigned char http_vchar[256] = {
     ['\t'] = 1, [0x20 ... 0x7e] = 1, [0x80 ... 0xff] = 1,
 };
 
-/* A header name byte as it appears in an HTTP_* variable name. */
-static inline char
-http_cgi_char(unsigned char c)
+/*
+ * 1 when every byte of p[0..n) may be in a field value (http_vchar).
+ * Eight bytes at a time: the word tests below are exact about whether a
+ * word holds a byte < 0x20 or a 0x7f (a borrow only crosses from a byte
+ * that is itself < 0x20), so only a word with a control byte, usually a
+ * tab, is looked at byte by byte.
+ */
+static int
+http_value_ok(const char *p, size_t n)
 {
-    if (c >= 'a' && c <= 'z') {
-        return (char) (c - 'a' + 'A');
+    const uint64_t ones = UINT64_C(0x0101010101010101);
+    const uint64_t highs = UINT64_C(0x8080808080808080);
+    uint64_t x, y;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&x, p + i, 8);
+        y = x ^ (ones * 0x7f);
+        if ((((x - ones * 0x20) & ~x) | ((y - ones) & ~y)) & highs) {
+            break;
+        }
     }
-    return c == '-' ? '_' : (char) c;
+    for (; i < n; i++) {
+        if (!http_vchar[(unsigned char) p[i]]) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static inline unsigned char
@@ -349,7 +384,8 @@ http_var_is(const struct wf_var *v, const char *name, size_t nlen)
         return 0;
     }
     for (i = 0; i < nlen; i++) {
-        if (v->key[5 + i] != http_cgi_char((unsigned char) name[i])) {
+        if ((unsigned char) v->key[5 + i]
+            != http_cgi[(unsigned char) name[i]]) {
             return 0;
         }
     }
@@ -394,20 +430,28 @@ http_merge(struct wf__req *r, struct wf_var *v, const char *sep,
     return 0;
 }
 
+struct http_hdrs {
+    unsigned first;         /* index of the first header variable */
+    uint64_t seen;          /* one bit per stored name's hash: a filter */
+    unsigned te : 1, conn_close : 1, conn_keep : 1, expect : 1, host : 1;
+};
+
 /*
  * Store header name: val as a variable: key (klen) when given (CONTENT_TYPE),
  * else HTTP_<NAME> built in the arena. A repeated header is merged into
- * the first one with sep. Returns 0 or -431.
+ * the first one with sep; bit is the name's bit in hs->seen. Returns 0
+ * or -431.
  */
 static int
-http_store(struct wf__req *r, unsigned first, const char *name, size_t nlen,
-           const char *key, size_t klen, const char *sep, const char *val,
-           size_t vlen)
+http_store(struct wf__req *r, struct http_hdrs *hs, uint64_t bit,
+           const char *name, size_t nlen, const char *key, size_t klen,
+           const char *sep, const char *val, size_t vlen)
 {
     unsigned i;
     char *k;
 
-    for (i = first; i < r->nvars; i++) {
+    /* Only a name whose bit is set may have been stored before. */
+    for (i = (hs->seen & bit) ? hs->first : r->nvars; i < r->nvars; i++) {
         struct wf_var *v = &r->vars[i];
 
         if (key != NULL ? (v->klen == klen && memcmp(v->key, key, klen) == 0)
@@ -415,6 +459,7 @@ http_store(struct wf__req *r, unsigned first, const char *name, size_t nlen,
             return http_merge(r, v, sep, strlen(sep), val, vlen);
         }
     }
+    hs->seen |= bit;
     if (key == NULL) {
         if (r->nvars >= r->max_vars) {
             return -431;    /* before spending the arena */
@@ -425,7 +470,7 @@ http_store(struct wf__req *r, unsigned first, const char *name, size_t nlen,
         }
         memcpy(k, "HTTP_", 5);
         for (i = 0; i < nlen; i++) {
-            k[5 + i] = http_cgi_char((unsigned char) name[i]);
+            k[5 + i] = (char) http_cgi[(unsigned char) name[i]];
         }
         key = k;
         klen = nlen + 5;
@@ -455,10 +500,6 @@ http_content_length(const char *s, size_t n)
     return v;
 }
 
-struct http_hdrs {
-    unsigned first;         /* index of the first header variable */
-    unsigned te : 1, conn_close : 1, conn_keep : 1, expect : 1, host : 1;
-};
 
 /*
  * One header line h[0..n) (no line end). Returns 0, -400, -431 or -501.
@@ -468,11 +509,12 @@ http_header(struct wf__req *r, struct http_hdrs *hs, const char *h, size_t n)
 {
     const char *val, *vend, *tok, *lp;
     size_t i = 0, vlen, toklen;
-    int underscore = 0;
+    unsigned t, seen = 0;
     int64_t cl;
+    uint64_t bit;
 
-    while (i < n && http_tchar[(unsigned char) h[i]]) {
-        underscore |= h[i] == '_';
+    while (i < n && (t = http_tchar[(unsigned char) h[i]]) != 0) {
+        seen |= t;
         i++;
     }
     /* No name (obs-fold or whitespace before the first header, RFC 9112
@@ -480,6 +522,10 @@ http_header(struct wf__req *r, struct http_hdrs *hs, const char *h, size_t n)
     if (i == 0 || i == n || h[i] != ':') {
         return -400;
     }
+    /* The name's bit in hs->seen, from its length and its first and last
+     * letters, case-folded: a collision only costs a search. */
+    bit = UINT64_C(1) << ((i * 7 + ((unsigned char) h[0] | 0x20) * 3
+                           + ((unsigned char) h[i - 1] | 0x20)) & 63);
     val = h + i + 1;
     vend = h + n;
     while (val < vend && (*val == ' ' || *val == '\t')) {
@@ -489,14 +535,12 @@ http_header(struct wf__req *r, struct http_hdrs *hs, const char *h, size_t n)
         vend--;
     }
     vlen = (size_t) (vend - val);
-    for (lp = val; lp < vend; lp++) {
-        if (!http_vchar[(unsigned char) *lp]) {
-            return -400;
-        }
+    if (!http_value_ok(val, vlen)) {
+        return -400;
     }
     /* X_Forwarded_For would become the same variable as X-Forwarded-For:
      * drop it, like nginx (underscores_in_headers off) and httpd 2.4. */
-    if (underscore) {
+    if (seen & 2) {
         return 0;
     }
 
@@ -518,7 +562,7 @@ http_header(struct wf__req *r, struct http_hdrs *hs, const char *h, size_t n)
         break;
     case 6:
         if (HTTP_IEQ(h, i, "cookie")) {
-            return http_store(r, hs->first, h, i, NULL, 0, "; ", val, vlen);
+            return http_store(r, hs, bit, h, i, NULL, 0, "; ", val, vlen);
         }
         if (HTTP_IEQ(h, i, "expect") && HTTP_IEQ(val, vlen, "100-continue")) {
             hs->expect = 1;
@@ -538,7 +582,7 @@ http_header(struct wf__req *r, struct http_hdrs *hs, const char *h, size_t n)
         break;
     case 12:
         if (HTTP_IEQ(h, i, "content-type")) {
-            return http_store(r, hs->first, h, i, "CONTENT_TYPE", 12, ", ",
+            return http_store(r, hs, bit, h, i, "CONTENT_TYPE", 12, ", ",
                               val, vlen);
         }
         break;
@@ -578,7 +622,7 @@ http_header(struct wf__req *r, struct http_hdrs *hs, const char *h, size_t n)
         }
         break;
     }
-    return http_store(r, hs->first, h, i, NULL, 0, ", ", val, vlen);
+    return http_store(r, hs, bit, h, i, NULL, 0, ", ", val, vlen);
 }
 
 /*

@@ -94,7 +94,7 @@ struct wf__listener {
     unsigned modifier1;
     int is_unix;
     char *name;             /* as given on the command line */
-    char host[64];          /* SERVER_NAME when the request names none */
+    char host[128];         /* SERVER_NAME when the request names none */
     char port[8];           /* SERVER_PORT */
     struct wf__listener *next;
 };
@@ -184,6 +184,7 @@ struct wf__core {
 
     /* accounting */
     uint64_t requests;
+    uint64_t requests_on_conn;  /* on this connection so far */
     unsigned switches;
     int64_t t_start;
 };

@@ -464,7 +464,9 @@ start_request(struct wf__core *c, int head_len)
 
     c->head_len = (size_t)head_len;
     wf__timer_clear(c);
-    wf__io_set(c->fd, 0);
+    /* the read interest stays: most connections come back to READING
+     * without another byte in between, and then no epoll_ctl is needed;
+     * dispatch() drops it if the fd turns ready while the core runs */
 
     if (c->lsn->proto == WF_PROTO_HTTP) {
         const char *host;
@@ -531,10 +533,42 @@ start_request(struct wf__core *c, int head_len)
     wf__runq_push(c);
 }
 
+/* A core whose connection sits idle between two requests, or NULL. */
+static struct wf__core *
+idle_core(void)
+{
+    unsigned i;
+
+    for (i = 0; i < wf__w.ncores; i++) {
+        struct wf__core *c = &wf__w.cores[i];
+
+        if (c->state == WF_CS_READING && c->buf_len == 0 &&
+            c->requests_on_conn > 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
 static void
 accept_some(struct wf__listener *l)
 {
-    while (wf__w.nfree > 0 && !wf__w.stopping) {
+    for (;;) {
+        if (wf__w.stopping) {
+            return;
+        }
+        if (wf__w.nfree == 0) {
+            /* every core is busy or idle in keep-alive: an idle one is
+             * closed for the newcomer (as nginx does when it runs out of
+             * connections); clients retry a request on a closed idle
+             * connection */
+            struct wf__core *idle = idle_core();
+
+            if (idle == NULL) {
+                break;
+            }
+            conn_close(idle);
+        }
         struct sockaddr_storage ss;
         socklen_t slen = sizeof(ss);
         struct wf__core *c;
@@ -549,7 +583,7 @@ accept_some(struct wf__listener *l)
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 wf_log_errno("accept4(%s)", l->name);
             }
-            return;
+            break;
         }
         if ((unsigned)fd >= wf__w.max_fds) {
             wf_log(WF_LOG_ERROR, "accept4(%s): fd %d above the fd table "
@@ -562,6 +596,7 @@ accept_some(struct wf__listener *l)
         c->lsn = l;
         c->buf_len = 0;
         c->head_len = 0;
+        c->requests_on_conn = 0;
         c->state = WF_CS_READING;
         wf__w.fdtab[fd].core = c;
         wf__w.fdtab[fd].interest = 0;
@@ -594,7 +629,7 @@ accept_some(struct wf__listener *l)
          * round through the io engine */
         read_head(c);
     }
-    if (wf__w.nfree == 0) {
+    if (wf__w.nfree == 0 && idle_core() == NULL) {
         set_accepting(0);
     }
 }
@@ -645,6 +680,7 @@ end_request(struct wf__core *c)
 
     wf__w.requests++;
     c->requests++;
+    c->requests_on_conn++;
     wf__log_request(c);
     keep = !c->resp.close && !c->resp.broken && c->req.keepalive &&
            c->lsn->proto == WF_PROTO_HTTP && !wf__w.stopping;
@@ -676,7 +712,18 @@ end_request(struct wf__core *c)
     c->lang = NULL;
     c->state = WF_CS_READING;
     wf__req_reset(&c->req);
-    read_head(c);
+    if (c->buf_len > 0) {
+        read_head(c);
+        return;
+    }
+    /* idle keep-alive: the io engine says when the next request comes
+     * (no recv() that would only say EAGAIN) */
+    wf__io_set(c->fd, WF_IO_READ);
+    wf__timer_set(c, wf__now_ms() + wf__cfg.socket_timeout * 1000);
+    if (!wf__w.accepting && !wf__w.stopping) {
+        /* an idle connection's core can be taken by a new one */
+        set_accepting(1);
+    }
 }
 
 static void
@@ -723,6 +770,19 @@ run_core(struct wf__core *c)
     if (c->state == WF_CS_DONE) {
         end_request(c);
     }
+}
+
+static int
+core_waits_on(const struct wf__core *c, int fd)
+{
+    unsigned i;
+
+    for (i = 0; i < c->nwaits; i++) {
+        if (c->waits[i].fd == fd) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static void
@@ -793,9 +853,17 @@ dispatch(const struct wf_io_event *ev)
         }
         break;
     case WF_CS_WAITING:
-        wake(e->core, ev->fd);
+        if (ev->fd != e->core->fd || core_waits_on(e->core, ev->fd)) {
+            wake(e->core, ev->fd);
+            break;
+        }
+        /* the client's fd, left watched from its head */
+        wf__io_set(ev->fd, 0);
         break;
     default:
+        /* a pipelined request (or a hang-up) while the core is busy:
+         * level-triggered, so stop watching until it reads again */
+        wf__io_set(ev->fd, 0);
         break;
     }
 }

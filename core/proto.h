@@ -73,6 +73,17 @@ char *wf__req_alloc(struct wf__req *r, size_t n);
  * with "; "). keepalive follows the version and the Connection header.
  * A request with both Content-Length and chunked, or two different
  * Content-Length values, is -400 (request smuggling).
+ *
+ * r's vars, max_vars, arena and arena_cap must be set; everything else in
+ * r is reset here. Lines may end in a bare LF and empty lines before the
+ * request line are skipped (both count in the returned length). An
+ * absolute-form target's authority replaces HTTP_HOST (RFC 9112 3.2.2).
+ * Dropped, never stored: the Proxy header (httpoxy) and header names with
+ * '_' (they would alias the '-' spelling, as nginx and httpd also drop
+ * them). -400 also for obs-fold, a second Host, a bad percent escape or
+ * %00 in the path; -501 for any transfer coding other than chunked.
+ * When the head is incomplete but the request line is already bad, the
+ * error is returned at once.
  */
 int wf__http_parse(const char *buf, size_t len, size_t max_head,
                    struct wf__req *r);

@@ -33,7 +33,7 @@ wf__req_reset(struct wf__req *r)
 /*
  * Take n bytes from r's arena. Returns a pointer to them (owned by the
  * arena: valid until the next wf__req_reset), or NULL when fewer than n
- * bytes are left. Strings only: no alignment is given.
+ * bytes are left. Strings only: no alignment is given. Any context.
  */
 char *
 wf__req_alloc(struct wf__req *r, size_t n)
@@ -50,8 +50,9 @@ wf__req_alloc(struct wf__req *r, size_t n)
 
 /*
  * Append the variable key=val without copying: both are borrowed and must
- * outlive the request. Returns 0, or -431 when vars[] is full or a length
- * does not fit in the 16 bits of struct wf_var.
+ * outlive the request. A NULL val with vlen 0 is stored as "". Returns 0,
+ * or -431 when vars[] is full or a length does not fit in the 16 bits of
+ * struct wf_var. Any context.
  */
 int
 wf__req_put_var(struct wf__req *r, const char *key, size_t klen,
@@ -74,7 +75,7 @@ wf__req_put_var(struct wf__req *r, const char *key, size_t klen,
 /*
  * Append the variable key=val, copying both into r's arena, so the caller
  * keeps ownership of key and val. Returns 0, or -431 when vars[] or the
- * arena is full (r is then unchanged).
+ * arena is full (r is then unchanged). Any context.
  */
 int
 wf__req_add_var(struct wf__req *r, const char *key, size_t klen,
@@ -101,7 +102,8 @@ wf__req_add_var(struct wf__req *r, const char *key, size_t klen,
  * The value of the first variable named key (a NUL-terminated string,
  * compared byte for byte), or NULL when there is none. *vlen (when vlen is
  * not NULL) receives the length; the value is not NUL-terminated and is
- * borrowed from r.
+ * borrowed from r. A linear search: fine for the few dozen variables of a
+ * request. Any context.
  */
 const char *
 wf__req_get(const struct wf__req *r, const char *key, size_t *vlen)

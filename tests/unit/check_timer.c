@@ -1,0 +1,116 @@
+/*
+ * The deadline heap: cores come out in deadline order, one deadline per
+ * core, removal from the middle keeps the order.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define N 200
+
+static struct wf__core cores[N];
+static struct wf__core *heap[N];
+
+static void
+setup(void)
+{
+    unsigned i;
+
+    memset(&wf__w, 0, sizeof(wf__w));
+    memset(cores, 0, sizeof(cores));
+    wf__w.heap = heap;
+    for (i = 0; i < N; i++) {
+        cores[i].pub.id = i;
+        cores[i].heap_idx = -1;
+    }
+}
+
+START_TEST(due_cores_come_out_in_deadline_order)
+{
+    unsigned i;
+    int64_t last = -1;
+    struct wf__core *c;
+
+    srandom(7);
+    for (i = 0; i < N; i++) {
+        wf__timer_set(&cores[i], random() % 10000);
+    }
+    ck_assert_uint_eq(wf__w.nheap, N);
+    for (i = 0; i < N; i++) {
+        c = wf__timer_pop_due(10000);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_int_ge(c->deadline, last);
+        ck_assert_int_eq(c->heap_idx, -1);
+        last = c->deadline;
+    }
+    ck_assert_ptr_null(wf__timer_pop_due(10000));
+}
+END_TEST
+
+START_TEST(nothing_is_due_before_its_deadline)
+{
+    wf__timer_set(&cores[0], 500);
+    wf__timer_set(&cores[1], 300);
+    ck_assert_int_eq(wf__timer_next(100), 200);
+    ck_assert_ptr_null(wf__timer_pop_due(299));
+    ck_assert_ptr_eq(wf__timer_pop_due(300), &cores[1]);
+    ck_assert_int_eq(wf__timer_next(600), 0);
+    ck_assert_ptr_eq(wf__timer_pop_due(600), &cores[0]);
+    ck_assert_int_eq(wf__timer_next(600), -1);
+}
+END_TEST
+
+START_TEST(a_core_has_one_deadline_and_clearing_keeps_order)
+{
+    unsigned i;
+    struct wf__core *c;
+    int64_t last = -1;
+
+    for (i = 0; i < 50; i++) {
+        wf__timer_set(&cores[i], 1000 - i);
+    }
+    wf__timer_set(&cores[10], 5);      /* moves, not added twice */
+    ck_assert_uint_eq(wf__w.nheap, 50);
+    for (i = 20; i < 30; i++) {
+        wf__timer_clear(&cores[i]);
+        wf__timer_clear(&cores[i]);    /* clearing twice is harmless */
+    }
+    ck_assert_uint_eq(wf__w.nheap, 40);
+    ck_assert_ptr_eq(wf__timer_pop_due(2000), &cores[10]);
+    while ((c = wf__timer_pop_due(2000)) != NULL) {
+        ck_assert_msg(c->pub.id < 20 || c->pub.id >= 30, "cleared core %u "
+                      "came out", c->pub.id);
+        ck_assert_int_ge(c->deadline, last);
+        last = c->deadline;
+    }
+}
+END_TEST
+
+static Suite *
+timer_suite(void)
+{
+    Suite *s = suite_create("timer");
+    TCase *tc = tcase_create("heap");
+
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, due_cores_come_out_in_deadline_order);
+    tcase_add_test(tc, nothing_is_due_before_its_deadline);
+    tcase_add_test(tc, a_core_has_one_deadline_and_clearing_keeps_order);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(timer_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
