@@ -3,6 +3,7 @@
 WEFT_INTEGRATION_TESTS = \
 	tests/integration/t_startup.py \
 	tests/integration/t_http.py \
-	tests/integration/t_async.py
+	tests/integration/t_async.py \
+	tests/integration/t_uwsgi.py
 TESTS += $(WEFT_INTEGRATION_TESTS)
 EXTRA_DIST += $(WEFT_INTEGRATION_TESTS)
