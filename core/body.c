@@ -13,18 +13,18 @@
 
 /* See internal.h. */
 void
-wf__body_init(struct wf__core *c)
+wf__body_init(struct wf__conn *k)
 {
-    c->body_off = c->head_len;
-    c->body_done = 0;
-    if (c->req.chunked) {
-        wf__chunked_init(&c->chunk);
-        c->body_left = -1;
-    } else if (c->req.content_length > 0) {
-        c->body_left = c->req.content_length;
+    k->body_off = k->head_len;
+    k->body_done = 0;
+    if (k->req.chunked) {
+        wf__chunked_init(&k->chunk);
+        k->body_left = -1;
+    } else if (k->req.content_length > 0) {
+        k->body_left = k->req.content_length;
     } else {
-        c->body_left = 0;
-        c->body_done = 1;
+        k->body_left = 0;
+        k->body_done = 1;
     }
 }
 
@@ -33,10 +33,10 @@ wf_body_remaining(const struct wf_core *pub)
 {
     const struct wf__core *c = (const struct wf__core *)pub;
 
-    if (c->body_done) {
+    if (c->conn->body_done) {
         return 0;
     }
-    return c->req.chunked ? -1 : (ssize_t)c->body_left;
+    return c->conn->req.chunked ? -1 : (ssize_t)c->conn->body_left;
 }
 
 /* The client asked to be told before it sends the body. */
@@ -47,11 +47,11 @@ send_continue(struct wf__core *c)
     size_t off = 0;
 
     c->resp.continue_sent = 1;
-    if (c->resp.head_sent || c->lsn->proto != WF_PROTO_HTTP) {
+    if (c->resp.head_sent || c->conn->lsn->proto != WF_PROTO_HTTP) {
         return 0;
     }
     while (off < sizeof(msg) - 1) {
-        ssize_t w = send(c->fd, msg + off, sizeof(msg) - 1 - off,
+        ssize_t w = send(c->conn->fd, msg + off, sizeof(msg) - 1 - off,
                          MSG_NOSIGNAL);
 
         if (w < 0) {
@@ -59,7 +59,7 @@ send_continue(struct wf__core *c)
                 continue;
             }
             if (errno == EAGAIN) {
-                int r = wf_wait_io(&c->pub, c->fd, WF_IO_WRITE,
+                int r = wf_wait_io(&c->pub, c->conn->fd, WF_IO_WRITE,
                                    wf__cfg.socket_timeout * 1000);
 
                 if (r <= 0) {
@@ -80,7 +80,7 @@ static ssize_t
 recv_some(struct wf__core *c, void *buf, size_t len)
 {
     for (;;) {
-        ssize_t n = recv(c->fd, buf, len, 0);
+        ssize_t n = recv(c->conn->fd, buf, len, 0);
         int r;
 
         if (n > 0) {
@@ -88,7 +88,7 @@ recv_some(struct wf__core *c, void *buf, size_t len)
         }
         if (n == 0) {
             wf_log(WF_LOG_WARN, "core %u: %s closed the connection before "
-                   "the end of the body", c->pub.id, c->raddr);
+                   "the end of the body", c->pub.id, c->conn->raddr);
             return -ECONNRESET;
         }
         if (errno == EINTR) {
@@ -97,11 +97,11 @@ recv_some(struct wf__core *c, void *buf, size_t len)
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             return -errno;
         }
-        r = wf_wait_io(&c->pub, c->fd, WF_IO_READ,
+        r = wf_wait_io(&c->pub, c->conn->fd, WF_IO_READ,
                        wf__cfg.socket_timeout * 1000);
         if (r == 0) {
             wf_log(WF_LOG_WARN, "core %u: %s sent no body bytes for %lds "
-                   "(--socket-timeout)", c->pub.id, c->raddr,
+                   "(--socket-timeout)", c->pub.id, c->conn->raddr,
                    wf__cfg.socket_timeout);
             return -ETIMEDOUT;
         }
@@ -117,10 +117,10 @@ wf_read_body(struct wf_core *pub, void *out, size_t len)
     struct wf__core *c = wf__core(pub);
     ssize_t n;
 
-    if (c->body_done || len == 0) {
+    if (c->conn->body_done || len == 0) {
         return 0;
     }
-    if (c->req.expect_continue && !c->resp.continue_sent) {
+    if (c->conn->req.expect_continue && !c->resp.continue_sent) {
         int r = send_continue(c);
 
         if (r < 0) {
@@ -128,15 +128,15 @@ wf_read_body(struct wf_core *pub, void *out, size_t len)
             return r;
         }
     }
-    if (!c->req.chunked) {
-        size_t want = len < (uint64_t)c->body_left ? len
-                                                   : (size_t)c->body_left;
-        size_t avail = c->buf_len - c->body_off;
+    if (!c->conn->req.chunked) {
+        size_t want = len < (uint64_t)c->conn->body_left ? len
+                                                   : (size_t)c->conn->body_left;
+        size_t avail = c->conn->buf_len - c->conn->body_off;
 
         if (avail > 0) {
             n = (ssize_t)(avail < want ? avail : want);
-            memcpy(out, c->buf + c->body_off, (size_t)n);
-            c->body_off += (size_t)n;
+            memcpy(out, c->conn->buf + c->conn->body_off, (size_t)n);
+            c->conn->body_off += (size_t)n;
         } else {
             n = recv_some(c, out, want);
             if (n < 0) {
@@ -144,89 +144,89 @@ wf_read_body(struct wf_core *pub, void *out, size_t len)
                 return n;
             }
         }
-        c->body_left -= n;
-        if (c->body_left == 0) {
-            c->body_done = 1;
+        c->conn->body_left -= n;
+        if (c->conn->body_left == 0) {
+            c->conn->body_done = 1;
         }
         return n;
     }
     for (;;) {
-        size_t avail = c->buf_len - c->body_off, outlen = 0;
+        size_t avail = c->conn->buf_len - c->conn->body_off, outlen = 0;
 
         if (avail > 0) {
-            ssize_t used = wf__chunked_decode(&c->chunk, c->buf + c->body_off,
+            ssize_t used = wf__chunked_decode(&c->conn->chunk, c->conn->buf + c->conn->body_off,
                                               avail, out, len, &outlen);
 
             if (used < 0) {
                 wf_log(WF_LOG_WARN, "core %u: bad chunked body from %s",
-                       c->pub.id, c->raddr);
+                       c->pub.id, c->conn->raddr);
                 c->resp.close = 1;
                 return -EBADMSG;
             }
-            c->body_off += (size_t)used;
-            if (c->chunk.done) {
-                c->body_done = 1;
+            c->conn->body_off += (size_t)used;
+            if (c->conn->chunk.done) {
+                c->conn->body_done = 1;
             }
             if (outlen > 0) {
                 return (ssize_t)outlen;
             }
-            if (c->body_done) {
+            if (c->conn->body_done) {
                 return 0;
             }
-            avail = c->buf_len - c->body_off;
+            avail = c->conn->buf_len - c->conn->body_off;
         }
         /* need more raw bytes: keep the head (the request's variables
          * point into it) and reuse the room after it */
-        memmove(c->buf + c->head_len, c->buf + c->body_off, avail);
-        c->buf_len = c->head_len + avail;
-        c->body_off = c->head_len;
-        if (c->buf_len >= c->buf_cap) {
+        memmove(c->conn->buf + c->conn->head_len, c->conn->buf + c->conn->body_off, avail);
+        c->conn->buf_len = c->conn->head_len + avail;
+        c->conn->body_off = c->conn->head_len;
+        if (c->conn->buf_len >= c->conn->buf_cap) {
             c->resp.close = 1;
             return -EBADMSG;
         }
-        n = recv_some(c, c->buf + c->buf_len, c->buf_cap - c->buf_len);
+        n = recv_some(c, c->conn->buf + c->conn->buf_len, c->conn->buf_cap - c->conn->buf_len);
         if (n < 0) {
             c->resp.close = 1;
             return n;
         }
-        c->buf_len += (size_t)n;
+        c->conn->buf_len += (size_t)n;
     }
 }
 
 /* See internal.h. Loop context: never waits. */
 int
-wf__body_discard(struct wf__core *c)
+wf__body_discard(struct wf__conn *k)
 {
-    if (c->body_done) {
+    if (k->body_done) {
         return 0;
     }
-    if (!c->req.chunked) {
-        size_t avail = c->buf_len - c->body_off;
+    if (!k->req.chunked) {
+        size_t avail = k->buf_len - k->body_off;
 
-        if ((uint64_t)c->body_left <= avail) {
-            c->body_off += (size_t)c->body_left;
-            c->body_left = 0;
-            c->body_done = 1;
+        if ((uint64_t)k->body_left <= avail) {
+            k->body_off += (size_t)k->body_left;
+            k->body_left = 0;
+            k->body_done = 1;
             return 0;
         }
         return -1;
     }
     for (;;) {
         char sink[4096];
-        size_t outlen = 0, avail = c->buf_len - c->body_off;
+        size_t outlen = 0, avail = k->buf_len - k->body_off;
         ssize_t used;
 
         if (avail == 0) {
             return -1;
         }
-        used = wf__chunked_decode(&c->chunk, c->buf + c->body_off, avail,
+        used = wf__chunked_decode(&k->chunk, k->buf + k->body_off, avail,
                                   sink, sizeof(sink), &outlen);
         if (used < 0) {
             return -1;
         }
-        c->body_off += (size_t)used;
-        if (c->chunk.done) {
-            c->body_done = 1;
+        k->body_off += (size_t)used;
+        if (k->chunk.done) {
+            k->body_done = 1;
             return 0;
         }
         if (used == 0 && outlen == 0) {

@@ -35,6 +35,8 @@ struct wf__config {
     long http_modifier1;    /* --http-socket-modifier1 */
     long processes;
     long max_requests;
+    long max_conns;
+    long reload_mercy;
     int master;
     int disable_logging;
     int help, version, list_plugins;
@@ -60,6 +62,9 @@ extern const struct wf_option wf__core_options[];
 /* Collect argv (expanding --ini files in place) into vals. 0 or -1. */
 int wf__opt_collect(int argc, char **argv, struct wf__optval **vals,
                     size_t *n, struct wf_err *err);
+
+/* Free what wf__opt_collect returned. */
+void wf__opt_free(struct wf__optval *vals, size_t n);
 
 /* Apply the defaults of one table. 0 or -1. */
 int wf__opt_defaults(const struct wf_option *tab, struct wf_err *err);
@@ -115,7 +120,6 @@ int64_t wf__now_ms(void);
 
 enum wf__core_state {
     WF_CS_FREE = 0,
-    WF_CS_READING,      /* the loop reads the request head */
     WF_CS_QUEUED,       /* on the run queue */
     WF_CS_RUNNING,
     WF_CS_WAITING,      /* waiting for fds and/or its timer */
@@ -147,10 +151,29 @@ struct wf__resp {
     unsigned broken : 1;    /* a write failed: the client is gone */
 };
 
-struct wf__core {
-    struct wf_core pub;     /* first: a struct wf_core * is a wf__core * */
-    enum wf__core_state state;
-    int fd;                 /* the client, or -1 */
+/* A node of the worker's deadline heap: a core's wait timer, or a
+ * connection's head / keep-alive timeout. */
+struct wf__tnode {
+    int64_t deadline;       /* monotonic ms */
+    int heap_idx;           /* -1 when not armed */
+    int is_conn;            /* owner: a struct wf__conn, else a wf__core */
+};
+
+enum wf__conn_state {
+    WF_CONN_READING = 1,    /* the loop reads its next request head */
+    WF_CONN_READY,          /* a whole head, waiting for a free core */
+    WF_CONN_ACTIVE,         /* a core runs its request */
+};
+
+/*
+ * A client connection. It needs no core while it sends its head or sits
+ * idle between two requests: slow or idle clients cannot exhaust the cores.
+ * It holds the request (head, variables, body state) while a core runs it.
+ */
+struct wf__conn {
+    struct wf__tnode timer; /* first: a tnode with is_conn is a conn */
+    enum wf__conn_state state;
+    int fd;
     struct wf__listener *lsn;
     char raddr[64], rport[8];
 
@@ -159,7 +182,6 @@ struct wf__core {
     size_t buf_len, buf_cap;
     size_t head_len;        /* 0 while the head is incomplete */
     struct wf__req req;
-    int64_t deadline_head;  /* unused: head timeouts use the timer */
 
     /* body */
     size_t body_off;        /* next unread byte of buf (after head_len) */
@@ -167,15 +189,25 @@ struct wf__core {
     struct wf__chunked chunk;
     unsigned body_done : 1;
 
+    struct wf__core *core;  /* while ACTIVE */
+    struct wf__conn *next;  /* ready queue, free list */
+    uint64_t requests;      /* served on this connection */
+};
+
+struct wf__core {
+    struct wf_core pub;     /* first: a struct wf_core * is a wf__core * */
+    struct wf__tnode timer; /* the wait timer (the first timeout wins) */
+    enum wf__core_state state;
+    struct wf__conn *conn;  /* the request's connection, while busy */
+
     struct wf__resp resp;
 
-    /* waits: fds, and one timer (the first timeout wins) */
+    /* waits: fds, and the timer above */
     struct wf__wait *waits;
     unsigned nwaits, wcap;
-    int64_t deadline;       /* ms, when heap_idx >= 0 */
-    int heap_idx;
     int ready_fd;
     int timed_out;
+    int cancelled;          /* harakiri or shutdown: every wait fails */
 
     struct wf__core *rq_next;
     const struct wf_lang_ops *lang;
@@ -184,9 +216,9 @@ struct wf__core {
 
     /* accounting */
     uint64_t requests;
-    uint64_t requests_on_conn;  /* on this connection so far */
     unsigned switches;
     int64_t t_start;
+    int64_t t_suspended;    /* when it last gave the worker away */
 };
 
 /* Per worker. */
@@ -198,8 +230,11 @@ struct wf__worker {
     unsigned nfree;
     struct wf__core *rq_head, *rq_tail;
     struct wf__core *current;
-    struct wf__core **heap;     /* timer min-heap */
-    unsigned nheap;
+    struct wf__tnode **heap;    /* timer min-heap */
+    unsigned nheap, heap_cap;
+    struct wf__conn *ready_head, *ready_tail;  /* heads waiting for a core */
+    struct wf__conn *conn_free;                /* pool */
+    unsigned nconns, max_conns;
     const struct wf_io_ops *io;
     void *io_st;
     const struct wf_suspend_ops *sus;
@@ -214,7 +249,8 @@ struct wf__worker {
 
 /* What the loop knows of an fd. */
 struct wf__fdent {
-    struct wf__core *core;      /* the core that waits on it / owns it */
+    struct wf__core *core;      /* the core that waits on it */
+    struct wf__conn *conn;      /* or the client connection on it */
     struct wf__listener *lsn;   /* or the listener */
     unsigned interest;          /* WF_IO_* in the io engine now */
 };
@@ -236,17 +272,21 @@ extern void (*wf__core_body_hook)(struct wf_core *c);
 
 /* loop.c */
 int wf__worker_run(unsigned id, struct wf_err *err);
+/* Stop c's request: the client gets `status` if nothing went out yet, and
+ * every wait of the core fails with -ECANCELED from now on. Loop context. */
+void wf__core_cancel(struct wf__core *c, int status);
 void wf__core_wake_clear(struct wf__core *c);
 int wf__io_set(int fd, unsigned ev);
 void wf__runq_push(struct wf__core *c);
 
-/* timer.c: the per-worker deadline heap of cores. */
-void wf__timer_set(struct wf__core *c, int64_t deadline);
-void wf__timer_clear(struct wf__core *c);
+/* timer.c: the per-worker deadline heap (wf__w.heap, grown as needed).
+ * wf__timer_set returns 0, or -ENOMEM. */
+int wf__timer_set(struct wf__tnode *t, int64_t deadline);
+void wf__timer_clear(struct wf__tnode *t);
 /* ms until the first deadline (0 when due), or -1 with none. */
 long wf__timer_next(int64_t now);
-/* The first due core, removed from the heap, or NULL. */
-struct wf__core *wf__timer_pop_due(int64_t now);
+/* The first due node, removed from the heap, or NULL. */
+struct wf__tnode *wf__timer_pop_due(int64_t now);
 
 /* response.c */
 void wf__resp_init(struct wf__core *c);
@@ -255,14 +295,14 @@ void wf__resp_finish(struct wf__core *c, int status);
 /* Send what the app wrote so far (it is giving the worker away). */
 void wf__resp_flush(struct wf__core *c);
 /* A complete error response from the loop (bad request). */
-void wf__resp_send_error(struct wf__core *c, int code);
+void wf__resp_send_error(struct wf__conn *k, int code);
 const char *wf__http_reason(int code);
 
 /* body.c */
-void wf__body_init(struct wf__core *c);
+void wf__body_init(struct wf__conn *k);
 /* Skip what is left of the body before the next request on the
  * connection; 0 when the connection can be reused, -1 otherwise. */
-int wf__body_discard(struct wf__core *c);
+int wf__body_discard(struct wf__conn *k);
 
 /* log.c */
 void wf__log_request(struct wf__core *c);

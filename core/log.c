@@ -134,14 +134,14 @@ wf__log_request(struct wf__core *c)
     if (wf__cfg.disable_logging) {
         return;
     }
-    method = wf__req_get(&c->req, "REQUEST_METHOD", &mlen);
-    uri = wf__req_get(&c->req, "REQUEST_URI", &ulen);
+    method = wf__req_get(&c->conn->req, "REQUEST_METHOD", &mlen);
+    uri = wf__req_get(&c->conn->req, "REQUEST_URI", &ulen);
     if (uri == NULL) {
-        uri = wf__req_get(&c->req, "PATH_INFO", &ulen);
+        uri = wf__req_get(&c->conn->req, "PATH_INFO", &ulen);
     }
-    proto = wf__req_get(&c->req, "SERVER_PROTOCOL", &plen);
-    for (i = 0; i < c->req.nvars; i++) {
-        vbytes += c->req.vars[i].klen + c->req.vars[i].vlen;
+    proto = wf__req_get(&c->conn->req, "SERVER_PROTOCOL", &plen);
+    for (i = 0; i < c->conn->req.nvars; i++) {
+        vbytes += c->conn->req.vars[i].klen + c->conn->req.vars[i].vlen;
     }
     now = time(NULL);
     localtime_r(&now, &tm);
@@ -152,7 +152,7 @@ wf__log_request(struct wf__core *c)
            "[%s] %.*s %.*s => generated %llu bytes in %lld msecs "
            "(%.*s %.3s) %u headers in %zu bytes (%u switches on core %u)",
            (int)getpid(), (unsigned long long)wf__w.requests,
-           (unsigned long long)wf__w.requests, c->raddr, c->req.nvars,
+           (unsigned long long)wf__w.requests, c->conn->raddr, c->conn->req.nvars,
            vbytes, tbuf, (int)mlen, method ? method : "-", (int)ulen,
            uri ? uri : "-", (unsigned long long)c->resp.sent,
            (long long)ms, (int)(proto ? plen : 8),

@@ -1,12 +1,13 @@
 /*
- * The worker: async cores, the run queue, fd waits, and the default loop
- * (io wait -> accept / read heads / wake waiters -> timers -> run queue).
+ * The worker: connections, async cores, the run queue, fd waits, and the
+ * default loop (io wait -> accept / read heads / wake waiters -> timers ->
+ * run queue).
  *
- * A core is one connection with at most one request in flight. Its life:
- *   FREE -> READING (the loop reads and parses the head, no stack needed)
- *        -> QUEUED -> RUNNING (the language runs the app)
- *        -> WAITING (fds / timer) -> QUEUED -> ... -> DONE
- *        -> READING again on keep-alive, or FREE.
+ * A connection needs no core while the loop reads its head or while it is
+ * idle between two requests; slow clients cannot exhaust the cores. A whole
+ * head takes a free core (or waits, in order, for one):
+ *   core: FREE -> QUEUED -> RUNNING -> WAITING (fds / timer) -> QUEUED ...
+ *         -> DONE -> FREE; the connection reads its next head.
  * With a suspend engine RUNNING happens on the core's own context
  * (wf_core_body); without one, handle() runs on the loop's stack and only a
  * generator's yield (WF_AGAIN) gives the worker away.
@@ -87,7 +88,7 @@ wf_socket_timeout_ms(void)
 WF_API const struct wf_var *
 wf_req_vars(const struct wf_core *c, unsigned *n)
 {
-    const struct wf__core *k = (const struct wf__core *)c;
+    const struct wf__conn *k = ((const struct wf__core *)c)->conn;
 
     *n = k->req.nvars;
     return k->req.vars;
@@ -96,19 +97,19 @@ wf_req_vars(const struct wf_core *c, unsigned *n)
 WF_API const char *
 wf_req_get(const struct wf_core *c, const char *key, size_t *vlen)
 {
-    return wf__req_get(&((const struct wf__core *)c)->req, key, vlen);
+    return wf__req_get(&((const struct wf__core *)c)->conn->req, key, vlen);
 }
 
 WF_API unsigned
 wf_req_modifier1(const struct wf_core *c)
 {
-    return ((const struct wf__core *)c)->req.modifier1;
+    return ((const struct wf__core *)c)->conn->req.modifier1;
 }
 
 WF_API int
 wf_req_fd(const struct wf_core *c)
 {
-    return ((const struct wf__core *)c)->fd;
+    return ((const struct wf__core *)c)->conn->fd;
 }
 
 /* ------------------------------------------------------------ io set */
@@ -182,12 +183,10 @@ wf__core_wake_clear(struct wf__core *c)
         int fd = c->waits[i].fd;
 
         wf__io_set(fd, 0);
-        if (fd != c->fd) {
-            wf__w.fdtab[fd].core = NULL;
-        }
+        wf__w.fdtab[fd].core = NULL;
     }
     c->nwaits = 0;
-    wf__timer_clear(c);
+    wf__timer_clear(&c->timer);
 }
 
 WF_API int
@@ -197,6 +196,9 @@ wf_wait_fd(struct wf_core *pub, int fd, unsigned events)
     struct wf__fdent *e;
     unsigned i;
 
+    if (c->cancelled) {
+        return -ECANCELED;
+    }
     if (events == 0 || (events & ~(WF_IO_READ | WF_IO_WRITE)) != 0) {
         return -EINVAL;
     }
@@ -205,6 +207,7 @@ wf_wait_fd(struct wf_core *pub, int fd, unsigned events)
     }
     e = &wf__w.fdtab[fd];
     if (e->lsn != NULL || (e->core != NULL && e->core != c) ||
+        (e->conn != NULL && e->conn != c->conn) ||
         fd == wf__w.sigpipe[0]) {
         return -EEXIST;
     }
@@ -236,8 +239,8 @@ wf_wait_timer(struct wf_core *pub, long ms)
 {
     struct wf__core *c = wf__core(pub);
 
-    if (ms > 0 && c->heap_idx < 0) {
-        wf__timer_set(c, wf__now_ms() + ms);
+    if (ms > 0 && c->timer.heap_idx < 0) {
+        wf__timer_set(&c->timer, wf__now_ms() + ms);
     }
 }
 
@@ -274,19 +277,23 @@ wf_suspend(struct wf_core *pub)
 {
     struct wf__core *c = wf__core(pub);
 
+    if (c->cancelled) {
+        return -ECANCELED;
+    }
     if (!can_switch(c)) {
         return 0;
     }
     wf__resp_flush(c);
     c->switches++;
-    if (c->nwaits == 0 && c->heap_idx < 0) {
+    c->t_suspended = wf__now_ms();
+    if (c->nwaits == 0 && c->timer.heap_idx < 0) {
         wf__runq_push(c);
     } else {
         c->state = WF_CS_WAITING;
     }
     wf__sus_ops->suspend(pub);
     c->state = WF_CS_RUNNING;
-    return 0;
+    return c->cancelled ? -ECANCELED : 0;
 }
 
 static int
@@ -316,6 +323,9 @@ wf_wait_io(struct wf_core *pub, int fd, unsigned events, long timeout_ms)
     struct wf__core *c = wf__core(pub);
     int r;
 
+    if (c->cancelled) {
+        return -ECANCELED;
+    }
     if (!can_switch(c)) {
         return poll_fd(fd, events, timeout_ms);
     }
@@ -326,11 +336,14 @@ wf_wait_io(struct wf_core *pub, int fd, unsigned events, long timeout_ms)
     if (timeout_ms >= 0) {
         int64_t d = wf__now_ms() + timeout_ms;
 
-        if (c->heap_idx < 0 || c->deadline > d) {
-            wf__timer_set(c, d);
+        if (c->timer.heap_idx < 0 || c->timer.deadline > d) {
+            wf__timer_set(&c->timer, d);
         }
     }
-    wf_suspend(pub);
+    r = wf_suspend(pub);
+    if (r < 0) {
+        return r;
+    }
     if (c->timed_out && c->ready_fd != fd) {
         return 0;
     }
@@ -342,139 +355,173 @@ wf_sleep(struct wf_core *pub, long ms)
 {
     struct wf__core *c = wf__core(pub);
 
+    if (c->cancelled) {
+        return -ECANCELED;
+    }
     if (!can_switch(c)) {
         poll(NULL, 0, ms < 0 ? 0 : (int)ms);
         return 0;
     }
     wf__core_wake_clear(c);
-    wf__timer_set(c, wf__now_ms() + (ms < 0 ? 0 : ms));
-    wf_suspend(pub);
-    return 0;
+    wf__timer_set(&c->timer, wf__now_ms() + (ms < 0 ? 0 : ms));
+    return wf_suspend(pub);
 }
 
 /* ------------------------------------------------------ connections */
 
-static void
-conn_close(struct wf__core *c)
+static struct wf__conn *
+conn_get(void)
 {
-    wf__core_wake_clear(c);
-    if (c->fd >= 0) {
-        wf__io_set(c->fd, 0);
-        wf__w.fdtab[c->fd].core = NULL;
-        close(c->fd);
-        c->fd = -1;
+    struct wf__conn *k = wf__w.conn_free;
+    size_t arena = (size_t)wf__cfg.buffer_size * 2 + 1024;
+
+    if (k != NULL) {
+        wf__w.conn_free = k->next;
+        return k;
     }
-    c->state = WF_CS_FREE;
-    c->buf_len = 0;
-    c->head_len = 0;
-    c->lang = NULL;
-    c->lang_plugin = NULL;
-    wf__w.free[wf__w.nfree++] = c;
+    k = calloc(1, sizeof(*k));
+    if (k == NULL) {
+        return NULL;
+    }
+    k->buf_cap = (size_t)wf__cfg.buffer_size + 4 + BODY_STAGING;
+    k->buf = malloc(k->buf_cap);
+    k->req.vars = calloc((size_t)wf__cfg.max_vars, sizeof(struct wf_var));
+    k->req.max_vars = (unsigned)wf__cfg.max_vars;
+    k->req.arena = malloc(arena);
+    k->req.arena_cap = arena;
+    k->timer.is_conn = 1;
+    k->timer.heap_idx = -1;
+    if (!k->buf || !k->req.vars || !k->req.arena) {
+        free(k->buf);
+        free(k->req.vars);
+        free(k->req.arena);
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+static void
+conn_close(struct wf__conn *k)
+{
+    wf__timer_clear(&k->timer);
+    wf__io_set(k->fd, 0);
+    wf__w.fdtab[k->fd].conn = NULL;
+    close(k->fd);
+    k->fd = -1;
+    k->core = NULL;
+    k->next = wf__w.conn_free;
+    wf__w.conn_free = k;
+    wf__w.nconns--;
     if (!wf__w.stopping) {
         set_accepting(1);
     }
 }
 
-static void start_request(struct wf__core *c, int head_len);
+static void start_request(struct wf__conn *k, int head_len);
 
-/* The loop reads (more of) c's head; parses; starts the request when it is
+/* The loop reads (more of) k's head; parses; starts the request when it is
  * whole, answers 400/431/... when it is bad. */
 static void
-read_head(struct wf__core *c)
+read_head(struct wf__conn *k)
 {
     size_t max_head = (size_t)wf__cfg.buffer_size;
-    int fresh = 0;
+    int fresh = k->buf_len > 0;
 
     for (;;) {
         ssize_t n;
 
-        if (c->buf_len > 0 && (fresh || c->head_len == 0)) {
+        if (fresh) {
             int r;
 
-            wf__req_reset(&c->req);
-            if (c->lsn->proto == WF_PROTO_HTTP) {
-                r = wf__http_parse(c->buf, c->buf_len, max_head, &c->req);
+            fresh = 0;
+            if (k->lsn->proto == WF_PROTO_HTTP) {
+                r = wf__http_parse(k->buf, k->buf_len, max_head, &k->req);
             } else {
-                r = wf__uwsgi_parse(c->buf, c->buf_len, max_head + 4,
-                                    &c->req);
+                r = wf__uwsgi_parse(k->buf, k->buf_len, max_head + 4,
+                                    &k->req);
             }
             if (r > 0) {
-                start_request(c, r);
+                start_request(k, r);
                 return;
             }
             if (r < 0) {
                 wf_log(WF_LOG_WARN, "%s: bad request from %s (%d %s); "
-                       "connection closed", c->lsn->name, c->raddr, -r,
+                       "connection closed", k->lsn->name, k->raddr, -r,
                        wf__http_reason(-r));
-                if (c->lsn->proto == WF_PROTO_HTTP) {
-                    wf__resp_send_error(c, -r);
+                if (k->lsn->proto == WF_PROTO_HTTP) {
+                    wf__resp_send_error(k, -r);
                 }
-                conn_close(c);
+                conn_close(k);
                 return;
             }
         }
-        if (c->buf_len >= c->buf_cap) {
-            if (c->lsn->proto == WF_PROTO_HTTP) {
-                wf__resp_send_error(c, 431);
+        if (k->buf_len >= k->buf_cap) {
+            if (k->lsn->proto == WF_PROTO_HTTP) {
+                wf__resp_send_error(k, 431);
             }
-            conn_close(c);
+            conn_close(k);
             return;
         }
-        n = recv(c->fd, c->buf + c->buf_len, c->buf_cap - c->buf_len, 0);
+        n = recv(k->fd, k->buf + k->buf_len, k->buf_cap - k->buf_len, 0);
         if (n > 0) {
-            c->buf_len += (size_t)n;
+            k->buf_len += (size_t)n;
             fresh = 1;
             continue;
         }
         if (n == 0) {
-            conn_close(c);
+            conn_close(k);
             return;
         }
         if (errno == EINTR) {
             continue;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            wf__io_set(c->fd, WF_IO_READ);
-            if (c->heap_idx < 0) {
-                wf__timer_set(c, wf__now_ms() + wf__cfg.socket_timeout * 1000);
+            wf__io_set(k->fd, WF_IO_READ);
+            if (k->timer.heap_idx < 0) {
+                wf__timer_set(&k->timer, wf__now_ms() +
+                              wf__cfg.socket_timeout * 1000);
             }
             return;
         }
-        conn_close(c);
+        conn_close(k);
         return;
     }
 }
 
 static int
-add_var_if_missing(struct wf__core *c, const char *k, const char *v)
+add_var_if_missing(struct wf__conn *k, const char *key, const char *v)
 {
-    if (wf__req_get(&c->req, k, NULL) != NULL) {
+    if (wf__req_get(&k->req, key, NULL) != NULL) {
         return 0;
     }
-    return wf__req_add_var(&c->req, k, strlen(k), v, strlen(v));
+    return wf__req_add_var(&k->req, key, strlen(key), v, strlen(v));
 }
 
+/* A whole head in k: complete the variables, pick the language, and run
+ * it on a free core or queue it for the next one. */
+static void attach(struct wf__conn *k, struct wf__core *c);
+
 static void
-start_request(struct wf__core *c, int head_len)
+start_request(struct wf__conn *k, int head_len)
 {
     const struct wf_plugin *lp;
-    const struct wf_lang_ops *lang;
     unsigned m1;
     int bad = 0;
 
-    c->head_len = (size_t)head_len;
-    wf__timer_clear(c);
-    /* the read interest stays: most connections come back to READING
+    k->head_len = (size_t)head_len;
+    wf__timer_clear(&k->timer);
+    /* the read interest stays: most connections come back to reading
      * without another byte in between, and then no epoll_ctl is needed;
-     * dispatch() drops it if the fd turns ready while the core runs */
+     * dispatch() drops it if the fd turns ready while the request runs */
 
-    if (c->lsn->proto == WF_PROTO_HTTP) {
+    if (k->lsn->proto == WF_PROTO_HTTP) {
         const char *host;
         size_t hlen;
         char name[256];
 
-        c->req.modifier1 = (uint8_t)c->lsn->modifier1;
-        host = wf__req_get(&c->req, "HTTP_HOST", &hlen);
+        k->req.modifier1 = (uint8_t)k->lsn->modifier1;
+        host = wf__req_get(&k->req, "HTTP_HOST", &hlen);
         if (host != NULL && hlen > 0 && hlen < sizeof(name)) {
             /* SERVER_NAME is the Host without its port */
             const char *end = host + hlen, *p = end;
@@ -489,21 +536,20 @@ start_request(struct wf__core *c, int head_len)
             }
             snprintf(name, sizeof(name), "%.*s", (int)(p - host), host);
         } else {
-            snprintf(name, sizeof(name), "%s", c->lsn->host);
+            snprintf(name, sizeof(name), "%s", k->lsn->host);
         }
-        bad |= add_var_if_missing(c, "SERVER_NAME", name);
-        bad |= add_var_if_missing(c, "SERVER_PORT", c->lsn->port);
-        bad |= add_var_if_missing(c, "SCRIPT_NAME", "");
+        bad |= add_var_if_missing(k, "SERVER_NAME", name);
+        bad |= add_var_if_missing(k, "SERVER_PORT", k->lsn->port);
+        bad |= add_var_if_missing(k, "SCRIPT_NAME", "");
     }
-    bad |= add_var_if_missing(c, "REMOTE_ADDR", c->raddr);
-    bad |= add_var_if_missing(c, "REMOTE_PORT", c->rport);
+    bad |= add_var_if_missing(k, "REMOTE_ADDR", k->raddr);
+    bad |= add_var_if_missing(k, "REMOTE_PORT", k->rport);
     if (bad) {
-        wf__resp_send_error(c, 431);
-        conn_close(c);
+        wf__resp_send_error(k, 431);
+        conn_close(k);
         return;
     }
-
-    m1 = c->req.modifier1;
+    m1 = k->req.modifier1;
     lp = wf__langs[m1];
     if (lp == NULL && m1 == 0) {
         lp = wf__lang_default;
@@ -511,14 +557,40 @@ start_request(struct wf__core *c, int head_len)
     if (lp == NULL) {
         wf_log(WF_LOG_WARN, "-- unavailable modifier requested: %u -- (%s, "
                "from %s); load the language plugin for it", m1,
-               c->lsn->name, c->raddr);
-        if (c->lsn->proto == WF_PROTO_HTTP) {
-            wf__resp_send_error(c, 500);
+               k->lsn->name, k->raddr);
+        if (k->lsn->proto == WF_PROTO_HTTP) {
+            wf__resp_send_error(k, 500);
         }
-        conn_close(c);
+        conn_close(k);
         return;
     }
-    lang = lp->ops;
+    wf__body_init(k);
+    if (wf__w.nfree > 0 && wf__w.ready_head == NULL) {
+        attach(k, wf__w.free[--wf__w.nfree]);
+        return;
+    }
+    /* every core is busy: wait in line, in arrival order */
+    k->state = WF_CONN_READY;
+    k->next = NULL;
+    if (wf__w.ready_tail) {
+        wf__w.ready_tail->next = k;
+    } else {
+        wf__w.ready_head = k;
+    }
+    wf__w.ready_tail = k;
+}
+
+static void
+attach(struct wf__conn *k, struct wf__core *c)
+{
+    unsigned m1 = k->req.modifier1;
+    const struct wf_plugin *lp = wf__langs[m1] ? wf__langs[m1]
+                                               : wf__lang_default;
+    const struct wf_lang_ops *lang = lp->ops;
+
+    k->state = WF_CONN_ACTIVE;
+    k->core = c;
+    c->conn = k;
     c->lang = lang;
     c->lang_plugin = lp;
     c->lang_switch = wf__sus_ops != NULL && lang->save && lang->restore &&
@@ -528,23 +600,26 @@ start_request(struct wf__core *c, int head_len)
     c->switches = 0;
     c->ready_fd = -1;
     c->timed_out = 0;
-    wf__body_init(c);
+    c->cancelled = 0;
     wf__resp_init(c);
     wf__runq_push(c);
 }
 
-/* A core whose connection sits idle between two requests, or NULL. */
-static struct wf__core *
-idle_core(void)
+/* A connection with no request in flight: idle keep-alive (no byte of its
+ * next head yet), or NULL. */
+static struct wf__conn *
+idle_conn(void)
 {
     unsigned i;
 
-    for (i = 0; i < wf__w.ncores; i++) {
-        struct wf__core *c = &wf__w.cores[i];
+    /* the fd table is the list of connections; only scanned when the
+     * connection limit is reached */
+    for (i = 0; i < wf__w.max_fds; i++) {
+        struct wf__conn *k = wf__w.fdtab[i].conn;
 
-        if (c->state == WF_CS_READING && c->buf_len == 0 &&
-            c->requests_on_conn > 0) {
-            return c;
+        if (k != NULL && k->state == WF_CONN_READING && k->buf_len == 0 &&
+            k->requests > 0) {
+            return k;
         }
     }
     return NULL;
@@ -554,26 +629,25 @@ static void
 accept_some(struct wf__listener *l)
 {
     for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t slen = sizeof(ss);
+        struct wf__conn *k;
+        int fd;
+
         if (wf__w.stopping) {
             return;
         }
-        if (wf__w.nfree == 0) {
-            /* every core is busy or idle in keep-alive: an idle one is
-             * closed for the newcomer (as nginx does when it runs out of
-             * connections); clients retry a request on a closed idle
+        if (wf__w.nconns >= wf__w.max_conns) {
+            /* at the limit: an idle keep-alive connection makes room (as
+             * nginx does); clients retry a request on a closed idle
              * connection */
-            struct wf__core *idle = idle_core();
+            struct wf__conn *idle = idle_conn();
 
             if (idle == NULL) {
                 break;
             }
             conn_close(idle);
         }
-        struct sockaddr_storage ss;
-        socklen_t slen = sizeof(ss);
-        struct wf__core *c;
-        int fd;
-
         fd = accept4(l->fd, (struct sockaddr *)&ss, &slen,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -585,51 +659,55 @@ accept_some(struct wf__listener *l)
             }
             break;
         }
-        if ((unsigned)fd >= wf__w.max_fds) {
-            wf_log(WF_LOG_ERROR, "accept4(%s): fd %d above the fd table "
-                   "(%u); raise ulimit -n", l->name, fd, wf__w.max_fds);
+        if ((unsigned)fd >= wf__w.max_fds || (k = conn_get()) == NULL) {
+            wf_log(WF_LOG_ERROR, "accept4(%s): no room for fd %d (fd table "
+                   "%u, or out of memory); raise ulimit -n", l->name, fd,
+                   wf__w.max_fds);
             close(fd);
-            return;
+            break;
         }
-        c = wf__w.free[--wf__w.nfree];
-        c->fd = fd;
-        c->lsn = l;
-        c->buf_len = 0;
-        c->head_len = 0;
-        c->requests_on_conn = 0;
-        c->state = WF_CS_READING;
-        wf__w.fdtab[fd].core = c;
+        wf__w.nconns++;
+        k->fd = fd;
+        k->lsn = l;
+        k->buf_len = 0;
+        k->head_len = 0;
+        k->requests = 0;
+        k->core = NULL;
+        k->state = WF_CONN_READING;
+        wf__req_reset(&k->req);
+        wf__w.fdtab[fd].conn = k;
+        wf__w.fdtab[fd].core = NULL;
         wf__w.fdtab[fd].interest = 0;
         if (ss.ss_family == AF_INET) {
             struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
             int one = 1;
 
-            inet_ntop(AF_INET, &s4->sin_addr, c->raddr, sizeof(c->raddr));
-            snprintf(c->rport, sizeof(c->rport), "%u", ntohs(s4->sin_port));
+            inet_ntop(AF_INET, &s4->sin_addr, k->raddr, sizeof(k->raddr));
+            snprintf(k->rport, sizeof(k->rport), "%u", ntohs(s4->sin_port));
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         } else if (ss.ss_family == AF_INET6) {
             struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
             int one = 1;
 
             if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-                inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], c->raddr,
-                          sizeof(c->raddr));
+                inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], k->raddr,
+                          sizeof(k->raddr));
             } else {
-                inet_ntop(AF_INET6, &s6->sin6_addr, c->raddr,
-                          sizeof(c->raddr));
+                inet_ntop(AF_INET6, &s6->sin6_addr, k->raddr,
+                          sizeof(k->raddr));
             }
-            snprintf(c->rport, sizeof(c->rport), "%u",
+            snprintf(k->rport, sizeof(k->rport), "%u",
                      ntohs(s6->sin6_port));
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         } else {
-            snprintf(c->raddr, sizeof(c->raddr), "%s", "unix");
-            snprintf(c->rport, sizeof(c->rport), "%s", "0");
+            snprintf(k->raddr, sizeof(k->raddr), "%s", "unix");
+            snprintf(k->rport, sizeof(k->rport), "%s", "0");
         }
         /* the head is usually there already: read it now and save a
          * round through the io engine */
-        read_head(c);
+        read_head(k);
     }
-    if (wf__w.nfree == 0 && idle_core() == NULL) {
+    if (wf__w.nconns >= wf__w.max_conns && idle_conn() == NULL) {
         set_accepting(0);
     }
 }
@@ -659,7 +737,14 @@ default_body(struct wf__core *c)
         if (!after_handle(c, st)) {
             return;
         }
-        wf_suspend(&c->pub);
+        if (wf_suspend(&c->pub) < 0) {
+            /* cancelled between two chunks: the language drops the rest */
+            if (c->lang->release) {
+                c->lang->release(&c->pub);
+            }
+            after_handle(c, WF_ERROR);
+            return;
+        }
     }
 }
 
@@ -676,16 +761,32 @@ wf_core_body(struct wf_core *pub)
 static void
 end_request(struct wf__core *c)
 {
+    struct wf__conn *k = c->conn;
     int keep;
 
     wf__w.requests++;
     c->requests++;
-    c->requests_on_conn++;
+    k->requests++;
     wf__log_request(c);
-    keep = !c->resp.close && !c->resp.broken && c->req.keepalive &&
-           c->lsn->proto == WF_PROTO_HTTP && !wf__w.stopping;
-    if (keep && wf__body_discard(c) < 0) {
+    keep = !c->resp.close && !c->resp.broken && k->req.keepalive &&
+           k->lsn->proto == WF_PROTO_HTTP && !wf__w.stopping;
+    if (keep && wf__body_discard(k) < 0) {
         keep = 0;
+    }
+    /* the core is free again: the first waiting head takes it */
+    c->conn = NULL;
+    c->lang = NULL;
+    c->state = WF_CS_FREE;
+    k->core = NULL;
+    wf__w.free[wf__w.nfree++] = c;
+    if (wf__w.ready_head != NULL) {
+        struct wf__conn *next = wf__w.ready_head;
+
+        wf__w.ready_head = next->next;
+        if (wf__w.ready_head == NULL) {
+            wf__w.ready_tail = NULL;
+        }
+        attach(next, wf__w.free[--wf__w.nfree]);
     }
     if (wf__cfg.max_requests > 0 &&
         wf__w.requests >= (uint64_t)wf__cfg.max_requests &&
@@ -698,32 +799,27 @@ end_request(struct wf__core *c)
         keep = 0;
     }
     if (!keep) {
-        conn_close(c);
+        conn_close(k);
         return;
     }
     /* keep-alive: what follows the body is the next request */
     {
-        size_t left = c->buf_len - c->body_off;
+        size_t left = k->buf_len - k->body_off;
 
-        memmove(c->buf, c->buf + c->body_off, left);
-        c->buf_len = left;
+        memmove(k->buf, k->buf + k->body_off, left);
+        k->buf_len = left;
     }
-    c->head_len = 0;
-    c->lang = NULL;
-    c->state = WF_CS_READING;
-    wf__req_reset(&c->req);
-    if (c->buf_len > 0) {
-        read_head(c);
+    k->head_len = 0;
+    k->state = WF_CONN_READING;
+    wf__req_reset(&k->req);
+    if (k->buf_len > 0) {
+        read_head(k);
         return;
     }
     /* idle keep-alive: the io engine says when the next request comes
      * (no recv() that would only say EAGAIN) */
-    wf__io_set(c->fd, WF_IO_READ);
-    wf__timer_set(c, wf__now_ms() + wf__cfg.socket_timeout * 1000);
-    if (!wf__w.accepting && !wf__w.stopping) {
-        /* an idle connection's core can be taken by a new one */
-        set_accepting(1);
-    }
+    wf__io_set(k->fd, WF_IO_READ);
+    wf__timer_set(&k->timer, wf__now_ms() + wf__cfg.socket_timeout * 1000);
 }
 
 static void
@@ -733,7 +829,13 @@ run_core(struct wf__core *c)
 
     wf__w.current = c;
     c->state = WF_CS_RUNNING;
-    if (wf__sus_ops != NULL) {
+    if (c->cancelled && wf__sus_ops == NULL) {
+        /* cancelled between two handle() calls: nothing runs any more */
+        if (lang->release) {
+            lang->release(&c->pub);
+        }
+        after_handle(c, WF_ERROR);
+    } else if (wf__sus_ops != NULL) {
         int r;
 
         if (c->lang_switch) {
@@ -759,14 +861,15 @@ run_core(struct wf__core *c)
 
         if (after_handle(c, st)) {
             c->switches++;
-            if (c->nwaits == 0 && c->heap_idx < 0) {
+            c->t_suspended = wf__now_ms();
+            if (c->nwaits == 0 && c->timer.heap_idx < 0) {
                 wf__runq_push(c);
             } else {
                 c->state = WF_CS_WAITING;
             }
         }
-        wf__w.current = NULL;
     }
+    wf__w.current = NULL;
     if (c->state == WF_CS_DONE) {
         end_request(c);
     }
@@ -794,27 +897,55 @@ wake(struct wf__core *c, int fd)
     wf__runq_push(c);
 }
 
-static void
-timer_fired(struct wf__core *c)
+/* See internal.h: stop c's request; the client gets `status` when nothing
+ * was sent yet. The core sees -ECANCELED from every wait from now on. */
+void
+wf__core_cancel(struct wf__core *c, int status)
 {
-    switch (c->state) {
-    case WF_CS_READING:
-        if (c->buf_len > 0 && c->lsn->proto == WF_PROTO_HTTP) {
-            wf_log(WF_LOG_WARN, "%s: %s sent no complete request head in "
-                   "%lds (--socket-timeout); closed", c->lsn->name,
-                   c->raddr, wf__cfg.socket_timeout);
-            wf__resp_send_error(c, 408);
-        }
-        conn_close(c);
-        break;
-    case WF_CS_WAITING:
+    if (c->state == WF_CS_FREE || c->cancelled) {
+        return;
+    }
+    c->cancelled = 1;
+    if (!c->resp.head_sent && !c->resp.broken) {
+        wf_response_error(&c->pub, status);
+        c->resp.close = 1;
+    }
+    if (c->state == WF_CS_WAITING) {
         wf__core_wake_clear(c);
         c->ready_fd = -1;
         c->timed_out = 1;
         wf__runq_push(c);
-        break;
-    default:
-        break;
+    }
+}
+
+static void
+timer_fired(struct wf__tnode *t)
+{
+    if (t->is_conn) {
+        struct wf__conn *k = (struct wf__conn *)t;
+
+        if (k->state == WF_CONN_READING) {
+            if (k->buf_len > 0 && k->lsn->proto == WF_PROTO_HTTP) {
+                wf_log(WF_LOG_WARN, "%s: %s sent no complete request head "
+                       "in %lds (--socket-timeout); closed", k->lsn->name,
+                       k->raddr, wf__cfg.socket_timeout);
+                wf__resp_send_error(k, 408);
+            }
+            conn_close(k);
+        }
+        return;
+    }
+    {
+        struct wf__core *c = (struct wf__core *)((char *)t -
+                                                  offsetof(struct wf__core,
+                                                           timer));
+
+        if (c->state == WF_CS_WAITING) {
+            wf__core_wake_clear(c);
+            c->ready_fd = -1;
+            c->timed_out = 1;
+            wf__runq_push(c);
+        }
     }
 }
 
@@ -838,33 +969,20 @@ dispatch(const struct wf_io_event *ev)
         accept_some(e->lsn);
         return;
     }
-    if (e->core == NULL) {
-        /* nobody waits on it: drop the interest; never close an fd the
-         * loop does not own */
-        if (e->interest) {
-            wf__io_set(ev->fd, 0);
-        }
+    if (e->core != NULL && e->core->state == WF_CS_WAITING &&
+        core_waits_on(e->core, ev->fd)) {
+        wake(e->core, ev->fd);
         return;
     }
-    switch (e->core->state) {
-    case WF_CS_READING:
-        if (ev->fd == e->core->fd) {
-            read_head(e->core);
-        }
-        break;
-    case WF_CS_WAITING:
-        if (ev->fd != e->core->fd || core_waits_on(e->core, ev->fd)) {
-            wake(e->core, ev->fd);
-            break;
-        }
-        /* the client's fd, left watched from its head */
+    if (e->conn != NULL && e->conn->state == WF_CONN_READING) {
+        read_head(e->conn);
+        return;
+    }
+    /* nobody waits on it now (a pipelined request or a hang-up while its
+     * request runs, or an fd the app closed): interest is level-triggered,
+     * so stop watching it; never close an fd the loop does not own */
+    if (e->interest) {
         wf__io_set(ev->fd, 0);
-        break;
-    default:
-        /* a pipelined request (or a hang-up) while the core is busy:
-         * level-triggered, so stop watching until it reads again */
-        wf__io_set(ev->fd, 0);
-        break;
     }
 }
 
@@ -899,16 +1017,21 @@ on_signal(int sig)
     errno = saved;
 }
 
+/* While stopping: connections with nothing in flight and nothing sent
+ * go now; an idle keep-alive one is left until its next request (answered
+ * with Connection: close) or its timeout, so a client that is sending
+ * right now is not cut. */
 static void
-close_idle(void)
+close_idle(int all)
 {
     unsigned i;
 
-    for (i = 0; i < wf__w.ncores; i++) {
-        struct wf__core *c = &wf__w.cores[i];
+    for (i = 0; i < wf__w.max_fds; i++) {
+        struct wf__conn *k = wf__w.fdtab[i].conn;
 
-        if (c->state == WF_CS_READING && c->buf_len == 0) {
-            conn_close(c);
+        if (k != NULL && k->state == WF_CONN_READING && k->buf_len == 0 &&
+            (all || k->requests == 0)) {
+            conn_close(k);
         }
     }
 }
@@ -918,8 +1041,6 @@ worker_init(unsigned id, struct wf_err *err)
 {
     struct rlimit rl;
     unsigned i, nc = wf_ncores();
-    size_t buf_cap = (size_t)wf__cfg.buffer_size + 4 + BODY_STAGING;
-    size_t arena = (size_t)wf__cfg.buffer_size * 2 + 1024;
     struct wf__listener *l;
     struct sigaction sa;
 
@@ -927,7 +1048,7 @@ worker_init(unsigned id, struct wf_err *err)
     wf__w.id = id;
     wf__w.ncores = nc;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        if (rl.rlim_cur < (rlim_t)nc * 2 + 64 && rl.rlim_cur < rl.rlim_max) {
+        if (rl.rlim_cur < (rlim_t)nc * 3 + 64 && rl.rlim_cur < rl.rlim_max) {
             rl.rlim_cur = rl.rlim_max;
             setrlimit(RLIMIT_NOFILE, &rl);
         }
@@ -936,11 +1057,15 @@ worker_init(unsigned id, struct wf_err *err)
     } else {
         wf__w.max_fds = 1024;
     }
+    wf__w.max_conns = wf__cfg.max_conns > 0 ? (unsigned)wf__cfg.max_conns
+                                            : nc * 2 + 32;
+    if (wf__w.max_conns > wf__w.max_fds - 32) {
+        wf__w.max_conns = wf__w.max_fds > 64 ? wf__w.max_fds - 32 : 16;
+    }
     wf__w.fdtab = calloc(wf__w.max_fds, sizeof(*wf__w.fdtab));
     wf__w.cores = calloc(nc, sizeof(*wf__w.cores));
     wf__w.free = calloc(nc, sizeof(*wf__w.free));
-    wf__w.heap = calloc(nc, sizeof(*wf__w.heap));
-    if (!wf__w.fdtab || !wf__w.cores || !wf__w.free || !wf__w.heap) {
+    if (!wf__w.fdtab || !wf__w.cores || !wf__w.free) {
         return wf_err_set(err, "worker %u: out of memory for %u cores", id,
                           nc);
     }
@@ -948,19 +1073,8 @@ worker_init(unsigned id, struct wf_err *err)
         struct wf__core *c = &wf__w.cores[i];
 
         c->pub.id = i;
-        c->fd = -1;
-        c->heap_idx = -1;
+        c->timer.heap_idx = -1;
         c->ready_fd = -1;
-        c->buf_cap = buf_cap;
-        c->buf = malloc(buf_cap);
-        c->req.vars = calloc((size_t)wf__cfg.max_vars, sizeof(struct wf_var));
-        c->req.max_vars = (unsigned)wf__cfg.max_vars;
-        c->req.arena = malloc(arena);
-        c->req.arena_cap = arena;
-        if (!c->buf || !c->req.vars || !c->req.arena) {
-            return wf_err_set(err, "worker %u: out of memory for core %u",
-                              id, i);
-        }
         /* LIFO, highest core on top: the first request lands on core
          * N-1 and a lightly loaded worker keeps reusing it (as uWSGI) */
         wf__w.free[wf__w.nfree++] = c;
@@ -970,17 +1084,17 @@ worker_init(unsigned id, struct wf_err *err)
     if (wf__w.io_st == NULL) {
         return -1;
     }
-    if (wf__sus_ops != NULL && wf__sus_ops->worker_init(nc, err) < 0) {
-        return -1;
-    }
     for (i = 0; i < 256; i++) {
         const struct wf_plugin *lp = wf__langs[i];
         const struct wf_lang_ops *lo = lp ? lp->ops : NULL;
 
-        if (lo && lo->modifier1 == i && lo->worker_init &&
+        if (lo && (lo->modifier1 & 255) == i && lo->worker_init &&
             lo->worker_init(nc, err) < 0) {
             return -1;
         }
+    }
+    if (wf__sus_ops != NULL && wf__sus_ops->worker_init(nc, err) < 0) {
+        return -1;
     }
     if (pipe2(wf__w.sigpipe, O_NONBLOCK | O_CLOEXEC) < 0) {
         return wf_err_set(err, "pipe2(): %s", strerror(errno));
@@ -1001,11 +1115,36 @@ worker_init(unsigned id, struct wf_err *err)
     return 0;
 }
 
+static void
+worker_fini(int now)
+{
+    unsigned i;
+
+    if (!now) {
+        /* languages first (their objects may live on the cores'
+         * contexts), then the engine that owns those contexts */
+        for (i = 0; i < 256; i++) {
+            const struct wf_plugin *lp = wf__langs[i];
+            const struct wf_lang_ops *lo = lp ? lp->ops : NULL;
+
+            if (lo && (lo->modifier1 & 255) == i && lo->shutdown) {
+                lo->shutdown();
+            }
+        }
+        if (wf__sus_ops && wf__sus_ops->worker_fini) {
+            wf__sus_ops->worker_fini();
+        }
+    }
+    wf__w.io->close(wf__w.io_st);
+}
+
 /* See internal.h. Runs the worker until it stops; 0 on a clean stop. */
 int
 wf__worker_run(unsigned id, struct wf_err *err)
 {
     struct wf_io_event evs[MAX_EVENTS];
+    int64_t stop_deadline = 0;
+    int now_exit = 0;
 
     if (worker_init(id, err) < 0) {
         return -1;
@@ -1022,7 +1161,7 @@ wf__worker_run(unsigned id, struct wf_err *err)
         long timeout;
         int64_t now;
         int n, i;
-        struct wf__core *c;
+        struct wf__tnode *t;
 
         if (got_signal) {
             int sig = got_signal;
@@ -1030,6 +1169,7 @@ wf__worker_run(unsigned id, struct wf_err *err)
             got_signal = 0;
             if (sig == SIGQUIT) {
                 wf_log(WF_LOG_INFO, "worker %u: SIGQUIT, stopping now", id);
+                now_exit = 1;
                 break;
             }
             if (!wf__w.stopping) {
@@ -1038,16 +1178,33 @@ wf__worker_run(unsigned id, struct wf_err *err)
                        wf__w.ncores - wf__w.nfree);
             }
             wf__w.stopping = 1;
-            set_accepting(0);
         }
         if (wf__w.stopping) {
-            close_idle();
-            if (wf__w.nfree == wf__w.ncores) {
+            if (stop_deadline == 0) {
+                stop_deadline = wf__now_ms() + wf__cfg.reload_mercy * 1000;
+                set_accepting(0);
+            }
+            close_idle(wf__now_ms() > stop_deadline);
+            if (wf__w.nconns == 0) {
                 break;
+            }
+            if (wf__now_ms() > stop_deadline) {
+                unsigned k;
+
+                wf_log(WF_LOG_WARN, "worker %u: %u requests still running "
+                       "after %lds (--worker-reload-mercy); cancelling them",
+                       id, wf__w.ncores - wf__w.nfree, wf__cfg.reload_mercy);
+                for (k = 0; k < wf__w.ncores; k++) {
+                    wf__core_cancel(&wf__w.cores[k], 503);
+                }
+                stop_deadline = INT64_MAX;
             }
         }
         now = wf__now_ms();
         timeout = wf__w.rq_head ? 0 : wf__timer_next(now);
+        if (wf__w.stopping && (timeout < 0 || timeout > 1000)) {
+            timeout = 1000;   /* look at the mercy deadline now and then */
+        }
         n = wf__w.io->wait(wf__w.io_st, evs, MAX_EVENTS, timeout);
         if (n < 0 && n != -EINTR) {
             errno = -n;
@@ -1058,14 +1215,11 @@ wf__worker_run(unsigned id, struct wf_err *err)
             dispatch(&evs[i]);
         }
         now = wf__now_ms();
-        while ((c = wf__timer_pop_due(now)) != NULL) {
-            timer_fired(c);
+        while ((t = wf__timer_pop_due(now)) != NULL) {
+            timer_fired(t);
         }
         run_queue();
     }
-    if (wf__sus_ops && wf__sus_ops->worker_fini) {
-        wf__sus_ops->worker_fini();
-    }
-    wf__w.io->close(wf__w.io_st);
+    worker_fini(now_exit);
     return 0;
 }

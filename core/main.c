@@ -486,6 +486,7 @@ main(int argc, char **argv)
         die(&err);
     }
     apply_options(vals, nvals, selected);
+    wf__opt_free(vals, nvals);
 
     if (wf__cfg.version) {
         printf("weft %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, WF_ABI_MAJOR,

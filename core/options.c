@@ -65,6 +65,12 @@ const struct wf_option wf__core_options[] = {
     { "max-requests", WF_OPT_INT, &wf__cfg.max_requests, "0", 0, LONG_MAX,
       0, "a worker exits (and is respawned) after N requests", 'R', NULL,
       "N" },
+    { "max-conns", WF_OPT_INT, &wf__cfg.max_conns, "0", 0, 1000000, 0,
+      "most client connections per worker; idle and slow ones need no "
+      "core (default 0: 2 x cores + 32)", 0, NULL, "N" },
+    { "worker-reload-mercy", WF_OPT_INT, &wf__cfg.reload_mercy, "60", 0,
+      86400, 0, "seconds a stopping worker waits for its requests before "
+      "cancelling them", 0, NULL, "SECS" },
     { "disable-logging", WF_OPT_FLAG, &wf__cfg.disable_logging, NULL, 0, 0,
       0, "no request log lines", 'L', NULL, NULL },
     { "pidfile", WF_OPT_STR, &wf__cfg.pidfile, NULL, 0, 0, 0,
@@ -446,6 +452,20 @@ wf__opt_collect(int argc, char **argv, struct wf__optval **vals, size_t *n,
         }
     }
     return 0;
+}
+
+/* See internal.h. */
+void
+wf__opt_free(struct wf__optval *vals, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(vals[i].name);
+        free(vals[i].value);
+        free(vals[i].origin);
+    }
+    free(vals);
 }
 
 /* ------------------------------------------------------------- applying */

@@ -60,7 +60,7 @@ wf__resp_init(struct wf__core *c)
     r->head_sent = 0;
     r->chunked = 0;
     r->close = 0;
-    r->no_body = c->req.is_head;
+    r->no_body = c->conn->req.is_head;
     r->status_set = 0;
     r->app_connection_close = 0;
     r->continue_sent = 0;
@@ -86,7 +86,7 @@ send_all(struct wf__core *c, struct iovec *iov, int n)
         memset(&mh, 0, sizeof(mh));
         mh.msg_iov = iov;
         mh.msg_iovlen = (size_t)n;
-        w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+        w = sendmsg(c->conn->fd, &mh, MSG_NOSIGNAL);
         if (w < 0) {
             int r;
 
@@ -98,14 +98,14 @@ send_all(struct wf__core *c, struct iovec *iov, int n)
                 c->resp.broken = 1;
                 return r;
             }
-            r = wf_wait_io(&c->pub, c->fd, WF_IO_WRITE,
+            r = wf_wait_io(&c->pub, c->conn->fd, WF_IO_WRITE,
                            wf__cfg.socket_timeout * 1000);
             if (r <= 0) {
                 c->resp.broken = 1;
                 if (r == 0) {
                     wf_log(WF_LOG_WARN, "core %u: client %s took no bytes "
                            "for %lds (--socket-timeout); response cut",
-                           c->pub.id, c->raddr, wf__cfg.socket_timeout);
+                           c->pub.id, c->conn->raddr, wf__cfg.socket_timeout);
                     return -ETIMEDOUT;
                 }
                 return r;
@@ -171,7 +171,7 @@ wf_response_status(struct wf_core *pub, const char *status, size_t len)
     c->resp.status[len] = '\0';
     c->resp.status_len = len;
     c->resp.status_set = 1;
-    c->resp.no_body = c->req.is_head || code < 200 || code == 204 ||
+    c->resp.no_body = c->conn->req.is_head || code < 200 || code == 204 ||
                       code == 304;
     return 0;
 }
@@ -287,11 +287,11 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
     struct iovec iov[8];
     size_t plen = 8, elen = 0;
     const char *proto = "HTTP/1.1";
-    int n = 0, i, http = c->lsn->proto == WF_PROTO_HTTP;
+    int n = 0, i, http = c->conn->lsn->proto == WF_PROTO_HTTP;
 
     if (!http) {
         size_t l;
-        const char *p = wf__req_get(&c->req, "SERVER_PROTOCOL", &l);
+        const char *p = wf__req_get(&c->conn->req, "SERVER_PROTOCOL", &l);
 
         if (p != NULL && l > 0 && l < 16) {
             proto = p;
@@ -300,14 +300,15 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
             proto = "HTTP/1.0";
         }
     }
-    if (r->app_connection_close || (http && !c->req.keepalive)) {
+    if (r->app_connection_close || (http && !c->conn->req.keepalive) ||
+        wf__w.stopping) {
         r->close = 1;
     }
     if (http) {
         if (r->content_length >= 0) {
             /* the app's framing */
         } else if (r->no_body) {
-            if (final && c->req.is_head && body_len > 0) {
+            if (final && c->conn->req.is_head && body_len > 0) {
                 elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
                                          "Content-Length: %zu\r\n",
                                          body_len);
@@ -315,7 +316,7 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
         } else if (final) {
             elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
                                      "Content-Length: %zu\r\n", body_len);
-        } else if (c->req.http_minor >= 1) {
+        } else if (c->conn->req.http_minor >= 1) {
             r->chunked = 1;
             elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
                                      "Transfer-Encoding: chunked\r\n");
@@ -325,7 +326,7 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
         if (r->close && !r->app_connection_close) {
             elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
                                      "Connection: close\r\n");
-        } else if (!r->close && c->req.http_minor == 0) {
+        } else if (!r->close && c->conn->req.http_minor == 0) {
             elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
                                      "Connection: keep-alive\r\n");
         }
@@ -527,14 +528,14 @@ wf_sendfile(struct wf_core *pub, int fd, off_t offset, size_t len)
     total = len;
     left = len;
     while (left > 0) {
-        ssize_t w = sendfile(c->fd, fd, &offset, left);
+        ssize_t w = sendfile(c->conn->fd, fd, &offset, left);
 
         if (w < 0) {
             if (errno == EINTR) {
                 continue;
             }
             if (errno == EAGAIN) {
-                int wr = wf_wait_io(pub, c->fd, WF_IO_WRITE,
+                int wr = wf_wait_io(pub, c->conn->fd, WF_IO_WRITE,
                                     wf__cfg.socket_timeout * 1000);
 
                 if (wr <= 0) {
@@ -639,7 +640,7 @@ wf__resp_finish(struct wf__core *c, int status)
 /* See internal.h. A bad request: answer and let the caller close. Never
  * waits: the socket is non-blocking and the connection is going away. */
 void
-wf__resp_send_error(struct wf__core *c, int code)
+wf__resp_send_error(struct wf__conn *k, int code)
 {
     char buf[256];
     int n;
@@ -650,10 +651,10 @@ wf__resp_send_error(struct wf__core *c, int code)
                  code, wf__http_reason(code),
                  strlen(wf__http_reason(code)) + 5, code,
                  wf__http_reason(code));
-    if (send(c->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+    if (send(k->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* the client is gone or not reading: it loses the error only */
     }
     /* let the client read the answer before the close resets it: stop
      * our side of the stream first */
-    shutdown(c->fd, SHUT_WR);
+    shutdown(k->fd, SHUT_WR);
 }

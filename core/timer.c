@@ -1,10 +1,12 @@
 /*
- * The worker's deadlines: a binary min-heap of cores, each with at most one
- * deadline (the first timeout wins; see wf_wait_timer). Millisecond
- * resolution on CLOCK_MONOTONIC. Loop and core context of one worker.
+ * The worker's deadlines: a binary min-heap of timer nodes (a core's wait
+ * timer, a connection's head or keep-alive timeout). Millisecond resolution
+ * on CLOCK_MONOTONIC. Loop and core context of one worker.
  */
 #include "internal.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <time.h>
 
 /* See internal.h. */
@@ -20,8 +22,8 @@ wf__now_ms(void)
 static void
 heap_swap(unsigned a, unsigned b)
 {
-    struct wf__core **h = wf__w.heap;
-    struct wf__core *t = h[a];
+    struct wf__tnode **h = wf__w.heap;
+    struct wf__tnode *t = h[a];
 
     h[a] = h[b];
     h[b] = t;
@@ -65,34 +67,45 @@ sift_down(unsigned i)
     }
 }
 
-/* See internal.h. Replaces c's deadline if it has one. */
-void
-wf__timer_set(struct wf__core *c, int64_t deadline)
+/* See internal.h. Moves t when it is armed already. */
+int
+wf__timer_set(struct wf__tnode *t, int64_t deadline)
 {
-    if (c->heap_idx >= 0) {
-        c->deadline = deadline;
-        sift_up((unsigned)c->heap_idx);
-        sift_down((unsigned)c->heap_idx);
-        return;
+    if (t->heap_idx >= 0) {
+        t->deadline = deadline;
+        sift_up((unsigned)t->heap_idx);
+        sift_down((unsigned)t->heap_idx);
+        return 0;
     }
-    c->deadline = deadline;
-    c->heap_idx = (int)wf__w.nheap;
-    wf__w.heap[wf__w.nheap++] = c;
-    sift_up((unsigned)c->heap_idx);
+    if (wf__w.nheap == wf__w.heap_cap) {
+        unsigned ncap = wf__w.heap_cap ? wf__w.heap_cap * 2 : 64;
+        struct wf__tnode **nh = realloc(wf__w.heap, ncap * sizeof(*nh));
+
+        if (nh == NULL) {
+            return -ENOMEM;
+        }
+        wf__w.heap = nh;
+        wf__w.heap_cap = ncap;
+    }
+    t->deadline = deadline;
+    t->heap_idx = (int)wf__w.nheap;
+    wf__w.heap[wf__w.nheap++] = t;
+    sift_up((unsigned)t->heap_idx);
+    return 0;
 }
 
 /* See internal.h. */
 void
-wf__timer_clear(struct wf__core *c)
+wf__timer_clear(struct wf__tnode *t)
 {
     unsigned i, last;
 
-    if (c->heap_idx < 0) {
+    if (t->heap_idx < 0) {
         return;
     }
-    i = (unsigned)c->heap_idx;
+    i = (unsigned)t->heap_idx;
     last = --wf__w.nheap;
-    c->heap_idx = -1;
+    t->heap_idx = -1;
     if (i != last) {
         wf__w.heap[i] = wf__w.heap[last];
         wf__w.heap[i]->heap_idx = (int)i;
@@ -115,15 +128,15 @@ wf__timer_next(int64_t now)
 }
 
 /* See internal.h. */
-struct wf__core *
+struct wf__tnode *
 wf__timer_pop_due(int64_t now)
 {
-    struct wf__core *c;
+    struct wf__tnode *t;
 
     if (wf__w.nheap == 0 || wf__w.heap[0]->deadline > now) {
         return NULL;
     }
-    c = wf__w.heap[0];
-    wf__timer_clear(c);
-    return c;
+    t = wf__w.heap[0];
+    wf__timer_clear(t);
+    return t;
 }

@@ -8,8 +8,8 @@
  * One persistent `struct event` per fd (EV_READ and/or EV_WRITE with
  * EV_PERSIST, never EV_ET), kept in a table indexed by fd and allocated the
  * first time an fd is set. wait() runs one pass of the event loop
- * (EVLOOP_ONCE, or EVLOOP_NONBLOCK for a zero timeout, with a timer event
- * for the timeout); the callbacks only collect the ready fds. When more than
+ * (EVLOOP_ONCE, with EVLOOP_NONBLOCK for a zero timeout, and a timer
+ * event for the timeout); the callbacks only collect the ready fds. When more than
  * `max` are ready, the rest stay queued and the next wait() hands them out
  * first without asking the kernel: otherwise the fds that libevent fetched
  * but we could not return would go to the back of the kernel's ready list
@@ -306,8 +306,10 @@ lev_wait(void *vst, struct wf_io_event *out, int max, long timeout_ms)
             evtimer_add(st->timer, &tv);
         }
         errno = 0;
-        r = event_base_loop(st->base,
-                            timeout_ms == 0 ? EVLOOP_NONBLOCK : EVLOOP_ONCE);
+        /* EVLOOP_NONBLOCK alone would go round again while any fd stays
+         * ready (level-triggered: for ever); ONCE ends after one batch. */
+        r = event_base_loop(st->base, timeout_ms == 0
+                            ? EVLOOP_ONCE | EVLOOP_NONBLOCK : EVLOOP_ONCE);
         if (timeout_ms != 0) {
             evtimer_del(st->timer);
         }

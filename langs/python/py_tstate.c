@@ -55,10 +55,8 @@ ts_put(const struct pyw_ts *s, PyThreadState *t)
     t->datastack_top = s->top;
     t->datastack_limit = s->limit;
     t->exc_info = s->exc_info;
-    if (t->context != s->context) {
-        t->context = s->context;
-        t->context_ver++;
-    }
+    t->context = s->context;
+    t->context_ver++;       /* invalidates ContextVar caches, as greenlet */
     t->trash_delete_nesting = s->trash_nesting;
 }
 

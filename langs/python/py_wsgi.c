@@ -574,8 +574,10 @@ sr_call(PyObject *self, PyObject *args, PyObject *kw)
                                 "start_response: exc_info must be the "
                                 "sys.exc_info() tuple, not %R", exc_info);
         }
-        if (wf_response_started(pc->core)) {
-            /* Too late to change the response: re-raise (PEP 3333). */
+        if (pc->wrote || wf_response_started(pc->core)) {
+            /* Too late to change the response: re-raise (PEP 3333). The
+             * core may still hold the bytes in its buffer, but they are
+             * the app's body: a new status cannot go with them. */
             PyObject *t = PyTuple_GET_ITEM(exc_info, 0);
             PyObject *v = PyTuple_GET_ITEM(exc_info, 1);
             PyObject *tb = PyTuple_GET_ITEM(exc_info, 2);
@@ -637,6 +639,7 @@ write_call(PyObject *self, PyObject *args, PyObject *kw)
         PyBuffer_Release(&buf);
         return NULL;
     }
+    pc->wrote = 1;
     rc = wf_write(pc->core, buf.buf, (size_t)buf.len);
     PyBuffer_Release(&buf);
     if (rc < 0) {

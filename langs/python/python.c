@@ -148,6 +148,7 @@ py_send(struct pyw_core *pc, const char *buf, size_t n, long long known)
     if (n == 0) {
         return 0;
     }
+    pc->wrote = 1;
     w = wf_write(pc->core, buf, n);
     if (w < 0) {
         pc->client_gone = (int)-w;
@@ -160,34 +161,45 @@ py_send(struct pyw_core *pc, const char *buf, size_t n, long long known)
 static int
 py_send_all(struct pyw_core *pc, PyObject *result)
 {
-    PyObject *const *items = &result;
+    PyObject *snap = NULL, *const *items = &result;
     Py_ssize_t n = 1;
     long long total = 0;
+    int rc = WF_DONE;
 
     if (!PyBytes_Check(result)) {
-        n = PySequence_Fast_GET_SIZE(result);
-        items = PySequence_Fast_ITEMS(result);
+        /* wf_write may switch cores: another request could change a
+         * shared list meanwhile. Send a snapshot. */
+        snap = PyList_CheckExact(result) ? PyList_AsTuple(result)
+                                         : Py_NewRef(result);
+        if (snap == NULL) {
+            return py_app_error(pc, "copying the app's list");
+        }
+        n = PyTuple_GET_SIZE(snap);
+        items = &PyTuple_GET_ITEM(snap, 0);
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         if (!PyBytes_Check(items[i])) {
             pc->chunks = (unsigned long)i + 1;
-            return py_bad_chunk(pc, items[i]);
+            rc = py_bad_chunk(pc, items[i]);
+            goto out;
         }
         total += PyBytes_GET_SIZE(items[i]);
     }
     if (n == 0 && py_send(pc, NULL, 0, 0) < 0) {
-        return WF_ERROR;
+        rc = WF_ERROR;
+        goto out;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        /* a list may be changed by a chunk's __bytes__... it cannot:
-         * items are bytes, checked above, and we hold the list */
         pc->chunks = (unsigned long)i + 1;
         if (py_send(pc, PyBytes_AS_STRING(items[i]),
                     (size_t)PyBytes_GET_SIZE(items[i]), total) < 0) {
-            return WF_ERROR;
+            rc = WF_ERROR;
+            goto out;
         }
     }
-    return WF_DONE;
+out:
+    Py_XDECREF(snap);
+    return rc;
 }
 
 /* A file_wrapper around a regular file with a fileno(): sendfile. 1 when
@@ -232,6 +244,7 @@ py_file_setup(struct pyw_core *pc)
         off = st.st_size;
     }
     pc->file_fd = (int)fd;
+    pc->wrote = 1;
     pc->file_off = off;
     pc->file_end = st.st_size;
     pc->phase = PYW_FILE;
@@ -328,7 +341,7 @@ py_start(struct pyw_core *pc)
     pc->phase = PYW_ITER;
     pc->chunks = 0;
     pc->client_gone = 0;
-    pc->sr_called = pc->head_pushed = pc->has_clen = 0;
+    pc->sr_called = pc->head_pushed = pc->has_clen = pc->wrote = 0;
     pc->reentry = 0;
     pc->file_fd = -1;
 
@@ -520,6 +533,7 @@ python_init(struct wf_err *err)
                           st.err_msg ? st.err_msg : "unknown error");
     }
     pyw.initialized = 1;
+    pyw.init_pid = getpid();
 
     PyObject *tb = PyImport_ImportModule("traceback");
     if (tb != NULL) {
@@ -771,20 +785,18 @@ python_worker_init(unsigned ncores, struct wf_err *err)
 {
     const char *a = wf_opt_get("async");
 
+    if (getpid() != pyw.init_pid) {
+        /* A forked worker: reset the GIL, threading and import locks, and
+         * run os.register_at_fork(after_in_child=...) hooks. */
+        PyOS_AfterFork_Child();
+    }
     if (pyw.cores == NULL) {
         cores_alloc(ncores > 0 ? ncores : 1);
     }
     pyw.async_extras = ncores > 1 || wf_has_suspend_engine() ||
-                       (a != NULL && *a != 0);
+                       (a != NULL && atol(a) > 0);
     pyw_ts_worker_init();
     pyw_module_worker();
-    return 0;
-}
-
-static int
-python_post_fork(void)
-{
-    PyOS_AfterFork_Child();
     return 0;
 }
 
@@ -824,22 +836,23 @@ python_shutdown(void)
     if (pyw.leaked > 0) {
         /* Frames of abandoned requests still point into leaked state:
          * finalising could touch them (spec 9.8). Flush and go. */
-        PyObject *r = PyRun_String("import sys\n"
-                                   "sys.stdout and sys.stdout.flush()\n"
-                                   "sys.stderr and sys.stderr.flush()\n",
-                                   Py_file_input, PyEval_GetGlobals() ?
-                                   PyEval_GetGlobals() :
-                                   PyModule_GetDict(PyImport_AddModule(
-                                       "__main__")),
-                                   NULL);
-        Py_XDECREF(r);
-        PyErr_Clear();
+        const char *names[] = { "stdout", "stderr" };
+        for (int i = 0; i < 2; i++) {
+            PyObject *f = PySys_GetObject(names[i]), *r = NULL;
+            if (f != NULL && f != Py_None) {
+                r = PyObject_CallMethod(f, "flush", NULL);
+            }
+            Py_XDECREF(r);
+            PyErr_Clear();
+        }
         return;
     }
+    /* atexit handlers may still call a kept start_response/write: the
+     * core array goes after the interpreter. */
+    Py_FinalizeEx();
     PyMem_RawFree(pyw.cores);
     pyw.cores = NULL;
     pyw.ncores = 0;
-    Py_FinalizeEx();
     pyw.initialized = 0;
 }
 
@@ -861,7 +874,7 @@ WF_PLUGIN(python,
           .kind    = WF_KIND_LANG,
           .ops     = &python_ops,
           .options = python_options,
-          .needs   = "libpython" PY_MAJOR_VERSION_STR,
+          .needs   = "CPython " PY_VERSION " (libpython3.11)",
           .summary = "WSGI apps on CPython, the uwsgi async API, per-core "
                      "interpreter state",
           .flags   = WF_PLUGIN_F_GLOBAL);

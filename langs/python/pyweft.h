@@ -73,6 +73,8 @@ struct pyw_core {
     unsigned sr_called : 1; /* start_response called */
     unsigned head_pushed : 1; /* status/headers handed to the core */
     unsigned has_clen : 1;  /* the app gave Content-Length */
+    unsigned wrote : 1;     /* body bytes were handed to the core: from the
+                               app's view the head has gone out */
     int client_gone;        /* errno of a failed write/read, or 0 */
     unsigned long chunks;   /* chunks taken from the iterable so far */
 
@@ -101,6 +103,7 @@ struct pyw_global {
     struct wf_strlist pythonpath;
 
     int initialized;            /* Py_Initialize done */
+    pid_t init_pid;             /* the process that did it */
     PyObject *app;
     PyObject *umod;             /* the uwsgi module */
     PyObject *fmt_exc;          /* traceback.format_exception */

@@ -4,6 +4,7 @@ WEFT_INTEGRATION_TESTS = \
 	tests/integration/t_startup.py \
 	tests/integration/t_http.py \
 	tests/integration/t_async.py \
-	tests/integration/t_uwsgi.py
+	tests/integration/t_uwsgi.py \
+	tests/integration/t_rack.py
 TESTS += $(WEFT_INTEGRATION_TESTS)
 EXTRA_DIST += $(WEFT_INTEGRATION_TESTS)

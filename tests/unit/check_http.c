@@ -138,6 +138,8 @@ static const struct {
       "example.com:8080", 1 },
     { "GET HTTPS://h HTTP/1.1", "GET", "HTTPS://h", "/", "", "HTTP/1.1",
       "h", 1 },
+    { "GET HTTP://h/x HTTP/1.1", "GET", "HTTP://h/x", "/x", "", "HTTP/1.1",
+      "h", 1 },
     { "GET http://h?z HTTP/1.1", "GET", "http://h?z", "/", "z", "HTTP/1.1",
       "h", 1 },
     { "GET /caf\xc3\xa9 HTTP/1.1", "GET", "/caf\xc3\xa9", "/caf\xc3\xa9", "",
@@ -356,6 +358,10 @@ static const struct {
     { "Connection: close", "HTTP_CONNECTION", "close" },
     { "Transfer-Encoding: chunked", "HTTP_TRANSFER_ENCODING", "chunked" },
     { "X-Colon: a:b: c", "HTTP_X_COLON", "a:b: c" },
+    { "X-Long: abcdefgh\tijklmnop\xc3\xa9qrstuvwx~ !\xff",
+      "HTTP_X_LONG", "abcdefgh\tijklmnop\xc3\xa9qrstuvwx~ !\xff" },
+    { "X-Long2: 0123456789abcdef0123456789abcdef ",
+      "HTTP_X_LONG2", "0123456789abcdef0123456789abcdef" },
 };
 
 START_TEST(headers_become_cgi_variables)
@@ -451,6 +457,12 @@ static const struct bytes bad_headers[] = {
     B("X: a\rb\r\n"),               /* bare CR */
     B("X: a\r\r\n"),
     B("X: \x7f\r\n"),
+    /* controls inside values long enough for the 8-byte word checks */
+    B("X: 0123456789\x01" "abcdefghijk\r\n"),
+    B("X: abcdefgh\x7fijklmnopqrstu\r\n"),
+    B("X: abcdefghijklmnop\0qrstuvwx\r\n"),
+    B("X: abcdefghijklmnopqrstuvw\x1f\r\n"),
+    B("X: \x80\xff\x80\xff\x80\xff\x80\x0b\xff\r\n"),
     B("X(y): a\r\n"),               /* non-token name */
     B("X@: 1\r\n"),
     B("X/Y: 1\r\n"),
@@ -707,8 +719,8 @@ END_TEST
 
 static const char *const complete_heads[] = {
     "GET / HTTP/1.1\r\n\r\n",
-    "POST /a%20b?x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
-    "Cookie: a\r\nCookie: b\r\n\r\n",
+    ("POST /a%20b?x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+     "Cookie: a\r\nCookie: b\r\n\r\n"),
     "GET / HTTP/1.0\nX: y\n\n",
     "\r\nGET http://h/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
 };
@@ -868,6 +880,22 @@ START_TEST(add_var_fails_with_431_when_full)
     } else {
         ck_assert_uint_eq(r.nvars, 1);
     }
+}
+END_TEST
+
+START_TEST(put_var_borrows_and_keeps_empty_values_findable)
+{
+    static const char key[] = "K", val[] = "v";
+
+    ck_assert_int_eq(wf__req_put_var(&r, key, 1, val, 1), 0);
+    ck_assert_int_eq(wf__req_put_var(&r, "E", 1, NULL, 0), 0);
+    ck_assert_ptr_eq(r.vars[0].key, key);
+    ck_assert_ptr_eq(r.vars[0].val, val);
+    ck_assert_uint_eq(r.arena_len, 0);
+    assert_var("E", "");
+    r.max_vars = 2;
+    ck_assert_int_eq(wf__req_put_var(&r, "F", 1, "f", 1), -431);
+    ck_assert_uint_eq(r.nvars, 2);
 }
 END_TEST
 
@@ -1151,6 +1179,7 @@ http_suite(void)
                         NELEM(add_limits));
     tcase_add_loop_test(tc, get_finds_exact_names_and_empty_values, 0,
                         NELEM(lookups));
+    tcase_add_test(tc, put_var_borrows_and_keeps_empty_values_findable);
     tcase_add_test(tc, reset_empties_the_request_and_keeps_the_storage);
 
     /* 20000 parses: well under a second, minutes under valgrind */

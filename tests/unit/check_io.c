@@ -176,6 +176,22 @@ START_TEST(read_ready_only_after_peer_writes)
 }
 END_TEST
 
+START_TEST(zero_timeout_reports_ready_fds_and_returns)
+{
+    struct wf_io_event ev[4];
+    int sv[2], i;
+
+    pair(sv);
+    ck_assert_int_eq(io->set(st, sv[0], 0, WF_IO_READ), 0);
+    put(sv[1]);
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_eq(wait_ev(ev, 4, 0), 1);
+        ck_assert_int_eq(ev[0].fd, sv[0]);
+        ck_assert_uint_eq(ev[0].events, WF_IO_READ);
+    }
+}
+END_TEST
+
 START_TEST(write_ready_on_empty_socket)
 {
     struct wf_io_event ev[4];
@@ -537,6 +553,7 @@ io_tcase(const char *name, void (*setup)(void))
     tcase_add_checked_fixture(tc, setup, io_teardown);
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, read_ready_only_after_peer_writes);
+    tcase_add_test(tc, zero_timeout_reports_ready_fds_and_returns);
     tcase_add_test(tc, write_ready_on_empty_socket);
     tcase_add_test(tc, write_not_ready_when_socket_full);
     tcase_add_test(tc, level_triggered_until_drained);

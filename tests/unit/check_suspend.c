@@ -213,25 +213,38 @@ START_TEST(dead_context_restarts_with_a_fresh_body)
 END_TEST
 
 static int round_loop, round_core;
+static volatile double one = 1.0, three = 3.0;
+static double third_core_before, third_core_after, third_loop;
 
 static void
 body_rounding(struct wf_core *c)
 {
-    fesetround(FE_DOWNWARD);
+    fesetround(FE_UPWARD);
+    third_core_before = one / three;
     sus->suspend(c);
     round_core = fegetround();
+    third_core_after = one / three;
 }
 
+/* Both the x87 control word (what fegetround reads) and MXCSR (what SSE
+ * arithmetic obeys) follow the core. */
 START_TEST(fp_rounding_mode_follows_the_core)
 {
+    double third_nearest;
+
     sus_start(1);
     body = body_rounding;
     ck_assert_int_eq(fegetround(), FE_TONEAREST);
+    third_nearest = one / three;
     ck_assert_int_eq(sus->resume(&cores[0]), 0);
     round_loop = fegetround();
+    third_loop = one / three;
     ck_assert_int_eq(sus->resume(&cores[0]), 0);
     ck_assert_int_eq(round_loop, FE_TONEAREST);
-    ck_assert_int_eq(round_core, FE_DOWNWARD);
+    ck_assert(third_loop == third_nearest);
+    ck_assert_int_eq(round_core, FE_UPWARD);
+    ck_assert(third_core_before != third_nearest);
+    ck_assert(third_core_after == third_core_before);
     fesetround(FE_TONEAREST);
 }
 END_TEST

@@ -1,6 +1,6 @@
 /*
- * The deadline heap: cores come out in deadline order, one deadline per
- * core, removal from the middle keeps the order.
+ * The deadline heap: nodes come out in deadline order, one deadline per
+ * node, removal from the middle keeps the order, the heap grows.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -10,8 +10,9 @@
 
 #define N 200
 
-static struct wf__core cores[N];
-static struct wf__core *heap[N];
+static struct wf__tnode cores[N];
+
+#define ID(t) ((unsigned)((t) - cores))
 
 static void
 setup(void)
@@ -20,9 +21,7 @@ setup(void)
 
     memset(&wf__w, 0, sizeof(wf__w));
     memset(cores, 0, sizeof(cores));
-    wf__w.heap = heap;
     for (i = 0; i < N; i++) {
-        cores[i].pub.id = i;
         cores[i].heap_idx = -1;
     }
 }
@@ -31,13 +30,14 @@ START_TEST(due_cores_come_out_in_deadline_order)
 {
     unsigned i;
     int64_t last = -1;
-    struct wf__core *c;
+    struct wf__tnode *c;
 
     srandom(7);
     for (i = 0; i < N; i++) {
         wf__timer_set(&cores[i], random() % 10000);
     }
     ck_assert_uint_eq(wf__w.nheap, N);
+    ck_assert_uint_ge(wf__w.heap_cap, N);
     for (i = 0; i < N; i++) {
         c = wf__timer_pop_due(10000);
         ck_assert_ptr_nonnull(c);
@@ -65,7 +65,7 @@ END_TEST
 START_TEST(a_core_has_one_deadline_and_clearing_keeps_order)
 {
     unsigned i;
-    struct wf__core *c;
+    struct wf__tnode *c;
     int64_t last = -1;
 
     for (i = 0; i < 50; i++) {
@@ -80,8 +80,8 @@ START_TEST(a_core_has_one_deadline_and_clearing_keeps_order)
     ck_assert_uint_eq(wf__w.nheap, 40);
     ck_assert_ptr_eq(wf__timer_pop_due(2000), &cores[10]);
     while ((c = wf__timer_pop_due(2000)) != NULL) {
-        ck_assert_msg(c->pub.id < 20 || c->pub.id >= 30, "cleared core %u "
-                      "came out", c->pub.id);
+        ck_assert_msg(ID(c) < 20 || ID(c) >= 30, "cleared node %u "
+                      "came out", ID(c));
         ck_assert_int_ge(c->deadline, last);
         last = c->deadline;
     }

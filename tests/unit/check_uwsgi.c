@@ -281,6 +281,17 @@ START_TEST(server_protocol_sets_http_minor)
 }
 END_TEST
 
+START_TEST(only_server_protocol_sets_http_minor)
+{
+    pkt_begin(0, 0);
+    pkt_var("SERVER_PROTOCOL", "HTTP/1.1");
+    pkt_var("SERVER_SOFTWARE", "HTTP/1.0");    /* same length and prefix */
+    pkt_end();
+    ck_assert_int_eq(parse_n(pkt_len, MAX), (int) pkt_len);
+    ck_assert_uint_eq(r.http_minor, 1);
+}
+END_TEST
+
 static const struct {
     const char *method;
     unsigned is_head;
@@ -490,6 +501,7 @@ uwsgi_suite(void)
     tcase_add_test(tc, missing_content_length_means_no_body);
     tcase_add_loop_test(tc, server_protocol_sets_http_minor, 0,
                         NELEM(protos));
+    tcase_add_test(tc, only_server_protocol_sets_http_minor);
     tcase_add_loop_test(tc, is_head_is_set_for_head_only, 0, NELEM(methods));
     tcase_add_test(tc, parse_resets_the_request_first);
 

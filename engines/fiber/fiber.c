@@ -1,0 +1,206 @@
+/*
+ * fiber: the suspend engine on Ruby fibers, one per core and request
+ * (spec 2.6). Rack only: Ruby's VM runs only on stacks it made itself (its
+ * own fibers) or on the main thread's, so a core's context must be a Ruby
+ * fiber. The rack plugin (which this plugin requires) has started the VM.
+ *
+ *   resume(c)   loop, in the root fiber: on the first round of a request,
+ *               Fiber.new { wf_core_body(c) }; then rb_fiber_resume, inside
+ *               rb_protect. It returns when the core suspends (the fiber
+ *               yields) or its request ends (the fiber returns and dies).
+ *   suspend(c)  core, in the core's fiber: rb_fiber_yield.
+ *
+ * GC: the live fibers sit in one Ruby Array, registered with the GC, one
+ * slot per core; a slot is cleared when its fiber ends (or fails), so no
+ * root outlives its request. A suspended fiber keeps its stack and
+ * everything the request references.
+ *
+ * Ruby saves and restores its own per-fiber state (frames, $!, the
+ * execution context) at each switch, so the core's save/restore hooks have
+ * nothing to do: keeps_lang_state names "rack". The machine stack of a
+ * fiber comes from Ruby's fiber pool: RUBY_FIBER_MACHINE_STACK_SIZE and
+ * RUBY_FIBER_VM_STACK_SIZE (environment) size it.
+ */
+#include <ruby.h>
+
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <weft/plugin.h>
+
+static struct {
+    int enabled;            /* --fiber */
+    unsigned n;             /* cores */
+    struct wf_core **cores; /* the core of each live fiber */
+    VALUE slots;            /* Array: the fiber of each core, or nil */
+    unsigned long fails;
+} fb;
+
+static VALUE
+fb_body(RB_BLOCK_CALL_FUNC_ARGLIST(yielded, arg))
+{
+    unsigned id = NUM2UINT(arg);
+
+    /* the request's whole life, handle() after handle(); each wait
+     * inside it comes back to fb_suspend */
+    wf_core_body(fb.cores[id]);
+    return Qnil;
+}
+
+/* Under rb_protect: make the core's fiber on the first round of its
+ * request (rb_fiber_new raises, e.g. when no fiber stack can be mapped),
+ * then switch into it. */
+static VALUE
+fb_resume_protected(VALUE vid)
+{
+    long id = NUM2LONG(vid);
+    VALUE fib = rb_ary_entry(fb.slots, id);
+
+    if (NIL_P(fib)) {
+        fib = rb_fiber_new(fb_body, vid);
+        rb_ary_store(fb.slots, id, fib);
+    }
+    return rb_fiber_resume(fib, 0, NULL);
+}
+
+static VALUE
+fb_message(VALUE exc)
+{
+    VALUE s = rb_obj_as_string(exc);
+    return rb_sprintf("%"PRIsVALUE": %"PRIsVALUE, rb_obj_class(exc), s);
+}
+
+static int
+fb_worker_init(unsigned ncores, struct wf_err *err)
+{
+    if (wf_opt_get("rack") == NULL) {
+        return wf_err_set(err, "--fiber: no Rack app to run; give --rack "
+                          "config.ru (the fiber engine switches Ruby fibers "
+                          "only)");
+    }
+    fb.cores = calloc(ncores, sizeof(*fb.cores));
+    if (fb.cores == NULL) {
+        return wf_err_set(err, "fiber: out of memory for %u cores", ncores);
+    }
+    fb.n = ncores;
+    /* the Array itself is made at the first resume, after the rack
+     * plugin's worker_init has reset Ruby's threads in this process */
+    fb.slots = Qnil;
+    wf_log(WF_LOG_INFO, "*** fiber suspend engine enabled (%u cores) ***",
+           ncores);
+    return 0;
+}
+
+static int
+fb_resume(struct wf_core *c)
+{
+    VALUE fib;
+    int state = 0;
+
+    if (c->id >= fb.n) {
+        wf_log(WF_LOG_ERROR, "fiber: resume of core %u: no such core (%u "
+               "cores)", c->id, fb.n);
+        return -1;
+    }
+    if (NIL_P(fb.slots)) {
+        rb_gc_register_address(&fb.slots);
+        fb.slots = rb_ary_new_capa((long)fb.n);
+    }
+    if (NIL_P(rb_ary_entry(fb.slots, (long)c->id))) {
+        fb.cores[c->id] = c;
+    }
+    c->engine_ctx = &fb.cores[c->id];
+    rb_protect(fb_resume_protected, UINT2NUM(c->id), &state);
+    if (state) {
+        /* The rack plugin catches everything the app raises; this is a
+         * fiber that could not run (or an exception that escaped it). */
+        VALUE exc = rb_errinfo(), msg = Qnil;
+        int st2 = 0;
+
+        rb_set_errinfo(Qnil);
+        if (!NIL_P(exc)) {
+            msg = rb_protect(fb_message, exc, &st2);
+            if (st2) {
+                rb_set_errinfo(Qnil);
+                msg = Qnil;
+            }
+        }
+        fb.fails++;
+        wf_log(WF_LOG_ERROR, "fiber: resuming core %u failed: %s", c->id,
+               RB_TYPE_P(msg, T_STRING) ? StringValueCStr(msg)
+                                        : "non-local exit");
+        rb_ary_store(fb.slots, (long)c->id, Qnil);
+        fb.cores[c->id] = NULL;
+        c->engine_ctx = NULL;
+        RB_GC_GUARD(exc);
+        return -1;
+    }
+    fib = rb_ary_entry(fb.slots, (long)c->id);
+    if (!NIL_P(fib) && !RTEST(rb_fiber_alive_p(fib))) {
+        /* the request ended: drop the only reference to its fiber */
+        rb_ary_store(fb.slots, (long)c->id, Qnil);
+        fb.cores[c->id] = NULL;
+        c->engine_ctx = NULL;
+    }
+    RB_GC_GUARD(fib);
+    return 0;
+}
+
+static void
+fb_suspend(struct wf_core *c)
+{
+    VALUE fib = NIL_P(fb.slots) || c->id >= fb.n ? Qnil
+                : rb_ary_entry(fb.slots, (long)c->id);
+
+    if (NIL_P(fib) || rb_fiber_current() != fib) {
+        /* a yield from another fiber would land in its resumer, not in
+         * the loop; the rack plugin refuses such calls before they get
+         * here */
+        WF_BUG("fiber: suspend of core %u from a fiber that is not the "
+               "core's", c->id);
+    }
+    rb_fiber_yield(0, NULL);
+}
+
+static void
+fb_worker_fini(void)
+{
+    if (fb.fails > 0) {
+        wf_log(WF_LOG_WARN, "fiber: %lu resumes failed in this worker",
+               fb.fails);
+    }
+    if (!NIL_P(fb.slots)) {
+        rb_ary_clear(fb.slots);
+    }
+    free(fb.cores);
+    fb.cores = NULL;
+    fb.n = 0;
+}
+
+static const struct wf_suspend_ops fb_ops = {
+    .worker_init      = fb_worker_init,
+    .resume           = fb_resume,
+    .suspend          = fb_suspend,
+    .worker_fini      = fb_worker_fini,
+    .keeps_lang_state = "rack",
+};
+
+static const struct wf_option fb_options[] = {
+    { "fiber", WF_OPT_FLAG, &fb.enabled, NULL, 0, 0, WF_OPT_F_SELECT,
+      "suspend engine: one Ruby fiber per core (Rack apps only)" },
+    { NULL }
+};
+
+static const char *const fb_requires[] = { "rack", NULL };
+
+WF_PLUGIN(fiber,
+          .version = PACKAGE_VERSION,
+          .kind    = WF_KIND_SUSPEND,
+          .ops     = &fb_ops,
+          .options = fb_options,
+          .requires = fb_requires,
+          .needs   = "the rack plugin (Ruby)",
+          .summary = "suspend engine: one Ruby fiber per core (Rack only)",
+          .flags   = WF_PLUGIN_F_GLOBAL);

@@ -1,0 +1,6 @@
+"""The smallest WSGI app: GET / -> 200 "Hello World"."""
+
+
+def application(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b"Hello World"]
