@@ -42,6 +42,7 @@ struct wf__config {
     int help, version, list_plugins;
     char *pidfile;
     char *io_engine;
+    char *loop;
     char *logto;
 };
 
@@ -82,7 +83,7 @@ const struct wf_option *wf__opt_find(const char *name,
 void wf__opt_help(FILE *out);
 
 /* Remember an option's value as text for wf_opt_get. */
-void wf__opt_record(const char *name, const char *value);
+void wf__opt_record(const char *name, const char *value, int given);
 
 /* Parse an ini file into vals (append). Section: "uwsgi" unless given as
  * FILE:section; "weft" is also read. 0 or -1. */
@@ -262,6 +263,8 @@ extern const struct wf_io_ops *wf__io_ops;
 extern const struct wf_plugin *wf__io_plugin;
 extern const struct wf_suspend_ops *wf__sus_ops;
 extern const struct wf_plugin *wf__sus_plugin;
+extern const struct wf_loop_ops *wf__loop_ops;
+extern const struct wf_plugin *wf__loop_plugin;
 /* languages by modifier1; wf__lang_default serves modifier1 0 when no
  * language claims 0. */
 extern const struct wf_plugin *wf__langs[256];

@@ -32,6 +32,8 @@ const struct wf_io_ops *wf__io_ops;
 const struct wf_plugin *wf__io_plugin;
 const struct wf_suspend_ops *wf__sus_ops;
 const struct wf_plugin *wf__sus_plugin;
+const struct wf_loop_ops *wf__loop_ops;
+const struct wf_plugin *wf__loop_plugin;
 const struct wf_plugin *wf__langs[256];
 const struct wf_plugin *wf__lang_default;
 void (*wf__core_body_hook)(struct wf_core *c);
@@ -76,6 +78,9 @@ wf_suspend_engine_name(void)
 WF_API struct wf_core *
 wf_core_current(void)
 {
+    if (wf__loop_ops != NULL) {
+        return wf__loop_ops->current();
+    }
     return wf__w.current ? &wf__w.current->pub : NULL;
 }
 
@@ -162,7 +167,7 @@ set_accepting(int on)
 {
     struct wf__listener *l;
 
-    if (wf__w.accepting == on) {
+    if (wf__w.accepting == on || wf__loop_ops != NULL) {
         return;
     }
     for (l = wf__listeners; l; l = l->next) {
@@ -182,7 +187,9 @@ wf__core_wake_clear(struct wf__core *c)
     for (i = 0; i < c->nwaits; i++) {
         int fd = c->waits[i].fd;
 
-        wf__io_set(fd, 0);
+        if (wf__loop_ops == NULL) {
+            wf__io_set(fd, 0);
+        }
         wf__w.fdtab[fd].core = NULL;
     }
     c->nwaits = 0;
@@ -214,7 +221,7 @@ wf_wait_fd(struct wf_core *pub, int fd, unsigned events)
     for (i = 0; i < c->nwaits; i++) {
         if (c->waits[i].fd == fd) {
             c->waits[i].events |= events;
-            return wf__io_set(fd, c->waits[i].events);
+            return wf__loop_ops ? 0 : wf__io_set(fd, c->waits[i].events);
         }
     }
     if (c->nwaits == c->wcap) {
@@ -231,7 +238,7 @@ wf_wait_fd(struct wf_core *pub, int fd, unsigned events)
     c->waits[c->nwaits].events = events;
     c->nwaits++;
     e->core = c;
-    return wf__io_set(fd, events);
+    return wf__loop_ops ? 0 : wf__io_set(fd, events);
 }
 
 WF_API void
@@ -269,7 +276,40 @@ wf_clear_ready(struct wf_core *pub)
 static int
 can_switch(struct wf__core *c)
 {
-    return wf__sus_ops != NULL && wf__w.current == c;
+    return wf__loop_ops != NULL ||
+           (wf__sus_ops != NULL && wf__w.current == c);
+}
+
+/* A loop engine runs the worker: c's registered waits (or none: a turn for
+ * the others) go to it. */
+static int
+loop_suspend(struct wf__core *c)
+{
+    struct wf_io_event fds[16];
+    int n = 0, r, ready = -1;
+    long timeout = -1;
+    unsigned i;
+
+    if (c->nwaits == 0 && c->timer.heap_idx < 0) {
+        return wf__loop_ops->yield(&c->pub);
+    }
+    for (i = 0; i < c->nwaits && n < 16; i++) {
+        fds[n].fd = c->waits[i].fd;
+        fds[n++].events = c->waits[i].events;
+    }
+    if (c->timer.heap_idx >= 0) {
+        int64_t d = c->timer.deadline - wf__now_ms();
+
+        timeout = d > 0 ? (long)d : 0;
+    }
+    wf__core_wake_clear(c);
+    r = wf__loop_ops->wait(&c->pub, fds, n, timeout, &ready);
+    if (r < 0) {
+        return r;
+    }
+    c->ready_fd = r > 0 ? ready : -1;
+    c->timed_out = r == 0;
+    return 0;
 }
 
 WF_API int
@@ -286,6 +326,11 @@ wf_suspend(struct wf_core *pub)
     wf__resp_flush(c);
     c->switches++;
     c->t_suspended = wf__now_ms();
+    if (wf__loop_ops != NULL) {
+        int r = loop_suspend(c);
+
+        return c->cancelled ? -ECANCELED : r;
+    }
     if (c->nwaits == 0 && c->timer.heap_idx < 0) {
         wf__runq_push(c);
     } else {
@@ -329,6 +374,14 @@ wf_wait_io(struct wf_core *pub, int fd, unsigned events, long timeout_ms)
     if (!can_switch(c)) {
         return poll_fd(fd, events, timeout_ms);
     }
+    if (wf__loop_ops != NULL) {
+        struct wf_io_event ev = { fd, events };
+        int ready = -1;
+
+        c->switches++;
+        r = wf__loop_ops->wait(pub, &ev, 1, timeout_ms, &ready);
+        return c->cancelled ? -ECANCELED : r;
+    }
     r = wf_wait_fd(pub, fd, events);
     if (r < 0) {
         return r;
@@ -361,6 +414,13 @@ wf_sleep(struct wf_core *pub, long ms)
     if (!can_switch(c)) {
         poll(NULL, 0, ms < 0 ? 0 : (int)ms);
         return 0;
+    }
+    if (wf__loop_ops != NULL) {
+        int ready;
+
+        c->switches++;
+        ms = wf__loop_ops->wait(pub, NULL, 0, ms < 0 ? 0 : ms, &ready);
+        return c->cancelled ? -ECANCELED : (int)(ms < 0 ? ms : 0);
     }
     wf__core_wake_clear(c);
     wf__timer_set(&c->timer, wf__now_ms() + (ms < 0 ? 0 : ms));
@@ -502,18 +562,14 @@ add_var_if_missing(struct wf__conn *k, const char *key, const char *v)
  * it on a free core or queue it for the next one. */
 static void attach(struct wf__conn *k, struct wf__core *c);
 
-static void
-start_request(struct wf__conn *k, int head_len)
+/* Complete the variables of k's parsed head and check that a language
+ * serves it. Returns 0, or the status to refuse it with. */
+static int
+request_vars(struct wf__conn *k)
 {
     const struct wf_plugin *lp;
     unsigned m1;
     int bad = 0;
-
-    k->head_len = (size_t)head_len;
-    wf__timer_clear(&k->timer);
-    /* the read interest stays: most connections come back to reading
-     * without another byte in between, and then no epoll_ctl is needed;
-     * dispatch() drops it if the fd turns ready while the request runs */
 
     if (k->lsn->proto == WF_PROTO_HTTP) {
         const char *host;
@@ -545,9 +601,7 @@ start_request(struct wf__conn *k, int head_len)
     bad |= add_var_if_missing(k, "REMOTE_ADDR", k->raddr);
     bad |= add_var_if_missing(k, "REMOTE_PORT", k->rport);
     if (bad) {
-        wf__resp_send_error(k, 431);
-        conn_close(k);
-        return;
+        return 431;
     }
     m1 = k->req.modifier1;
     lp = wf__langs[m1];
@@ -558,13 +612,30 @@ start_request(struct wf__conn *k, int head_len)
         wf_log(WF_LOG_WARN, "-- unavailable modifier requested: %u -- (%s, "
                "from %s); load the language plugin for it", m1,
                k->lsn->name, k->raddr);
+        return 500;
+    }
+    wf__body_init(k);
+    return 0;
+}
+
+static void
+start_request(struct wf__conn *k, int head_len)
+{
+    int st;
+
+    k->head_len = (size_t)head_len;
+    wf__timer_clear(&k->timer);
+    /* the read interest stays: most connections come back to reading
+     * without another byte in between, and then no epoll_ctl is needed;
+     * dispatch() drops it if the fd turns ready while the request runs */
+    st = request_vars(k);
+    if (st != 0) {
         if (k->lsn->proto == WF_PROTO_HTTP) {
-            wf__resp_send_error(k, 500);
+            wf__resp_send_error(k, st);
         }
         conn_close(k);
         return;
     }
-    wf__body_init(k);
     if (wf__w.nfree > 0 && wf__w.ready_head == NULL) {
         attach(k, wf__w.free[--wf__w.nfree]);
         return;
@@ -581,7 +652,7 @@ start_request(struct wf__conn *k, int head_len)
 }
 
 static void
-attach(struct wf__conn *k, struct wf__core *c)
+bind_core(struct wf__conn *k, struct wf__core *c)
 {
     unsigned m1 = k->req.modifier1;
     const struct wf_plugin *lp = wf__langs[m1] ? wf__langs[m1]
@@ -602,6 +673,12 @@ attach(struct wf__conn *k, struct wf__core *c)
     c->timed_out = 0;
     c->cancelled = 0;
     wf__resp_init(c);
+}
+
+static void
+attach(struct wf__conn *k, struct wf__core *c)
+{
+    bind_core(k, c);
     wf__runq_push(c);
 }
 
@@ -624,6 +701,9 @@ idle_conn(void)
     }
     return NULL;
 }
+
+static void conn_setup(struct wf__conn *k, int fd, struct wf__listener *l,
+                       const struct sockaddr_storage *ss);
 
 static void
 accept_some(struct wf__listener *l)
@@ -666,49 +746,54 @@ accept_some(struct wf__listener *l)
             close(fd);
             break;
         }
-        wf__w.nconns++;
-        k->fd = fd;
-        k->lsn = l;
-        k->buf_len = 0;
-        k->head_len = 0;
-        k->requests = 0;
-        k->core = NULL;
-        k->state = WF_CONN_READING;
-        wf__req_reset(&k->req);
-        wf__w.fdtab[fd].conn = k;
-        wf__w.fdtab[fd].core = NULL;
-        wf__w.fdtab[fd].interest = 0;
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-            int one = 1;
-
-            inet_ntop(AF_INET, &s4->sin_addr, k->raddr, sizeof(k->raddr));
-            snprintf(k->rport, sizeof(k->rport), "%u", ntohs(s4->sin_port));
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-            int one = 1;
-
-            if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-                inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], k->raddr,
-                          sizeof(k->raddr));
-            } else {
-                inet_ntop(AF_INET6, &s6->sin6_addr, k->raddr,
-                          sizeof(k->raddr));
-            }
-            snprintf(k->rport, sizeof(k->rport), "%u",
-                     ntohs(s6->sin6_port));
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        } else {
-            snprintf(k->raddr, sizeof(k->raddr), "%s", "unix");
-            snprintf(k->rport, sizeof(k->rport), "%s", "0");
-        }
+        conn_setup(k, fd, l, &ss);
         /* the head is usually there already: read it now and save a
          * round through the io engine */
         read_head(k);
     }
     if (wf__w.nconns >= wf__w.max_conns && idle_conn() == NULL) {
         set_accepting(0);
+    }
+}
+
+static void
+conn_setup(struct wf__conn *k, int fd, struct wf__listener *l,
+           const struct sockaddr_storage *ss)
+{
+    int one = 1;
+
+    wf__w.nconns++;
+    k->fd = fd;
+    k->lsn = l;
+    k->buf_len = 0;
+    k->head_len = 0;
+    k->requests = 0;
+    k->core = NULL;
+    k->state = WF_CONN_READING;
+    wf__req_reset(&k->req);
+    wf__w.fdtab[fd].conn = k;
+    wf__w.fdtab[fd].core = NULL;
+    wf__w.fdtab[fd].interest = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+
+        inet_ntop(AF_INET, &s4->sin_addr, k->raddr, sizeof(k->raddr));
+        snprintf(k->rport, sizeof(k->rport), "%u", ntohs(s4->sin_port));
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+        if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+            inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], k->raddr,
+                      sizeof(k->raddr));
+        } else {
+            inet_ntop(AF_INET6, &s6->sin6_addr, k->raddr, sizeof(k->raddr));
+        }
+        snprintf(k->rport, sizeof(k->rport), "%u", ntohs(s6->sin6_port));
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    } else {
+        snprintf(k->raddr, sizeof(k->raddr), "%s", "unix");
+        snprintf(k->rport, sizeof(k->rport), "%s", "0");
     }
 }
 
@@ -758,10 +843,11 @@ wf_core_body(struct wf_core *pub)
     default_body(wf__core(pub));
 }
 
-static void
-end_request(struct wf__core *c)
+/* Count and log c's finished request; 1 when its connection may carry
+ * the next one. */
+static int
+request_done(struct wf__core *c, struct wf__conn *k)
 {
-    struct wf__conn *k = c->conn;
     int keep;
 
     wf__w.requests++;
@@ -773,6 +859,41 @@ end_request(struct wf__core *c)
     if (keep && wf__body_discard(k) < 0) {
         keep = 0;
     }
+    if (wf__cfg.max_requests > 0 &&
+        wf__w.requests >= (uint64_t)wf__cfg.max_requests &&
+        !wf__w.stopping) {
+        wf_log(WF_LOG_INFO, "worker %u: %llu requests served "
+               "(--max-requests); finishing in-flight requests, then "
+               "exiting", wf__w.id, (unsigned long long)wf__w.requests);
+        wf__w.stopping = 1;
+        set_accepting(0);
+        if (wf__loop_ops != NULL && write(wf__w.sigpipe[1], "m", 1) < 0) {
+            /* the loop engine looks at the control fd anyway */
+        }
+        keep = 0;
+    }
+    return keep;
+}
+
+/* k carries its next request: what follows the body is its head. */
+static void
+conn_next(struct wf__conn *k)
+{
+    size_t left = k->buf_len - k->body_off;
+
+    memmove(k->buf, k->buf + k->body_off, left);
+    k->buf_len = left;
+    k->head_len = 0;
+    k->state = WF_CONN_READING;
+    wf__req_reset(&k->req);
+}
+
+static void
+end_request(struct wf__core *c)
+{
+    struct wf__conn *k = c->conn;
+    int keep = request_done(c, k);
+
     /* the core is free again: the first waiting head takes it */
     c->conn = NULL;
     c->lang = NULL;
@@ -788,30 +909,11 @@ end_request(struct wf__core *c)
         }
         attach(next, wf__w.free[--wf__w.nfree]);
     }
-    if (wf__cfg.max_requests > 0 &&
-        wf__w.requests >= (uint64_t)wf__cfg.max_requests &&
-        !wf__w.stopping) {
-        wf_log(WF_LOG_INFO, "worker %u: %llu requests served "
-               "(--max-requests); finishing in-flight requests, then "
-               "exiting", wf__w.id, (unsigned long long)wf__w.requests);
-        wf__w.stopping = 1;
-        set_accepting(0);
-        keep = 0;
-    }
     if (!keep) {
         conn_close(k);
         return;
     }
-    /* keep-alive: what follows the body is the next request */
-    {
-        size_t left = k->buf_len - k->body_off;
-
-        memmove(k->buf, k->buf + k->body_off, left);
-        k->buf_len = left;
-    }
-    k->head_len = 0;
-    k->state = WF_CONN_READING;
-    wf__req_reset(&k->req);
+    conn_next(k);
     if (k->buf_len > 0) {
         read_head(k);
         return;
@@ -1079,10 +1181,12 @@ worker_init(unsigned id, struct wf_err *err)
          * N-1 and a lightly loaded worker keeps reusing it (as uWSGI) */
         wf__w.free[wf__w.nfree++] = c;
     }
-    wf__w.io = wf__io_ops;
-    wf__w.io_st = wf__io_ops->open(wf__w.max_fds, err);
-    if (wf__w.io_st == NULL) {
-        return -1;
+    if (wf__loop_ops == NULL) {
+        wf__w.io = wf__io_ops;
+        wf__w.io_st = wf__io_ops->open(wf__w.max_fds, err);
+        if (wf__w.io_st == NULL) {
+            return -1;
+        }
     }
     for (i = 0; i < 256; i++) {
         const struct wf_plugin *lp = wf__langs[i];
@@ -1099,7 +1203,9 @@ worker_init(unsigned id, struct wf_err *err)
     if (pipe2(wf__w.sigpipe, O_NONBLOCK | O_CLOEXEC) < 0) {
         return wf_err_set(err, "pipe2(): %s", strerror(errno));
     }
-    wf__io_set(wf__w.sigpipe[0], WF_IO_READ);
+    if (wf__loop_ops == NULL) {
+        wf__io_set(wf__w.sigpipe[0], WF_IO_READ);
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
@@ -1111,7 +1217,12 @@ worker_init(unsigned id, struct wf_err *err)
     for (l = wf__listeners; l; l = l->next) {
         wf__w.fdtab[l->fd].lsn = l;
     }
-    set_accepting(1);
+    if (wf__loop_ops == NULL) {
+        set_accepting(1);
+    } else if (wf__loop_ops->worker_init &&
+               wf__loop_ops->worker_init(nc, err) < 0) {
+        return -1;
+    }
     return 0;
 }
 
@@ -1134,8 +1245,13 @@ worker_fini(int now)
         if (wf__sus_ops && wf__sus_ops->worker_fini) {
             wf__sus_ops->worker_fini();
         }
+        if (wf__loop_ops && wf__loop_ops->worker_fini) {
+            wf__loop_ops->worker_fini();
+        }
     }
-    wf__w.io->close(wf__w.io_st);
+    if (wf__w.io != NULL) {
+        wf__w.io->close(wf__w.io_st);
+    }
 }
 
 /* See internal.h. Runs the worker until it stops; 0 on a clean stop. */
@@ -1148,6 +1264,15 @@ wf__worker_run(unsigned id, struct wf_err *err)
 
     if (worker_init(id, err) < 0) {
         return -1;
+    }
+    if (wf__loop_ops != NULL) {
+        int r;
+
+        wf_log(WF_LOG_INFO, "worker %u (pid %d) ready: %u cores, loop %s",
+               id, (int)getpid(), wf__w.ncores, wf__loop_plugin->name);
+        r = wf__loop_ops->run(err);
+        worker_fini(wf__w.stopping == 2);
+        return r;
     }
     if (wf__cfg.async > 0 && wf__sus_ops == NULL) {
         wf_log(WF_LOG_WARN, "*** async mode without a suspend engine: only "
@@ -1222,4 +1347,205 @@ wf__worker_run(unsigned id, struct wf_err *err)
     }
     worker_fini(now_exit);
     return 0;
+}
+
+/* ------------------------------------------------------- loop engines */
+
+WF_API int
+wf_loop_listeners(int *fds, int max)
+{
+    struct wf__listener *l;
+    int n = 0;
+
+    for (l = wf__listeners; l && n < max; l = l->next) {
+        fds[n++] = l->fd;
+    }
+    return n;
+}
+
+WF_API int
+wf_loop_control_fd(void)
+{
+    return wf__w.sigpipe[0];
+}
+
+WF_API int
+wf_loop_control(void)
+{
+    char buf[64];
+
+    while (read(wf__w.sigpipe[0], buf, sizeof(buf)) > 0) {
+    }
+    if (got_signal) {
+        int sig = got_signal;
+
+        got_signal = 0;
+        if (sig == SIGQUIT) {
+            wf_log(WF_LOG_INFO, "worker %u: SIGQUIT, stopping now", wf__w.id);
+            wf__w.stopping = 2;
+        } else if (!wf__w.stopping) {
+            wf_log(WF_LOG_INFO, "worker %u: %s, finishing %u in-flight "
+                   "requests", wf__w.id, strsignal(sig),
+                   wf__w.ncores - wf__w.nfree);
+            wf__w.stopping = 1;
+        }
+    }
+    return wf__w.stopping;
+}
+
+WF_API unsigned
+wf_loop_room(void)
+{
+    return wf__w.stopping ? 0 : wf__w.nfree;
+}
+
+WF_API unsigned
+wf_loop_busy(void)
+{
+    return wf__w.ncores - wf__w.nfree;
+}
+
+WF_API struct wf_core *
+wf_loop_accept(int lfd)
+{
+    struct sockaddr_storage ss;
+    socklen_t slen = sizeof(ss);
+    struct wf__listener *l;
+    struct wf__conn *k;
+    struct wf__core *c;
+    int fd;
+
+    if (lfd < 0 || (unsigned)lfd >= wf__w.max_fds || wf__w.stopping ||
+        wf__w.nfree == 0 || (l = wf__w.fdtab[lfd].lsn) == NULL) {
+        return NULL;
+    }
+    do {
+        fd = accept4(lfd, (struct sockaddr *)&ss, &slen,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    } while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
+    if (fd < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            wf_log_errno("accept4(%s)", l->name);
+        }
+        return NULL;
+    }
+    if ((unsigned)fd >= wf__w.max_fds || (k = conn_get()) == NULL) {
+        wf_log(WF_LOG_ERROR, "accept4(%s): no room for fd %d; raise "
+               "ulimit -n", l->name, fd);
+        close(fd);
+        return NULL;
+    }
+    conn_setup(k, fd, l, &ss);
+    /* under a loop engine a connection keeps its core while it lives:
+     * the engine's own context (greenlet) is the connection's */
+    c = wf__w.free[--wf__w.nfree];
+    c->conn = k;
+    k->core = c;
+    c->state = WF_CS_RUNNING;
+    return &c->pub;
+}
+
+/* Read k's next head through the loop engine. 1 when whole, 0 when the
+ * connection is over (closed, bad, timed out: answered already). */
+static int
+loop_read_head(struct wf__core *c, struct wf__conn *k)
+{
+    size_t max_head = (size_t)wf__cfg.buffer_size;
+    int fresh = k->buf_len > 0;
+
+    for (;;) {
+        ssize_t n;
+
+        if (fresh) {
+            int r = k->lsn->proto == WF_PROTO_HTTP
+                ? wf__http_parse(k->buf, k->buf_len, max_head, &k->req)
+                : wf__uwsgi_parse(k->buf, k->buf_len, max_head + 4, &k->req);
+
+            fresh = 0;
+            if (r > 0) {
+                k->head_len = (size_t)r;
+                return 1;
+            }
+            if (r < 0) {
+                wf_log(WF_LOG_WARN, "%s: bad request from %s (%d %s); "
+                       "connection closed", k->lsn->name, k->raddr, -r,
+                       wf__http_reason(-r));
+                if (k->lsn->proto == WF_PROTO_HTTP) {
+                    wf__resp_send_error(k, -r);
+                }
+                return 0;
+            }
+        }
+        if (k->buf_len >= k->buf_cap) {
+            if (k->lsn->proto == WF_PROTO_HTTP) {
+                wf__resp_send_error(k, 431);
+            }
+            return 0;
+        }
+        n = recv(k->fd, k->buf + k->buf_len, k->buf_cap - k->buf_len, 0);
+        if (n > 0) {
+            k->buf_len += (size_t)n;
+            fresh = 1;
+            continue;
+        }
+        if (n == 0) {
+            return 0;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            struct wf_io_event ev = { k->fd, WF_IO_READ };
+            int ready, r;
+
+            if (wf__w.stopping && k->buf_len == 0) {
+                return 0;   /* idle while stopping: done */
+            }
+            r = wf__loop_ops->wait(&c->pub, &ev, 1,
+                                   wf__cfg.socket_timeout * 1000, &ready);
+            if (r == 0 && k->buf_len > 0 &&
+                k->lsn->proto == WF_PROTO_HTTP) {
+                wf_log(WF_LOG_WARN, "%s: %s sent no complete request head "
+                       "in %lds (--socket-timeout); closed", k->lsn->name,
+                       k->raddr, wf__cfg.socket_timeout);
+                wf__resp_send_error(k, 408);
+            }
+            if (r <= 0) {
+                return 0;
+            }
+            continue;
+        }
+        return 0;
+    }
+}
+
+WF_API void
+wf_loop_serve(struct wf_core *pub)
+{
+    struct wf__core *c = wf__core(pub);
+    struct wf__conn *k = c->conn;
+
+    while (loop_read_head(c, k)) {
+        int st = request_vars(k);
+
+        if (st != 0) {
+            if (k->lsn->proto == WF_PROTO_HTTP) {
+                wf__resp_send_error(k, st);
+            }
+            break;
+        }
+        bind_core(k, c);
+        c->state = WF_CS_RUNNING;
+        default_body(c);
+        if (!request_done(c, k)) {
+            break;
+        }
+        conn_next(k);
+    }
+    wf__core_wake_clear(c);
+    c->conn = NULL;
+    c->lang = NULL;
+    c->state = WF_CS_FREE;
+    wf__w.free[wf__w.nfree++] = c;
+    conn_close(k);
 }

@@ -271,6 +271,35 @@ choose_engines(const struct wf_plugin **selected)
         wf__sus_plugin = selected[WF_KIND_SUSPEND];
         wf__sus_ops = wf__sus_plugin->ops;
     }
+    if (wf__cfg.loop != NULL && strcmp(wf__cfg.loop, "async") != 0) {
+        p = wf__plugin_load(wf__cfg.loop, &err);
+        if (p == NULL) {
+            die(&err);
+        }
+        if (p->kind != WF_KIND_LOOP) {
+            wf_err_set(&err, "--loop %s: a %s plugin, not a loop engine; "
+                       "try --loop gevent", wf__cfg.loop,
+                       kind_label(p->kind));
+            die(&err);
+        }
+        if (selected[WF_KIND_LOOP] && selected[WF_KIND_LOOP] != p) {
+            wf_err_set(&err, "--loop %s: the loop '%s' is already selected; "
+                       "choose one", wf__cfg.loop,
+                       selected[WF_KIND_LOOP]->name);
+            die(&err);
+        }
+        selected[WF_KIND_LOOP] = p;
+    }
+    if (selected[WF_KIND_LOOP] != NULL) {
+        wf__loop_plugin = selected[WF_KIND_LOOP];
+        wf__loop_ops = wf__loop_plugin->ops;
+        if (wf__sus_plugin != NULL) {
+            wf_err_set(&err, "--%s: the %s loop switches requests itself; "
+                       "drop it, or drop the loop", wf__sus_plugin->name,
+                       wf__loop_plugin->name);
+            die(&err);
+        }
+    }
 }
 
 static void

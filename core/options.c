@@ -80,6 +80,9 @@ const struct wf_option wf__core_options[] = {
     { "io-engine", WF_OPT_STR, &wf__cfg.io_engine, NULL, 0, 0, 0,
       "I/O engine plugin (default: the best that works here)", 0, NULL,
       "NAME" },
+    { "loop", WF_OPT_STR, &wf__cfg.loop, NULL, 0, 0, 0,
+      "the worker's loop: async (the core's own, default) or a loop "
+      "engine plugin such as gevent", 0, NULL, "NAME" },
     { "help", WF_OPT_FLAG, &wf__cfg.help, NULL, 0, 0, 0,
       "show the options of the core and of every plugin found", 'h', NULL,
       NULL },
@@ -95,13 +98,14 @@ const struct wf_option wf__core_options[] = {
 struct rec {
     char *name;
     char *value;
+    int given;
 };
 static struct rec *recs;
 static size_t nrecs, caprecs;
 
 /* See internal.h. */
 void
-wf__opt_record(const char *name, const char *value)
+wf__opt_record(const char *name, const char *value, int given)
 {
     size_t i;
 
@@ -109,6 +113,7 @@ wf__opt_record(const char *name, const char *value)
         if (strcmp(recs[i].name, name) == 0) {
             free(recs[i].value);
             recs[i].value = strdup(value ? value : "true");
+            recs[i].given |= given;
             return;
         }
     }
@@ -121,11 +126,38 @@ wf__opt_record(const char *name, const char *value)
     }
     recs[nrecs].name = strdup(name);
     recs[nrecs].value = strdup(value ? value : "true");
+    recs[nrecs].given = given;
     nrecs++;
 }
 
+/* See core.h. */
+WF_API void
+wf_opt_foreach(void (*fn)(const char *name, const char *value, int given,
+                          void *arg), void *arg)
+{
+    size_t i;
+
+    for (i = 0; i < nrecs; i++) {
+        fn(recs[i].name, recs[i].value, recs[i].given, arg);
+    }
+}
+
+/* See core.h. */
+WF_API int
+wf_opt_set(const char *name, const char *value, struct wf_err *err)
+{
+    const struct wf_plugin *owner;
+    const struct wf_option *o = wf__opt_find(name, &owner);
+    struct wf__optval v = { (char *)name, (char *)value, "set by a plugin" };
+
+    if (o == NULL) {
+        return wf_err_set(err, "--%s: no such option", name);
+    }
+    return wf__opt_apply(o, &v, err);
+}
+
 /* See option.h. */
-const char *
+WF_API const char *
 wf_opt_get(const char *name)
 {
     size_t i;
@@ -652,7 +684,7 @@ wf__opt_defaults(const struct wf_option *tab, struct wf_err *err)
             return -1;
         }
         if (o->def != NULL) {
-            wf__opt_record(o->name, o->def);
+            wf__opt_record(o->name, o->def, 0);
         }
     }
     return 0;
@@ -666,7 +698,7 @@ wf__opt_apply(const struct wf_option *o, const struct wf__optval *v,
     if (store(o, v->value, v->origin, err) < 0) {
         return -1;
     }
-    wf__opt_record(o->name, v->value);
+    wf__opt_record(o->name, v->value, 1);
     if (o->on_set != NULL && o->on_set(o, v->value, err) < 0) {
         return -1;
     }

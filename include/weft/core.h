@@ -151,4 +151,41 @@ WF_API int wf_wait_io(struct wf_core *c, int fd, unsigned events, long timeout_m
 /* Sleep ms through the engine (poll() without one). Core context. */
 WF_API int wf_sleep(struct wf_core *c, long ms);
 
+/* ------------------------------------------------------- loop engines */
+
+/* The listening sockets of this worker; returns the count (at most max). */
+WF_API int wf_loop_listeners(int *fds, int max);
+
+/* The fd that becomes readable when the worker gets a signal. */
+WF_API int wf_loop_control_fd(void);
+
+/* Read the control fd and act on the signal: 0 go on, 1 stop gracefully
+ * (stop accepting, finish what runs), 2 stop now. */
+WF_API int wf_loop_control(void);
+
+/* Free cores; 0 while every core is busy (stop watching the listeners). */
+WF_API unsigned wf_loop_room(void);
+
+/* Busy cores. */
+WF_API unsigned wf_loop_busy(void);
+
+/* Accept one connection from listener lfd onto a free core. Returns the
+ * core, or NULL when nothing is pending, no core is free or the worker is
+ * stopping. Worker context (the hub). */
+WF_API struct wf_core *wf_loop_accept(int lfd);
+
+/* Serve core c's connection until it closes (requests, keep-alive), then
+ * free the core. Runs in the context the loop engine made for it. */
+WF_API void wf_loop_serve(struct wf_core *c);
+
+/* Set an option by name from a plugin's on_set (e.g. --gevent N sets
+ * --async N). Master context. 0, or -1 + err. */
+WF_API int wf_opt_set(const char *name, const char *value,
+                      struct wf_err *err);
+
+/* Call fn for every option given on the command line or in an ini file,
+ * and for every default (given 0), with its text value. */
+WF_API void wf_opt_foreach(void (*fn)(const char *name, const char *value,
+                                      int given, void *arg), void *arg);
+
 #endif

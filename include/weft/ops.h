@@ -94,22 +94,45 @@ struct wf_suspend_ops {
 /* ----------------------------------------------------------------- loop */
 
 /*
- * A loop engine runs the whole worker (gevent's hub). While one is active,
- * the core's waiting API (wf_wait_io, wf_suspend, ...) routes to it.
- * This table is not used by any plugin yet and may still change (ABI minor).
+ * A loop engine runs the whole worker instead of the core's loop (gevent's
+ * hub). The core still owns the cores, the connections, the parsers and the
+ * response writer; the loop engine owns waiting and switching:
+ *
+ *   run():   watch every fd of wf_loop_listeners() and wf_loop_control_fd();
+ *            on a readable listener, call wf_loop_accept(fd) until it
+ *            returns NULL, and run wf_loop_serve(c) for each core it returns
+ *            in a context of its own (a greenlet); stop watching the
+ *            listeners while wf_loop_room() is 0 and watch them again when a
+ *            wf_loop_serve() returns; on a readable control fd call
+ *            wf_loop_control(): 1 means stop accepting and return once
+ *            wf_loop_busy() is 0, 2 means return now.
+ *   While a loop engine runs, the core's waiting API (wf_wait_io,
+ *   wf_suspend with registered waits, wf_sleep) calls wait(), a bare
+ *   wf_suspend() calls yield(), and wf_core_current() calls current().
  */
 struct wf_loop_ops {
-    /* worker: run until stopped. Returns the worker's exit status. */
+    /* worker, after fork, before run(): set up. 0 or -1 + err. Optional. */
+    int (*worker_init)(unsigned ncores, struct wf_err *err);
+
+    /* worker: run until stopped (see above). 0, or -1 + err. */
     int (*run)(struct wf_err *err);
-    /* worker (signal handler context deferred to the loop): stop; graceful
-     * when non-zero, i.e. finish in-flight requests first. */
-    void (*stop)(int graceful);
-    /* core: wait for fd (WF_IO_*) up to timeout_ms; 1 ready, 0 timeout,
-     * -errno. */
-    int (*wait_io)(struct wf_core *c, int fd, unsigned events,
-                   long timeout_ms);
-    /* core: give the hub a turn. 0. */
-    int (*suspend)(struct wf_core *c);
+
+    /* core (inside wf_loop_serve's context): wait until one of fds[0..n)
+     * is ready for its events, or timeout_ms passes (-1: no timeout; n may
+     * be 0 for a plain sleep). Returns 1 with *ready_fd set, 0 on timeout,
+     * or -errno. Other contexts run meanwhile. */
+    int (*wait)(struct wf_core *c, const struct wf_io_event *fds, int n,
+                long timeout_ms, int *ready_fd);
+
+    /* core: let every other ready context run once, then come back. 0. */
+    int (*yield)(struct wf_core *c);
+
+    /* any context: the core served by the running context, or NULL (the
+     * hub, or a context the app spawned itself). */
+    struct wf_core *(*current)(void);
+
+    /* worker, at exit. Optional. */
+    void (*worker_fini)(void);
 };
 
 /* ------------------------------------------------------------- language */
