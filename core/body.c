@@ -17,6 +17,7 @@ wf__body_init(struct wf__conn *k)
 {
     k->body_off = k->head_len;
     k->body_done = 0;
+    k->body_read = 0;
     if (k->req.chunked) {
         wf__chunked_init(&k->chunk);
         k->body_left = -1;
@@ -166,6 +167,16 @@ wf_read_body(struct wf_core *pub, void *out, size_t len)
             c->conn->body_off += (size_t)used;
             if (c->conn->chunk.done) {
                 c->conn->body_done = 1;
+            }
+            c->conn->body_read += outlen;
+            if (wf__cfg.limit_post > 0 &&
+                c->conn->body_read > (uint64_t)wf__cfg.limit_post) {
+                wf_log(WF_LOG_WARN, "core %u: chunked body from %s over "
+                       "--limit-post %ld; refused with 413", c->pub.id,
+                       c->conn->raddr, wf__cfg.limit_post);
+                wf_response_error(&c->pub, 413);
+                c->resp.close = 1;
+                return -EFBIG;
             }
             if (outlen > 0) {
                 return (ssize_t)outlen;

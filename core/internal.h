@@ -37,6 +37,17 @@ struct wf__config {
     long max_requests;
     long max_conns;
     long reload_mercy;
+    long harakiri;          /* seconds; 0 off */
+    long reload_on_rss;     /* MiB */
+    long max_worker_lifetime;
+    long limit_post;        /* bytes; 0 no limit */
+    long http_timeout;      /* head timeout, seconds; 0: socket-timeout */
+    long max_fd;
+    int harakiri_verbose;
+    int lazy_apps;
+    char *touch_reload;
+    char *uid, *gid;
+    char *daemonize;
     int master;
     int disable_logging;
     int help, version, list_plugins;
@@ -188,6 +199,7 @@ struct wf__conn {
     size_t body_off;        /* next unread byte of buf (after head_len) */
     int64_t body_left;      /* Content-Length bytes still unread */
     struct wf__chunked chunk;
+    uint64_t body_read;     /* decoded chunked bytes so far */
     unsigned body_done : 1;
 
     struct wf__core *core;  /* while ACTIVE */
@@ -272,6 +284,29 @@ extern const struct wf_plugin *wf__lang_default;
 
 /* Tests may replace the request body run by wf_core_body(). */
 extern void (*wf__core_body_hook)(struct wf_core *c);
+
+/* master.c: the scoreboard slot of one worker, in shared memory. */
+struct wf__slot {
+    pid_t pid;
+    unsigned id;                    /* worker number, 1.. */
+    int64_t born;                   /* monotonic ms */
+    volatile int ready;             /* the worker serves */
+    volatile int draining;          /* told to stop (replaced) */
+    volatile int want_replace;      /* 1 max-requests, 2 reload-on-rss */
+    volatile int harakiri_sent;
+    volatile int64_t busy_since;    /* its loop runs a core since (ms) */
+    volatile unsigned busy_core;
+    volatile unsigned busy_cores;
+    volatile uint64_t requests;
+    volatile long rss_kb;
+    char req[160];                  /* what busy_core runs */
+};
+
+/* This worker's slot, or NULL without a master. */
+extern struct wf__slot *wf__slot;
+
+/* Run the master with n workers; returns the exit status. */
+int wf__master_run(unsigned n);
 
 /* loop.c */
 int wf__worker_run(unsigned id, struct wf_err *err);

@@ -429,6 +429,15 @@ wf_sleep(struct wf_core *pub, long ms)
 
 /* ------------------------------------------------------ connections */
 
+/* How long a client may take over a request head (or, kept alive,
+ * before its next one). */
+static long
+head_timeout_ms(void)
+{
+    return (wf__cfg.http_timeout > 0 ? wf__cfg.http_timeout
+                                     : wf__cfg.socket_timeout) * 1000;
+}
+
 static struct wf__conn *
 conn_get(void)
 {
@@ -539,8 +548,7 @@ read_head(struct wf__conn *k)
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             wf__io_set(k->fd, WF_IO_READ);
             if (k->timer.heap_idx < 0) {
-                wf__timer_set(&k->timer, wf__now_ms() +
-                              wf__cfg.socket_timeout * 1000);
+                wf__timer_set(&k->timer, wf__now_ms() + head_timeout_ms());
             }
             return;
         }
@@ -602,6 +610,12 @@ request_vars(struct wf__conn *k)
     bad |= add_var_if_missing(k, "REMOTE_PORT", k->rport);
     if (bad) {
         return 431;
+    }
+    if (wf__cfg.limit_post > 0 && k->req.content_length > wf__cfg.limit_post) {
+        wf_log(WF_LOG_WARN, "%s: %s sent a body of %lld bytes, over "
+               "--limit-post %ld; refused with 413", k->lsn->name, k->raddr,
+               (long long)k->req.content_length, wf__cfg.limit_post);
+        return 413;
     }
     m1 = k->req.modifier1;
     lp = wf__langs[m1];
@@ -843,6 +857,31 @@ wf_core_body(struct wf_core *pub)
     default_body(wf__core(pub));
 }
 
+/* --reload-on-rss: this worker's resident memory, to the scoreboard; a
+ * replacement is asked for above the limit. */
+static void
+check_rss(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    if (f == NULL) {
+        return;
+    }
+    if (fscanf(f, "%ld %ld", &pages, &rss) != 2) {
+        rss = 0;
+    }
+    fclose(f);
+    wf__slot->rss_kb = rss * (sysconf(_SC_PAGESIZE) / 1024);
+    if (wf__cfg.reload_on_rss > 0 && !wf__slot->want_replace &&
+        wf__slot->rss_kb / 1024 > wf__cfg.reload_on_rss) {
+        wf_log(WF_LOG_INFO, "worker %u: resident memory %ld MiB is over "
+               "--reload-on-rss %ld; asking for a replacement", wf__w.id,
+               wf__slot->rss_kb / 1024, wf__cfg.reload_on_rss);
+        wf__slot->want_replace = 2;
+    }
+}
+
 /* Count and log c's finished request; 1 when its connection may carry
  * the next one. */
 static int
@@ -859,7 +898,23 @@ request_done(struct wf__core *c, struct wf__conn *k)
     if (keep && wf__body_discard(k) < 0) {
         keep = 0;
     }
-    if (wf__cfg.max_requests > 0 &&
+    if (wf__slot != NULL) {
+        wf__slot->requests = wf__w.requests;
+        if ((wf__w.requests & 31) == 0) {
+            check_rss();
+        }
+    }
+    if (wf__cfg.max_requests > 0 && wf__slot != NULL &&
+        wf__w.requests >= (uint64_t)wf__cfg.max_requests) {
+        /* the master starts a new worker first, then tells this one to
+         * drain: serving goes on meanwhile */
+        if (!wf__slot->want_replace) {
+            wf_log(WF_LOG_INFO, "worker %u: %llu requests served "
+                   "(--max-requests); asking for a replacement", wf__w.id,
+                   (unsigned long long)wf__w.requests);
+            wf__slot->want_replace = 1;
+        }
+    } else if (wf__cfg.max_requests > 0 &&
         wf__w.requests >= (uint64_t)wf__cfg.max_requests &&
         !wf__w.stopping) {
         wf_log(WF_LOG_INFO, "worker %u: %llu requests served "
@@ -921,7 +976,7 @@ end_request(struct wf__core *c)
     /* idle keep-alive: the io engine says when the next request comes
      * (no recv() that would only say EAGAIN) */
     wf__io_set(k->fd, WF_IO_READ);
-    wf__timer_set(&k->timer, wf__now_ms() + wf__cfg.socket_timeout * 1000);
+    wf__timer_set(&k->timer, wf__now_ms() + head_timeout_ms());
 }
 
 static void
@@ -931,6 +986,18 @@ run_core(struct wf__core *c)
 
     wf__w.current = c;
     c->state = WF_CS_RUNNING;
+    if (wf__slot != NULL) {
+        /* for the master's harakiri: what runs, since when */
+        size_t ml = 0, ul = 0;
+        const char *m = wf__req_get(&c->conn->req, "REQUEST_METHOD", &ml);
+        const char *u = wf__req_get(&c->conn->req, "REQUEST_URI", &ul);
+
+        snprintf(wf__slot->req, sizeof(wf__slot->req), "%.*s %.*s from %s",
+                 (int)ml, m ? m : "-", (int)ul, u ? u : "-",
+                 c->conn->raddr);
+        wf__slot->busy_core = c->pub.id;
+        wf__slot->busy_since = wf__now_ms();
+    }
     if (c->cancelled && wf__sus_ops == NULL) {
         /* cancelled between two handle() calls: nothing runs any more */
         if (lang->release) {
@@ -972,8 +1039,45 @@ run_core(struct wf__core *c)
         }
     }
     wf__w.current = NULL;
+    if (wf__slot != NULL) {
+        wf__slot->busy_since = 0;
+    }
     if (c->state == WF_CS_DONE) {
         end_request(c);
+    }
+}
+
+/* --harakiri, per core: a request suspended for longer is cancelled alone
+ * (504), with where it waited in the log; the others go on. Loop
+ * context, about twice a second. */
+static void
+check_harakiri(int64_t now)
+{
+    unsigned i;
+
+    for (i = 0; i < wf__w.ncores; i++) {
+        struct wf__core *c = &wf__w.cores[i];
+        char stack[4096];
+        size_t ml = 0, ul = 0, n = 0;
+        const char *m, *u;
+
+        if ((c->state != WF_CS_WAITING && c->state != WF_CS_QUEUED) ||
+            c->cancelled || now - c->t_start <= wf__cfg.harakiri * 1000) {
+            continue;
+        }
+        m = wf__req_get(&c->conn->req, "REQUEST_METHOD", &ml);
+        u = wf__req_get(&c->conn->req, "REQUEST_URI", &ul);
+        stack[0] = '\0';
+        if (c->lang_switch && c->lang->backtrace) {
+            n = c->lang->backtrace(&c->pub, stack, sizeof(stack));
+        }
+        wf_log(WF_LOG_ERROR, "HARAKIRI: core %u of worker %u: %.*s %.*s "
+               "from %s has run for %llds (--harakiri %ld); cancelled with "
+               "504, the other requests go on%s%s", c->pub.id, wf__w.id,
+               (int)ml, m ? m : "-", (int)ul, u ? u : "-", c->conn->raddr,
+               (long long)((now - c->t_start) / 1000), wf__cfg.harakiri,
+               n ? "; it waited in:\n" : "", n ? stack : "");
+        wf__core_cancel(c, 504);
     }
 }
 
@@ -1029,8 +1133,8 @@ timer_fired(struct wf__tnode *t)
         if (k->state == WF_CONN_READING) {
             if (k->buf_len > 0 && k->lsn->proto == WF_PROTO_HTTP) {
                 wf_log(WF_LOG_WARN, "%s: %s sent no complete request head "
-                       "in %lds (--socket-timeout); closed", k->lsn->name,
-                       k->raddr, wf__cfg.socket_timeout);
+                       "in %lds (--http-timeout/--socket-timeout); closed",
+                       k->lsn->name, k->raddr, head_timeout_ms() / 1000);
                 wf__resp_send_error(k, 408);
             }
             conn_close(k);
@@ -1107,6 +1211,17 @@ run_queue(void)
     }
 }
 
+/* SIGUSR2: --logto again (after a rotation). */
+static void
+reopen_log(void)
+{
+    struct wf_err err;
+
+    if (wf__cfg.logto && wf__log_open(wf__cfg.logto, &err) < 0) {
+        fprintf(stderr, "weft: %s\n", err.msg);
+    }
+}
+
 static void
 on_signal(int sig)
 {
@@ -1136,6 +1251,42 @@ close_idle(int all)
             conn_close(k);
         }
     }
+}
+
+/* --lazy-apps: load every language's app in this worker, after fork. */
+static int
+load_apps(struct wf_err *err)
+{
+    unsigned i, apps = 0;
+
+    for (i = 0; i < 256; i++) {
+        const struct wf_plugin *lp = wf__langs[i];
+        int r;
+
+        if (lp == NULL) {
+            continue;
+        }
+        r = ((const struct wf_lang_ops *)lp->ops)->load_app(err);
+        if (r < 0) {
+            return -1;
+        }
+        if (r == 0) {
+            if (wf__lang_default == lp) {
+                wf__lang_default = NULL;
+            }
+            wf__langs[i] = NULL;
+            continue;
+        }
+        apps++;
+        if (wf__lang_default == NULL) {
+            wf__lang_default = lp;
+        }
+    }
+    if (apps == 0) {
+        return wf_err_set(err, "no app to serve; give --wsgi-file FILE or "
+                          "--module MODULE[:CALLABLE]");
+    }
+    return 0;
 }
 
 static int
@@ -1188,6 +1339,9 @@ worker_init(unsigned id, struct wf_err *err)
             return -1;
         }
     }
+    if (wf__cfg.lazy_apps && load_apps(err) < 0) {
+        return -1;
+    }
     for (i = 0; i < 256; i++) {
         const struct wf_plugin *lp = wf__langs[i];
         const struct wf_lang_ops *lo = lp ? lp->ops : NULL;
@@ -1213,6 +1367,7 @@ worker_init(unsigned id, struct wf_err *err)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGQUIT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     for (l = wf__listeners; l; l = l->next) {
         wf__w.fdtab[l->fd].lsn = l;
@@ -1259,7 +1414,7 @@ int
 wf__worker_run(unsigned id, struct wf_err *err)
 {
     struct wf_io_event evs[MAX_EVENTS];
-    int64_t stop_deadline = 0;
+    int64_t stop_deadline = 0, next_harakiri = 0;
     int now_exit = 0;
 
     if (worker_init(id, err) < 0) {
@@ -1282,6 +1437,9 @@ wf__worker_run(unsigned id, struct wf_err *err)
            "suspend %s", id, (int)getpid(), wf__w.ncores,
            wf__io_plugin->name,
            wf__sus_plugin ? wf__sus_plugin->name : "none");
+    if (wf__slot != NULL) {
+        wf__slot->ready = 1;
+    }
     for (;;) {
         long timeout;
         int64_t now;
@@ -1296,6 +1454,10 @@ wf__worker_run(unsigned id, struct wf_err *err)
                 wf_log(WF_LOG_INFO, "worker %u: SIGQUIT, stopping now", id);
                 now_exit = 1;
                 break;
+            }
+            if (sig == SIGUSR2) {
+                reopen_log();
+                continue;
             }
             if (!wf__w.stopping) {
                 wf_log(WF_LOG_INFO, "worker %u: %s, finishing %u in-flight "
@@ -1327,6 +1489,9 @@ wf__worker_run(unsigned id, struct wf_err *err)
         }
         now = wf__now_ms();
         timeout = wf__w.rq_head ? 0 : wf__timer_next(now);
+        if (wf__cfg.harakiri > 0 && (timeout < 0 || timeout > 500)) {
+            timeout = 500;
+        }
         if (wf__w.stopping && (timeout < 0 || timeout > 1000)) {
             timeout = 1000;   /* look at the mercy deadline now and then */
         }
@@ -1342,6 +1507,10 @@ wf__worker_run(unsigned id, struct wf_err *err)
         now = wf__now_ms();
         while ((t = wf__timer_pop_due(now)) != NULL) {
             timer_fired(t);
+        }
+        if (wf__cfg.harakiri > 0 && now >= next_harakiri) {
+            check_harakiri(now);
+            next_harakiri = now + 500;
         }
         run_queue();
     }
@@ -1383,6 +1552,8 @@ wf_loop_control(void)
         if (sig == SIGQUIT) {
             wf_log(WF_LOG_INFO, "worker %u: SIGQUIT, stopping now", wf__w.id);
             wf__w.stopping = 2;
+        } else if (sig == SIGUSR2) {
+            reopen_log();
         } else if (!wf__w.stopping) {
             wf_log(WF_LOG_INFO, "worker %u: %s, finishing %u in-flight "
                    "requests", wf__w.id, strsignal(sig),
@@ -1501,8 +1672,8 @@ loop_read_head(struct wf__core *c, struct wf__conn *k)
             if (wf__w.stopping && k->buf_len == 0) {
                 return 0;   /* idle while stopping: done */
             }
-            r = wf__loop_ops->wait(&c->pub, &ev, 1,
-                                   wf__cfg.socket_timeout * 1000, &ready);
+            r = wf__loop_ops->wait(&c->pub, &ev, 1, head_timeout_ms(),
+                                   &ready);
             if (r == 0 && k->buf_len > 0 &&
                 k->lsn->proto == WF_PROTO_HTTP) {
                 wf_log(WF_LOG_WARN, "%s: %s sent no complete request head "

@@ -6,7 +6,11 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
+#include <pwd.h>
+#include <sys/resource.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -326,7 +330,9 @@ start_languages(void)
         if (lo->init(&err) < 0) {
             die(&err);
         }
-        r = lo->load_app(&err);
+        /* --lazy-apps: each worker loads the app after fork (see
+         * wf__worker_run); here every language is a candidate */
+        r = wf__cfg.lazy_apps ? 1 : lo->load_app(&err);
         if (r < 0) {
             die(&err);
         }
@@ -387,115 +393,86 @@ bind_sockets(void)
 
 /* ----------------------------------------------------- the processes */
 
-static volatile sig_atomic_t master_sig;
-
+/* --uid / --gid: after the sockets are bound (ports below 1024 need
+ * root), before any request is served. */
 static void
-master_on_signal(int sig)
+drop_privileges(void)
 {
-    master_sig = sig;
+    struct wf_err err;
+
+    if (wf__cfg.gid) {
+        struct group *g = getgrnam(wf__cfg.gid);
+        char *end;
+        long gid = strtol(wf__cfg.gid, &end, 10);
+
+        if (g != NULL) {
+            gid = g->gr_gid;
+        } else if (*end != '\0') {
+            wf_err_set(&err, "--gid %s: no such group", wf__cfg.gid);
+            die(&err);
+        }
+        if (setgroups(0, NULL) < 0 && errno != EPERM) {
+            wf_log_errno("setgroups()");
+        }
+        if (setgid((gid_t)gid) < 0) {
+            wf_err_set(&err, "--gid %s: setgid(): %s; run as root to change "
+                       "group", wf__cfg.gid, strerror(errno));
+            die(&err);
+        }
+    }
+    if (wf__cfg.uid) {
+        struct passwd *pw = getpwnam(wf__cfg.uid);
+        char *end;
+        long uid = strtol(wf__cfg.uid, &end, 10);
+
+        if (pw != NULL) {
+            uid = pw->pw_uid;
+            if (!wf__cfg.gid && setgid(pw->pw_gid) < 0) {
+                wf_log_errno("setgid(%d)", (int)pw->pw_gid);
+            }
+        } else if (*end != '\0') {
+            wf_err_set(&err, "--uid %s: no such user", wf__cfg.uid);
+            die(&err);
+        }
+        if (setuid((uid_t)uid) < 0) {
+            wf_err_set(&err, "--uid %s: setuid(): %s; run as root to change "
+                       "user", wf__cfg.uid, strerror(errno));
+            die(&err);
+        }
+        wf_log(WF_LOG_INFO, "running as uid %d, gid %d", (int)getuid(),
+               (int)getgid());
+    }
 }
 
-static pid_t
-spawn(unsigned id)
+/* --daemonize FILE: detach, log to FILE. */
+static void
+daemonize(void)
 {
-    pid_t pid = fork();
+    struct wf_err err;
+    pid_t pid;
+    int fd;
 
-    if (pid == 0) {
-        struct wf_err err;
-        struct sigaction sa;
-
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = SIG_DFL;
-        sigaction(SIGCHLD, &sa, NULL);
-        if (wf__worker_run(id, &err) < 0) {
-            fprintf(stderr, "weft: worker %u: %s\n", id, err.msg);
-            _exit(1);
-        }
+    if (wf__log_open(wf__cfg.daemonize, &err) < 0) {
+        die(&err);
+    }
+    pid = fork();
+    if (pid < 0) {
+        wf_err_set(&err, "--daemonize: fork(): %s", strerror(errno));
+        die(&err);
+    }
+    if (pid > 0) {
         _exit(0);
     }
-    if (pid < 0) {
-        wf_log_errno("fork() for worker %u", id);
-    }
-    return pid;
-}
-
-/* A small master: forks the workers, forwards signals, respawns a worker
- * that dies (with a pause when one dies right after its start). */
-static int
-run_master(unsigned nworkers)
-{
-    pid_t *pids = calloc(nworkers, sizeof(*pids));
-    time_t *born = calloc(nworkers, sizeof(*born));
-    struct sigaction sa;
-    int stopping = 0;
-    unsigned i, alive = 0;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = master_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGQUIT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    for (i = 0; i < nworkers; i++) {
-        pids[i] = spawn(i + 1);
-        born[i] = time(NULL);
-        alive += pids[i] > 0;
-    }
-    wf_log(WF_LOG_INFO, "master (pid %d) started %u workers", (int)getpid(),
-           alive);
-    while (alive > 0) {
-        int status;
-        pid_t pid = waitpid(-1, &status, 0);
-
-        if (master_sig) {
-            int sig = master_sig;
-
-            master_sig = 0;
-            if (sig != SIGHUP) {
-                stopping = 1;
-            }
-            wf_log(WF_LOG_INFO, "master: %s, %s workers", strsignal(sig),
-                   sig == SIGHUP ? "reloading" : "stopping");
-            for (i = 0; i < nworkers; i++) {
-                if (pids[i] > 0) {
-                    kill(pids[i], sig == SIGHUP ? SIGTERM : sig);
-                }
-            }
-        }
-        if (pid < 0) {
-            continue;
-        }
-        for (i = 0; i < nworkers; i++) {
-            if (pids[i] != pid) {
-                continue;
-            }
-            pids[i] = 0;
-            alive--;
-            if (WIFSIGNALED(status)) {
-                wf_log(WF_LOG_ERROR, "worker %u (pid %d) killed by signal "
-                       "%d (%s)", i + 1, (int)pid, WTERMSIG(status),
-                       strsignal(WTERMSIG(status)));
-            } else if (!stopping) {
-                wf_log(WF_LOG_INFO, "worker %u (pid %d) exited with status "
-                       "%d", i + 1, (int)pid, WEXITSTATUS(status));
-            }
-            if (!stopping) {
-                if (time(NULL) - born[i] < 1) {
-                    wf_log(WF_LOG_WARN, "worker %u died within a second of "
-                           "its start; respawning in 1s", i + 1);
-                    sleep(1);
-                }
-                pids[i] = spawn(i + 1);
-                born[i] = time(NULL);
-                alive += pids[i] > 0;
-            }
+    setsid();
+    fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(wf__log_fd, 2);
+        if (fd > 2) {
+            close(fd);
         }
     }
-    free(pids);
-    free(born);
-    wf_log(WF_LOG_INFO, "master: all workers gone, bye");
-    return 0;
 }
 
 int
@@ -542,9 +519,31 @@ main(int argc, char **argv)
     if (wf__cfg.logto && wf__log_open(wf__cfg.logto, &err) < 0) {
         die(&err);
     }
+    if (wf__cfg.max_fd > 0) {
+        struct rlimit rl = { (rlim_t)wf__cfg.max_fd, (rlim_t)wf__cfg.max_fd };
+
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            wf_err_set(&err, "--max-fd %ld: setrlimit(): %s; lower it or "
+                       "run as root", wf__cfg.max_fd, strerror(errno));
+            die(&err);
+        }
+    }
+    if (!wf__cfg.master && (wf__cfg.max_requests || wf__cfg.reload_on_rss ||
+                            wf__cfg.max_worker_lifetime ||
+                            wf__cfg.touch_reload || wf__cfg.harakiri)) {
+        /* replacing a worker needs someone to start the new one */
+        wf_log(WF_LOG_INFO, "--max-requests, --reload-on-rss, "
+               "--max-worker-lifetime, --touch-reload and --harakiri need a "
+               "master: running with --master");
+        wf__cfg.master = 1;
+    }
     choose_engines(selected);
     start_languages();
     bind_sockets();
+    drop_privileges();
+    if (wf__cfg.daemonize) {
+        daemonize();
+    }
     if (wf__cfg.pidfile) {
         FILE *f = fopen(wf__cfg.pidfile, "w");
 
@@ -557,7 +556,7 @@ main(int argc, char **argv)
         fclose(f);
     }
     if (wf__cfg.master || wf__cfg.processes > 1) {
-        return run_master((unsigned)wf__cfg.processes);
+        return wf__master_run((unsigned)wf__cfg.processes);
     }
     if (wf__worker_run(1, &err) < 0) {
         die(&err);

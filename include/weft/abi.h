@@ -6,12 +6,15 @@
  * because the loader checks the descriptor size). Add a dated line below.
  *
  * 2026-11-26  1.0  first ABI: plugin descriptor, four ops tables, core API.
+ * 2026-11-26  1.1  wf_lang_ops.backtrace appended; wf_loop_ops given its
+ *                  first real shape (no plugin had used it); loop-engine
+ *                  and option functions added to the core API.
  */
 #ifndef WEFT_ABI_H
 #define WEFT_ABI_H
 
 #define WF_ABI_MAJOR 1
-#define WF_ABI_MINOR 0
+#define WF_ABI_MINOR 1
 
 /* "weft" in ASCII: the first word of every plugin descriptor. */
 #define WF_PLUGIN_MAGIC 0x77656674u

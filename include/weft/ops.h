@@ -182,6 +182,13 @@ struct wf_lang_ops {
 
     /* worker or master, at exit. Optional. */
     void (*shutdown)(void);
+
+    /* loop: write where core c's app waits now (its stack, innermost
+     * last, one frame a line) into buf; returns the length, 0 when it
+     * cannot tell. Called only for a core whose state the core saved
+     * with save() (a suspend engine without keeps_lang_state), for the
+     * harakiri log. Optional. (ABI 1.1) */
+    size_t (*backtrace)(struct wf_core *c, char *buf, size_t len);
 };
 
 #endif

@@ -500,6 +500,58 @@ python_restore(struct wf_core *c)
     }
 }
 
+/*
+ * Where core c's app waits: its Python stack, innermost last, read from
+ * the core's saved thread state without running Python code. Loop context,
+ * only for a core whose state save() keeps (the core calls it so).
+ */
+static size_t
+python_backtrace(struct wf_core *c, char *buf, size_t len)
+{
+    struct pyw_core *pc;
+    PyFrameObject *f, *frames[64];
+    size_t used = 0;
+    int n = 0, i;
+
+    if (!pyw.initialized || len == 0) {
+        return 0;
+    }
+    pc = pyw_core_of(c);
+    pyw_ts_save(NULL);
+    pyw_ts_restore(pc);
+    f = PyEval_GetFrame();
+    Py_XINCREF(f);
+    while (f != NULL && n < 64) {
+        frames[n++] = f;
+        f = PyFrame_GetBack(f);
+    }
+    Py_XDECREF(f);
+    pyw_ts_save(pc);
+    pyw_ts_restore(NULL);
+    buf[0] = '\0';
+    for (i = n - 1; i >= 0; i--) {
+        PyCodeObject *code = PyFrame_GetCode(frames[i]);
+        const char *file = PyUnicode_AsUTF8(code->co_filename);
+        const char *name = PyUnicode_AsUTF8(code->co_name);
+        int w;
+
+        if (file == NULL || name == NULL) {
+            PyErr_Clear();
+        }
+        w = snprintf(buf + used, len - used, "  File \"%s\", line %d, in %s\n",
+                     file ? file : "?", PyFrame_GetLineNumber(frames[i]),
+                     name ? name : "?");
+        Py_DECREF(code);
+        if (w > 0) {
+            used += (size_t)w < len - used ? (size_t)w : len - used - 1;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        Py_DECREF(frames[i]);
+    }
+    return used;
+}
+
 /* ------------------------------------------------------ start and end */
 
 static int
@@ -867,6 +919,7 @@ static const struct wf_lang_ops python_ops = {
     .restore      = python_restore,
     .check_engine = python_check_engine,
     .shutdown     = python_shutdown,
+    .backtrace    = python_backtrace,
 };
 
 WF_PLUGIN(python,

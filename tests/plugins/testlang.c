@@ -12,9 +12,14 @@
  *   /big?kb=N       N KiB of 'x' in 64 KiB writes
  *   /error          WF_ERROR before anything is sent
  *   /core           the core id
+ *   /pid            the worker's pid
+ *   /spin?ms=N      burns the CPU for N ms without giving the worker away
+ *   /alloc?mb=N     keeps N MiB more allocated (and touched) for good
  */
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +91,33 @@ tl_handle(struct wf_core *c)
         ok(c, "text/plain");
         snprintf(line, sizeof(line), "%u", c->id);
         return say(c, line);
+    }
+    if (path_is(c, "/pid")) {
+        ok(c, "text/plain");
+        snprintf(line, sizeof(line), "%d", (int)getpid());
+        return say(c, line);
+    }
+    if (path_is(c, "/spin")) {
+        struct timespec t0, t1;
+        long ms = query_num(c, "ms", 100);
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+        } while ((t1.tv_sec - t0.tv_sec) * 1000 +
+                 (t1.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+        ok(c, "text/plain");
+        return say(c, "spun");
+    }
+    if (path_is(c, "/alloc")) {
+        long mb = query_num(c, "mb", 10);
+        char *p = malloc((size_t)mb << 20);
+
+        if (p != NULL) {
+            memset(p, 1, (size_t)mb << 20);   /* kept: resident for good */
+        }
+        ok(c, "text/plain");
+        return say(c, p ? "allocated" : "failed");
     }
     if (path_is(c, "/error")) {
         wf_log(WF_LOG_ERROR, "testlang: /error asked for an error");

@@ -1,0 +1,483 @@
+/*
+ * The master: forks the workers, keeps them alive, replaces them without
+ * dropping a request, and watches their loops (harakiri).
+ *
+ * Master and workers share a scoreboard (anonymous shared memory mapped
+ * before the first fork). A worker says there when it is ready, when its
+ * loop runs a core since when and for which request, and when it wants to
+ * be replaced (--max-requests, --reload-on-rss). The master replaces a
+ * worker by starting the new one first and telling the old one to drain
+ * only once the new one is ready, one worker at a time: the capacity never
+ * drops to zero, also with --processes 1.
+ *
+ * Signals to the master: TERM/INT stop gracefully, QUIT stops now, HUP
+ * replaces every worker (new code with --lazy-apps), USR1 logs the
+ * workers' state, USR2 reopens --logto.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct wf__slot *wf__slot;          /* this worker's, in a worker */
+static struct wf__slot *slots;      /* 2 x processes: old and new */
+static unsigned nslots;
+static int mpipe[2] = { -1, -1 };
+static volatile sig_atomic_t msig[32];
+
+/* Per logical worker (1..N): its current slot, restarts, back-off. */
+struct wid {
+    int slot;               /* the slot serving as worker id, or -1 */
+    int replacing;          /* slot of its replacement being started */
+    int pending;            /* a replacement was asked for */
+    unsigned fails;         /* quick deaths in a row */
+    int64_t respawn_at;     /* back-off: spawn again at (ms), or 0 */
+    const char *why;        /* why it is being replaced */
+};
+
+static struct wid *wids;
+static unsigned nwids;
+
+static void
+master_signal(int sig)
+{
+    int saved = errno;
+
+    if (sig > 0 && sig < 32) {
+        msig[sig] = 1;
+    }
+    if (write(mpipe[1], "s", 1) < 0) {
+        /* a wake-up is pending anyway */
+    }
+    errno = saved;
+}
+
+static int64_t
+mono_ms(void)
+{
+    return wf__now_ms();
+}
+
+static int
+free_slot(void)
+{
+    unsigned i;
+
+    for (i = 0; i < nslots; i++) {
+        if (slots[i].pid == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* Fork worker `id` into slot s. Returns the pid, or -1. */
+static pid_t
+spawn(unsigned id, int s)
+{
+    struct wf__slot *sl = &slots[s];
+    pid_t pid;
+
+    memset(sl, 0, sizeof(*sl));
+    sl->id = id;
+    sl->born = mono_ms();
+    pid = fork();
+    if (pid == 0) {
+        struct wf_err err;
+        struct sigaction sa;
+        int i;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_DFL;
+        for (i = 1; i < 32; i++) {
+            if (i != SIGKILL && i != SIGSTOP) {
+                sigaction(i, &sa, NULL);
+            }
+        }
+        close(mpipe[0]);
+        close(mpipe[1]);
+        wf__slot = sl;
+        sl->pid = getpid();
+        if (wf__worker_run(id, &err) < 0) {
+            wf_log(WF_LOG_ERROR, "worker %u: %s", id, err.msg);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    if (pid < 0) {
+        wf_log_errno("fork() for worker %u", id);
+        sl->id = 0;
+        return -1;
+    }
+    sl->pid = pid;
+    return pid;
+}
+
+static void
+log_stats(void)
+{
+    unsigned i;
+
+    wf_log(WF_LOG_INFO, "master (pid %d): %u workers", (int)getpid(), nwids);
+    for (i = 0; i < nslots; i++) {
+        struct wf__slot *s = &slots[i];
+
+        if (s->pid == 0) {
+            continue;
+        }
+        wf_log(WF_LOG_INFO, "  worker %u pid %d: %s, %llu requests, %u busy "
+               "cores, rss %ld KiB, up %llds%s", s->id, (int)s->pid,
+               s->ready ? (s->draining ? "draining" : "ready") : "starting",
+               (unsigned long long)s->requests, s->busy_cores, s->rss_kb,
+               (long long)((mono_ms() - s->born) / 1000),
+               s->busy_since ? ", running a core now" : "");
+    }
+}
+
+static void
+send_all(int sig)
+{
+    unsigned i;
+
+    for (i = 0; i < nslots; i++) {
+        if (slots[i].pid > 0) {
+            kill(slots[i].pid, sig);
+        }
+    }
+}
+
+/* The master's checks of one worker's loop: harakiri. */
+static void
+check_harakiri(int64_t now)
+{
+    unsigned i;
+
+    if (wf__cfg.harakiri <= 0) {
+        return;
+    }
+    for (i = 0; i < nslots; i++) {
+        struct wf__slot *s = &slots[i];
+        int64_t since = s->busy_since;
+
+        if (s->pid <= 0 || since == 0 || s->harakiri_sent ||
+            now - since <= wf__cfg.harakiri * 1000) {
+            continue;
+        }
+        s->harakiri_sent = 1;
+        wf_log(WF_LOG_ERROR, "HARAKIRI: worker %u (pid %d) has not come "
+               "back to its loop for %llds (--harakiri %ld): core %u runs "
+               "%.*s; killing the worker (its other requests are lost) and "
+               "starting a new one", s->id, (int)s->pid,
+               (long long)((now - since) / 1000), wf__cfg.harakiri,
+               s->busy_core, (int)sizeof(s->req), s->req);
+        kill(s->pid, SIGKILL);
+    }
+}
+
+/* Start the replacement of worker id (one at a time). */
+static void
+start_replacement(unsigned id)
+{
+    struct wid *w = &wids[id - 1];
+    int s = free_slot();
+
+    if (s < 0) {
+        return;     /* a slot frees when an old worker exits */
+    }
+    wf_log(WF_LOG_INFO, "master: replacing worker %u (%s)", id,
+           w->why ? w->why : "reload");
+    if (spawn(id, s) > 0) {
+        w->replacing = s;
+    }
+    w->pending = 0;
+}
+
+static int
+replacement_running(void)
+{
+    unsigned i;
+
+    for (i = 0; i < nwids; i++) {
+        if (wids[i].replacing >= 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+ask_replace(unsigned id, const char *why)
+{
+    struct wid *w = &wids[id - 1];
+
+    if (w->replacing < 0 && !w->pending) {
+        w->pending = 1;
+        w->why = why;
+    }
+}
+
+/* Drive replacements: a new worker that is ready takes over, and the old
+ * one drains. */
+static void
+step_replacements(void)
+{
+    unsigned i;
+
+    for (i = 0; i < nwids; i++) {
+        struct wid *w = &wids[i];
+
+        if (w->replacing < 0 || !slots[w->replacing].ready) {
+            continue;
+        }
+        if (w->slot >= 0 && slots[w->slot].pid > 0) {
+            slots[w->slot].draining = 1;
+            kill(slots[w->slot].pid, SIGTERM);
+        }
+        w->slot = w->replacing;
+        w->replacing = -1;
+    }
+    if (replacement_running()) {
+        return;
+    }
+    for (i = 0; i < nwids; i++) {
+        if (wids[i].pending) {
+            start_replacement(i + 1);
+            return;
+        }
+    }
+}
+
+/* A child exited: account for it, respawn when it was not expected. */
+static void
+reaped(pid_t pid, int status, int stopping)
+{
+    unsigned i;
+
+    for (i = 0; i < nslots; i++) {
+        struct wf__slot *s = &slots[i];
+        struct wid *w;
+        int64_t life;
+
+        if (s->pid != pid) {
+            continue;
+        }
+        w = &wids[s->id - 1];
+        life = mono_ms() - s->born;
+        if (WIFSIGNALED(status)) {
+            wf_log(s->harakiri_sent ? WF_LOG_INFO : WF_LOG_ERROR,
+                   "worker %u (pid %d) killed by signal %d (%s)%s", s->id,
+                   (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)),
+                   s->harakiri_sent ? " after harakiri" : "");
+        } else if (WEXITSTATUS(status) != 0 || (!s->draining && !stopping)) {
+            wf_log(WF_LOG_ERROR, "worker %u (pid %d) exited with status %d%s",
+                   s->id, (int)pid, WEXITSTATUS(status),
+                   s->ready ? "" : " before it was ready (see the lines "
+                   "above)");
+        }
+        s->pid = 0;
+        if (w->replacing == (int)i) {
+            /* the replacement died while starting: keep the old one */
+            w->replacing = -1;
+            w->fails++;
+        }
+        if (w->slot == (int)i) {
+            w->slot = -1;
+            if (!stopping) {
+                if (life < 2000 && !s->harakiri_sent) {
+                    unsigned secs = 1u << (w->fails < 5 ? w->fails : 5);
+
+                    w->fails++;
+                    wf_log(WF_LOG_WARN, "worker %u died %llds after its "
+                           "start; next try in %us", s->id,
+                           (long long)(life / 1000), secs);
+                    w->respawn_at = mono_ms() + secs * 1000;
+                } else {
+                    w->fails = 0;
+                    w->respawn_at = mono_ms();
+                }
+            }
+        }
+        return;
+    }
+}
+
+static int
+any_alive(void)
+{
+    unsigned i;
+
+    for (i = 0; i < nslots; i++) {
+        if (slots[i].pid > 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* See internal.h. Runs the master until the last worker is gone. */
+int
+wf__master_run(unsigned nworkers)
+{
+    struct sigaction sa;
+    int stopping = 0, sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1,
+                                 SIGUSR2, SIGCHLD };
+    int64_t stop_deadline = 0;
+    time_t touch_mtime = 0;
+    unsigned i;
+
+    nwids = nworkers;
+    nslots = nworkers * 2;
+    slots = mmap(NULL, nslots * sizeof(*slots), PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    wids = calloc(nworkers, sizeof(*wids));
+    if (slots == MAP_FAILED || wids == NULL ||
+        pipe2(mpipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+        wf_log_errno("master: setting up");
+        return 1;
+    }
+    memset(slots, 0, nslots * sizeof(*slots));
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = master_signal;
+    sigemptyset(&sa.sa_mask);
+    for (i = 0; i < sizeof(sigs) / sizeof(*sigs); i++) {
+        sigaction(sigs[i], &sa, NULL);
+    }
+    if (wf__cfg.touch_reload) {
+        struct stat st;
+
+        if (stat(wf__cfg.touch_reload, &st) == 0) {
+            touch_mtime = st.st_mtime;
+        }
+    }
+    for (i = 0; i < nworkers; i++) {
+        wids[i].replacing = -1;
+        wids[i].slot = (int)i;
+        if (spawn(i + 1, (int)i) < 0) {
+            wids[i].slot = -1;
+            wids[i].respawn_at = mono_ms() + 1000;
+        }
+    }
+    wf_log(WF_LOG_INFO, "master (pid %d) started %u workers", (int)getpid(),
+           nworkers);
+    for (;;) {
+        struct pollfd p = { .fd = mpipe[0], .events = POLLIN };
+        char buf[64];
+        int64_t now;
+        pid_t pid;
+        int status;
+
+        poll(&p, 1, 100);
+        while (read(mpipe[0], buf, sizeof(buf)) > 0) {
+        }
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            reaped(pid, status, stopping);
+        }
+        if (msig[SIGQUIT]) {
+            msig[SIGQUIT] = 0;
+            wf_log(WF_LOG_INFO, "master: SIGQUIT, stopping now");
+            send_all(SIGQUIT);
+            stopping = 2;
+        }
+        if ((msig[SIGTERM] || msig[SIGINT]) && !stopping) {
+            wf_log(WF_LOG_INFO, "master: %s, stopping gracefully",
+                   msig[SIGTERM] ? "SIGTERM" : "SIGINT");
+            send_all(SIGTERM);
+            stopping = 1;
+            stop_deadline = mono_ms() + (wf__cfg.reload_mercy + 5) * 1000;
+        }
+        msig[SIGTERM] = msig[SIGINT] = 0;
+        if (msig[SIGUSR1]) {
+            msig[SIGUSR1] = 0;
+            log_stats();
+        }
+        if (msig[SIGUSR2]) {
+            struct wf_err err;
+
+            msig[SIGUSR2] = 0;
+            if (wf__cfg.logto && wf__log_open(wf__cfg.logto, &err) < 0) {
+                fprintf(stderr, "weft: %s\n", err.msg);
+            }
+            wf_log(WF_LOG_INFO, "master: log reopened");
+            send_all(SIGUSR2);
+        }
+        if (stopping) {
+            if (!any_alive()) {
+                break;
+            }
+            if (stopping == 1 && mono_ms() > stop_deadline) {
+                wf_log(WF_LOG_WARN, "master: workers still running after "
+                       "--worker-reload-mercy; killing them");
+                send_all(SIGKILL);
+                stopping = 2;
+            }
+            continue;
+        }
+        now = mono_ms();
+        if (msig[SIGHUP]) {
+            msig[SIGHUP] = 0;
+            wf_log(WF_LOG_INFO, "master: SIGHUP, replacing the workers one "
+                   "at a time%s", wf__cfg.lazy_apps ? "" :
+                   " (the app was loaded before fork: new code needs "
+                   "--lazy-apps)");
+            for (i = 0; i < nwids; i++) {
+                ask_replace(i + 1, "SIGHUP");
+            }
+        }
+        if (wf__cfg.touch_reload) {
+            struct stat st;
+
+            if (stat(wf__cfg.touch_reload, &st) == 0 &&
+                st.st_mtime != touch_mtime) {
+                touch_mtime = st.st_mtime;
+                for (i = 0; i < nwids; i++) {
+                    ask_replace(i + 1, "--touch-reload");
+                }
+            }
+        }
+        for (i = 0; i < nwids; i++) {
+            struct wid *w = &wids[i];
+
+            if (w->slot < 0 && w->replacing < 0 && w->respawn_at &&
+                now >= w->respawn_at) {
+                int s = free_slot();
+
+                w->respawn_at = 0;
+                if (s >= 0 && spawn(i + 1, s) > 0) {
+                    w->slot = s;
+                    wf_log(WF_LOG_INFO, "master: worker %u respawned (pid "
+                           "%d)", i + 1, (int)slots[s].pid);
+                } else {
+                    w->respawn_at = now + 1000;
+                }
+                continue;
+            }
+            if (w->slot < 0) {
+                continue;
+            }
+            if (slots[w->slot].want_replace) {
+                ask_replace(i + 1, slots[w->slot].want_replace == 1
+                            ? "--max-requests" : "--reload-on-rss");
+            } else if (wf__cfg.max_worker_lifetime > 0 &&
+                       now - slots[w->slot].born >
+                       wf__cfg.max_worker_lifetime * 1000) {
+                ask_replace(i + 1, "--max-worker-lifetime");
+            }
+        }
+        step_replacements();
+        check_harakiri(now);
+    }
+    munmap(slots, nslots * sizeof(*slots));
+    free(wids);
+    wf_log(WF_LOG_INFO, "master: all workers gone, bye");
+    return 0;
+}

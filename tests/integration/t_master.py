@@ -1,0 +1,347 @@
+"""The master and its workers: respawn, signals, graceful replacement with
+no failed request, harakiri per core and per worker, limits, privileges,
+logs. Real processes and real signals, against the core's C test app."""
+
+import os
+import pwd
+import signal
+import socket
+import tempfile
+import threading
+import time
+
+import weftest
+from weftest import Reader, Server, parallel, request
+
+
+def wait_for(cond, timeout=10.0, step=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()
+
+
+def worker_pids(srv):
+    """The master's children, from /proc."""
+    try:
+        kids = open("/proc/%d/task/%d/children" % (srv.pid, srv.pid)).read()
+    except OSError:
+        return set()
+    return {int(p) for p in kids.split()}
+
+
+def test_master_forks_workers_that_all_serve():
+    with Server("--master", "--processes", "2", "--async", "4",
+                testlang=True) as srv:
+        assert wait_for(lambda: len(worker_pids(srv)) == 2)
+        pids = set()
+        for _ in range(40):
+            pids.add(int(srv.get("/pid").body))
+        assert pids <= worker_pids(srv), (pids, worker_pids(srv))
+        assert len(pids) >= 1
+
+
+def test_a_dead_worker_is_respawned_with_a_log_line():
+    with Server("--master", "--async", "4", testlang=True) as srv:
+        time.sleep(2.1)      # older than the quick-death back-off window
+        old = int(srv.get("/pid").body)
+        os.kill(old, signal.SIGKILL)
+        new = wait_for(lambda: (worker_pids(srv) - {old}) or None)
+        assert new, "no new worker"
+        assert wait_for(lambda: srv.get("/pid").status == 200)
+        assert int(srv.get("/pid").body) != old
+        log = srv.log()
+        assert "killed by signal 9" in log, log
+        assert "respawned" in log
+
+
+def test_a_worker_that_dies_at_start_is_retried_with_back_off():
+    # the app cannot load in the worker: --lazy-apps makes each worker
+    # load it after fork
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write("raise RuntimeError('broken app')\n")
+    if "python" not in weftest.built_plugins():
+        raise weftest.Skip("python plugin not built")
+    try:
+        port = weftest.free_port()
+        p = __import__("subprocess").Popen(
+            [weftest.WEFT, "--master", "--lazy-apps", "--http-socket",
+             "127.0.0.1:%d" % port, "--wsgi-file", f.name],
+            stdout=__import__("subprocess").PIPE,
+            stderr=__import__("subprocess").STDOUT, text=True)
+        time.sleep(4)
+        p.send_signal(signal.SIGTERM)
+        out = p.communicate(timeout=20)[0]
+        assert "broken app" in out, out
+        assert "next try in 1s" in out and "next try in 2s" in out, out
+        # not a tight loop: a handful of tries in 4 s
+        assert 2 <= out.count("respawned") <= 4, out.count("respawned")
+    finally:
+        os.unlink(f.name)
+
+
+def test_sigterm_to_the_master_finishes_requests_then_exits():
+    srv = Server("--master", "--async", "4", "--ugreen", testlang=True)
+    with srv:
+        s = srv.connect()
+        s.sendall(b"GET /gsleep?ms=1000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
+        srv.proc.terminate()
+        resp = Reader(s).response()
+        assert resp.status == 200 and b"slept" in resp.body
+        assert srv.proc.wait(10) == 0
+
+
+def test_sigquit_stops_at_once():
+    srv = Server("--master", "--async", "4", "--ugreen", testlang=True)
+    with srv:
+        s = srv.connect()
+        s.sendall(b"GET /gsleep?ms=5000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
+        t0 = time.time()
+        srv.proc.send_signal(signal.SIGQUIT)
+        srv.proc.wait(10)
+        assert time.time() - t0 < 3
+
+
+def test_sighup_replaces_workers_and_keeps_in_flight_requests():
+    with Server("--master", "--processes", "2", "--async", "4", "--ugreen",
+                testlang=True) as srv:
+        assert wait_for(lambda: len(worker_pids(srv)) == 2)
+        old = worker_pids(srv)
+        s = srv.connect()
+        s.sendall(b"GET /gsleep?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.2)
+        srv.proc.send_signal(signal.SIGHUP)
+        resp = Reader(s).response()
+        assert resp.status == 200 and b"slept" in resp.body, resp
+        assert resp.header("connection") == "close"
+        assert wait_for(lambda: len(worker_pids(srv) & old) == 0 and
+                        len(worker_pids(srv)) == 2, 15), (old,
+                                                          worker_pids(srv))
+
+
+def load(srv, seconds, threads=4):
+    """Keep-alive clients hammering /hello; returns (ok, failures)."""
+    stop = time.time() + seconds
+    counts = {"ok": 0, "fail": []}
+    lock = threading.Lock()
+
+    def client(i):
+        s = r = None
+        while time.time() < stop:
+            try:
+                if s is None:
+                    s = srv.connect(timeout=10)
+                    r = Reader(s)
+                s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                resp = r.response()
+                with lock:
+                    if resp.status == 200:
+                        counts["ok"] += 1
+                    else:
+                        counts["fail"].append(resp.status)
+                if resp.header("connection") == "close":
+                    s.close()
+                    s = None
+            except Exception as e:  # noqa: BLE001 - counted
+                with lock:
+                    counts["fail"].append(repr(e))
+                if s is not None:
+                    s.close()
+                s = None
+        if s is not None:
+            s.close()
+
+    parallel(client, threads)
+    return counts["ok"], counts["fail"]
+
+
+def test_no_request_fails_across_reloads_under_load():
+    for procs in ("1", "2"):
+        with Server("--master", "--processes", procs, "--async", "8",
+                    "--ugreen", testlang=True) as srv:
+            def reloads():
+                for _ in range(3):
+                    time.sleep(0.7)
+                    srv.proc.send_signal(signal.SIGHUP)
+            t = threading.Thread(target=reloads)
+            t.start()
+            ok, fails = load(srv, 3.5)
+            t.join()
+            assert ok > 100 and not fails, (procs, ok, fails[:5])
+            assert srv.log().count("replacing worker") >= 3
+
+
+def test_max_requests_replaces_the_worker_without_cutting_requests():
+    with Server("--max-requests", "5", "--async", "4", "--ugreen",
+                testlang=True) as srv:
+        first = int(srv.get("/pid").body)
+        s = srv.connect()
+        s.sendall(b"GET /gsleep?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        for _ in range(6):
+            srv.get("/hello")
+        resp = Reader(s).response()
+        assert b"slept" in resp.body
+        assert wait_for(lambda: int(srv.get("/pid").body) != first, 10)
+        assert "--max-requests" in srv.log()
+
+
+def test_touch_reload_and_max_worker_lifetime_replace_workers():
+    with tempfile.NamedTemporaryFile(delete=False) as f:
+        pass
+    try:
+        with Server("--touch-reload", f.name, "--async", "2",
+                    testlang=True) as srv:
+            first = int(srv.get("/pid").body)
+            time.sleep(1.1)
+            os.utime(f.name)
+            assert wait_for(lambda: int(srv.get("/pid").body) != first, 10)
+            assert "--touch-reload" in srv.log()
+    finally:
+        os.unlink(f.name)
+    with Server("--max-worker-lifetime", "2", "--async", "2",
+                testlang=True) as srv:
+        first = int(srv.get("/pid").body)
+        assert wait_for(lambda: int(srv.get("/pid").body) != first, 10)
+        assert "--max-worker-lifetime" in srv.log()
+
+
+def test_reload_on_rss_replaces_a_fat_worker():
+    with Server("--reload-on-rss", "40", "--async", "2",
+                testlang=True) as srv:
+        first = int(srv.get("/pid").body)
+        srv.get("/alloc?mb=64")
+        for _ in range(40):          # the check runs every 32 requests
+            srv.get("/hello")
+        assert wait_for(lambda: int(srv.get("/pid").body) != first, 10)
+        assert "--reload-on-rss" in srv.log()
+
+
+def test_harakiri_cancels_a_stuck_request_alone():
+    with Server("--harakiri", "1", "--async", "4", "--ugreen",
+                testlang=True) as srv:
+        pid = int(srv.get("/pid").body)
+
+        def slow(i):
+            t0 = time.time()
+            r = srv.get("/gsleep?ms=4000")
+            return r.status, time.time() - t0
+
+        s = srv.connect()
+        res = []
+        t = threading.Thread(target=lambda: res.append(slow(0)))
+        t.start()
+        time.sleep(0.2)
+        # the others go on meanwhile
+        for _ in range(5):
+            assert srv.get("/hello").status == 200
+        t.join(10)
+        status, dt = res[0]
+        assert status == 504, status
+        assert 0.9 < dt < 3, dt
+        assert int(srv.get("/pid").body) == pid   # the worker lived
+        log = srv.log()
+        assert "HARAKIRI: core" in log and "/gsleep?ms=4000" in log, log
+        s.close()
+
+
+def test_harakiri_shows_the_python_stack_where_it_waited():
+    if "python" not in weftest.built_plugins() or \
+            "ugreen" not in weftest.built_plugins():
+        raise weftest.Skip("python or ugreen not built")
+    app = os.path.join(weftest.APPS, "sleeping_green.py")
+    with Server("--harakiri", "1", "--async", "4", "--ugreen", "--wsgi-file",
+                app) as srv:
+        r = srv.get("/?5")
+        assert r.status == 504, r
+        time.sleep(0.2)
+        log = srv.log()
+        assert "HARAKIRI: core" in log, log
+        assert "sleeping_green.py" in log and 'File "' in log, log
+
+
+def test_harakiri_kills_a_worker_that_blocks_its_loop():
+    with Server("--harakiri", "1", "--async", "4", testlang=True) as srv:
+        old = int(srv.get("/pid").body)
+        try:
+            r = srv.get("/spin?ms=4000")
+            assert r.status != 200, r
+        except (EOFError, ConnectionError, ValueError):
+            pass
+        assert wait_for(lambda: int(srv.get("/pid").body) != old, 10)
+        log = srv.log()
+        assert "HARAKIRI: worker" in log and "/spin?ms=4000" in log, log
+
+
+def test_limit_post_refuses_large_bodies_with_413():
+    with Server("--limit-post", "1000", testlang=True) as srv:
+        assert request(srv.port, "POST", "/echo", body=b"x" * 500).status == 200
+        assert request(srv.port, "POST", "/echo",
+                       body=b"x" * 5000).status == 413
+        chunked = b"".join(b"200\r\n" + b"y" * 512 + b"\r\n"
+                           for _ in range(4)) + b"0\r\n\r\n"
+        r = request(srv.port, "POST", "/echo", body=chunked,
+                    headers={"Transfer-Encoding": "chunked"})
+        assert r.status == 413, r
+        assert srv.get("/hello").status == 200
+
+
+def test_half_sent_heads_do_not_exhaust_the_cores():
+    with Server("--async", "2", "--socket-timeout", "10",
+                testlang=True) as srv:
+        slow = []
+        for _ in range(10):
+            s = srv.connect()
+            s.sendall(b"GET /hello HTTP/1.1\r\nHost:")
+            slow.append(s)
+        t0 = time.time()
+        assert srv.get("/hello").status == 200
+        assert time.time() - t0 < 1.5
+        for s in slow:
+            s.close()
+
+
+def test_uid_drops_privileges_after_binding():
+    if os.getuid() != 0:
+        raise weftest.Skip("needs root")
+    nobody = pwd.getpwnam("nobody")
+    with Server("--uid", "nobody", testlang=True) as srv:
+        status = open("/proc/%d/status" % srv.pid).read()
+        uid_line = [l for l in status.splitlines() if l.startswith("Uid:")][0]
+        assert uid_line.split()[1] == str(nobody.pw_uid), uid_line
+        assert srv.get("/hello").status == 200
+
+
+def test_logto_and_sigusr2_reopen_and_sigusr1_stats():
+    d = tempfile.mkdtemp()
+    log = os.path.join(d, "weft.log")
+    with Server("--master", "--logto", log, testlang=True) as srv:
+        srv.get("/hello")
+        assert wait_for(lambda: "GET /hello" in open(log).read())
+        os.rename(log, log + ".1")
+        srv.proc.send_signal(signal.SIGUSR2)
+        assert wait_for(lambda: os.path.exists(log))
+        time.sleep(0.3)
+        srv.get("/core")
+        assert wait_for(lambda: "GET /core" in open(log).read())
+        srv.proc.send_signal(signal.SIGUSR1)
+        assert wait_for(lambda: "requests, " in open(log).read() and
+                        "busy cores" in open(log).read())
+    for f in os.listdir(d):
+        os.unlink(os.path.join(d, f))
+    os.rmdir(d)
+
+
+def test_max_fd_raises_the_limit():
+    with Server("--max-fd", "4096", testlang=True) as srv:
+        limits = open("/proc/%d/limits" % srv.pid).read()
+        line = [l for l in limits.splitlines()
+                if l.startswith("Max open files")][0]
+        assert line.split()[3] == "4096", line
+
+
+weftest.main()
