@@ -110,6 +110,7 @@ def measure(name, cmd, port, args, close):
         c0 = cpu_of(proc.pid)
         r = wrk(port, args.duration, args.connections, close)
         c1 = cpu_of(proc.pid)
+        crashed = proc.poll() is not None
     finally:
         proc.terminate()
         try:
@@ -118,6 +119,8 @@ def measure(name, cmd, port, args, close):
             proc.kill()
     r["cpu"] = c1 - c0
     r["us_per_req"] = (r["cpu"] / r["requests"] * 1e6) if r["requests"] else 0
+    if crashed:
+        r["errors"] += " (the server died during the run)"
     return r
 
 
@@ -130,6 +133,9 @@ def main():
                     choices=["ugreen", "greenlet", "none"])
     ap.add_argument("--app", default=os.path.join(HERE, "hello.py"))
     ap.add_argument("--weft", default=os.path.join(TOP, "weft"))
+    ap.add_argument("--sync-keepalive", action="store_true",
+                    help="also compare keep-alive in sync mode (one core), "
+                    "where uWSGI's --http11-socket survives")
     args = ap.parse_args()
     for tool in ("wrk", "uwsgi", "taskset"):
         if shutil.which(tool) is None:
@@ -142,6 +148,18 @@ def main():
                           ",greenlet_python3")
     common = ["--async", str(args.cores)] + eng_w
     rows = []
+    if args.sync_keepalive:
+        # uWSGI 2.0.21's --http11-socket dies under --async with wrk
+        # (a segfault in the first seconds); its sync mode keeps alive
+        pw, pu = free_port(), free_port()
+        weft = [args.weft, "--http-socket", "127.0.0.1:%d" % pw,
+                "--wsgi-file", args.app, "--disable-logging"]
+        uw = ["uwsgi", "--plugin", "python3", "--http11-socket",
+              "127.0.0.1:%d" % pu, "--wsgi-file", args.app,
+              "--disable-logging", "--need-app"]
+        rows.append(("keep-alive, sync", measure("weft", weft, pw, args,
+                                                 False),
+                     measure("uwsgi", uw, pu, args, False)))
     for close in (False, True):
         label = "Connection: close" if close else "keep-alive"
         pw, pu = free_port(), free_port()
