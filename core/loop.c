@@ -489,46 +489,63 @@ conn_close(struct wf__conn *k)
 
 static void start_request(struct wf__conn *k, int head_len);
 
+/* Parse what k holds: > 0 the head's length, 0 incomplete, < 0 bad (logged
+ * and answered; the caller closes). */
+static int
+parse_head(struct wf__conn *k)
+{
+    size_t max_head = (size_t)wf__cfg.buffer_size;
+    int r = k->lsn->proto == WF_PROTO_HTTP
+        ? wf__http_parse(k->buf, k->buf_len, max_head, &k->req)
+        : wf__uwsgi_parse(k->buf, k->buf_len, max_head + 4, &k->req);
+
+    if (r < 0) {
+        wf_log(WF_LOG_WARN, "%s: bad request from %s (%d %s); connection "
+               "closed", k->lsn->name, k->raddr, -r, wf__http_reason(-r));
+        if (k->lsn->proto == WF_PROTO_HTTP) {
+            wf__resp_send_error(k, -r);
+        }
+    }
+    return r;
+}
+
+/* The head buffer is full and the head still incomplete: 431, close. */
+static int
+head_overflow(struct wf__conn *k)
+{
+    if (k->buf_len < k->buf_cap) {
+        return 0;
+    }
+    if (k->lsn->proto == WF_PROTO_HTTP) {
+        wf__resp_send_error(k, 431);
+    }
+    return 1;
+}
+
 /* The loop reads (more of) k's head; parses; starts the request when it is
  * whole, answers 400/431/... when it is bad. */
 static void
 read_head(struct wf__conn *k)
 {
-    size_t max_head = (size_t)wf__cfg.buffer_size;
     int fresh = k->buf_len > 0;
 
     for (;;) {
         ssize_t n;
 
         if (fresh) {
-            int r;
+            int r = parse_head(k);
 
             fresh = 0;
-            if (k->lsn->proto == WF_PROTO_HTTP) {
-                r = wf__http_parse(k->buf, k->buf_len, max_head, &k->req);
-            } else {
-                r = wf__uwsgi_parse(k->buf, k->buf_len, max_head + 4,
-                                    &k->req);
-            }
             if (r > 0) {
                 start_request(k, r);
                 return;
             }
             if (r < 0) {
-                wf_log(WF_LOG_WARN, "%s: bad request from %s (%d %s); "
-                       "connection closed", k->lsn->name, k->raddr, -r,
-                       wf__http_reason(-r));
-                if (k->lsn->proto == WF_PROTO_HTTP) {
-                    wf__resp_send_error(k, -r);
-                }
                 conn_close(k);
                 return;
             }
         }
-        if (k->buf_len >= k->buf_cap) {
-            if (k->lsn->proto == WF_PROTO_HTTP) {
-                wf__resp_send_error(k, 431);
-            }
+        if (head_overflow(k)) {
             conn_close(k);
             return;
         }
@@ -1621,16 +1638,13 @@ wf_loop_accept(int lfd)
 static int
 loop_read_head(struct wf__core *c, struct wf__conn *k)
 {
-    size_t max_head = (size_t)wf__cfg.buffer_size;
     int fresh = k->buf_len > 0;
 
     for (;;) {
         ssize_t n;
 
         if (fresh) {
-            int r = k->lsn->proto == WF_PROTO_HTTP
-                ? wf__http_parse(k->buf, k->buf_len, max_head, &k->req)
-                : wf__uwsgi_parse(k->buf, k->buf_len, max_head + 4, &k->req);
+            int r = parse_head(k);
 
             fresh = 0;
             if (r > 0) {
@@ -1638,19 +1652,10 @@ loop_read_head(struct wf__core *c, struct wf__conn *k)
                 return 1;
             }
             if (r < 0) {
-                wf_log(WF_LOG_WARN, "%s: bad request from %s (%d %s); "
-                       "connection closed", k->lsn->name, k->raddr, -r,
-                       wf__http_reason(-r));
-                if (k->lsn->proto == WF_PROTO_HTTP) {
-                    wf__resp_send_error(k, -r);
-                }
                 return 0;
             }
         }
-        if (k->buf_len >= k->buf_cap) {
-            if (k->lsn->proto == WF_PROTO_HTTP) {
-                wf__resp_send_error(k, 431);
-            }
+        if (head_overflow(k)) {
             return 0;
         }
         n = recv(k->fd, k->buf + k->buf_len, k->buf_cap - k->buf_len, 0);
