@@ -204,6 +204,10 @@ struct wf__conn {
 
     struct wf__core *core;  /* while ACTIVE */
     struct wf__conn *next;  /* ready queue, free list */
+    struct wf__conn *all_prev, *all_next;    /* every live connection */
+    struct wf__conn *idle_prev, *idle_next;  /* kept alive, between two
+                                                requests */
+    int idle;
     uint64_t requests;      /* served on this connection */
 };
 
@@ -247,6 +251,8 @@ struct wf__worker {
     unsigned nheap, heap_cap;
     struct wf__conn *ready_head, *ready_tail;  /* heads waiting for a core */
     struct wf__conn *conn_free;                /* pool */
+    struct wf__conn *all_head;                 /* live connections */
+    struct wf__conn *idle_head, *idle_tail;    /* idle, oldest first */
     unsigned nconns, max_conns;
     const struct wf_io_ops *io;
     void *io_st;

@@ -470,9 +470,53 @@ conn_get(void)
     return k;
 }
 
+/* The idle list: kept-alive connections between two requests, oldest
+ * first, so that one can make room at the connection limit in O(1). */
+static void
+idle_add(struct wf__conn *k)
+{
+    k->idle = 1;
+    k->idle_next = NULL;
+    k->idle_prev = wf__w.idle_tail;
+    if (wf__w.idle_tail) {
+        wf__w.idle_tail->idle_next = k;
+    } else {
+        wf__w.idle_head = k;
+    }
+    wf__w.idle_tail = k;
+}
+
+static void
+idle_del(struct wf__conn *k)
+{
+    if (!k->idle) {
+        return;
+    }
+    k->idle = 0;
+    if (k->idle_prev) {
+        k->idle_prev->idle_next = k->idle_next;
+    } else {
+        wf__w.idle_head = k->idle_next;
+    }
+    if (k->idle_next) {
+        k->idle_next->idle_prev = k->idle_prev;
+    } else {
+        wf__w.idle_tail = k->idle_prev;
+    }
+}
+
 static void
 conn_close(struct wf__conn *k)
 {
+    idle_del(k);
+    if (k->all_prev) {
+        k->all_prev->all_next = k->all_next;
+    } else {
+        wf__w.all_head = k->all_next;
+    }
+    if (k->all_next) {
+        k->all_next->all_prev = k->all_prev;
+    }
     wf__timer_clear(&k->timer);
     wf__io_set(k->fd, 0);
     wf__w.fdtab[k->fd].conn = NULL;
@@ -529,6 +573,7 @@ read_head(struct wf__conn *k)
 {
     int fresh = k->buf_len > 0;
 
+    idle_del(k);
     for (;;) {
         ssize_t n;
 
@@ -713,24 +758,12 @@ attach(struct wf__conn *k, struct wf__core *c)
     wf__runq_push(c);
 }
 
-/* A connection with no request in flight: idle keep-alive (no byte of its
- * next head yet), or NULL. */
+/* The oldest idle keep-alive connection (no byte of its next head yet),
+ * or NULL. */
 static struct wf__conn *
 idle_conn(void)
 {
-    unsigned i;
-
-    /* the fd table is the list of connections; only scanned when the
-     * connection limit is reached */
-    for (i = 0; i < wf__w.max_fds; i++) {
-        struct wf__conn *k = wf__w.fdtab[i].conn;
-
-        if (k != NULL && k->state == WF_CONN_READING && k->buf_len == 0 &&
-            k->requests > 0) {
-            return k;
-        }
-    }
-    return NULL;
+    return wf__w.idle_head;
 }
 
 static void conn_setup(struct wf__conn *k, int fd, struct wf__listener *l,
@@ -794,6 +827,13 @@ conn_setup(struct wf__conn *k, int fd, struct wf__listener *l,
     int one = 1;
 
     wf__w.nconns++;
+    k->idle = 0;
+    k->all_prev = NULL;
+    k->all_next = wf__w.all_head;
+    if (wf__w.all_head) {
+        wf__w.all_head->all_prev = k;
+    }
+    wf__w.all_head = k;
     k->fd = fd;
     k->lsn = l;
     k->buf_len = 0;
@@ -994,6 +1034,7 @@ end_request(struct wf__core *c)
      * (no recv() that would only say EAGAIN) */
     wf__io_set(k->fd, WF_IO_READ);
     wf__timer_set(&k->timer, wf__now_ms() + head_timeout_ms());
+    idle_add(k);
 }
 
 static void
@@ -1251,21 +1292,27 @@ on_signal(int sig)
     errno = saved;
 }
 
-/* While stopping: connections with nothing in flight and nothing sent
- * go now; an idle keep-alive one is left until its next request (answered
- * with Connection: close) or its timeout, so a client that is sending
- * right now is not cut. */
+/* While stopping: a connection with nothing in flight gets a second for
+ * a request already on its way (answered with Connection: close), then
+ * goes; `all`: it goes now. A client that is sending right now is not
+ * cut. */
 static void
 close_idle(int all)
 {
-    unsigned i;
+    struct wf__conn *k = wf__w.all_head, *next;
+    int64_t grace = wf__now_ms() + 1000;
 
-    for (i = 0; i < wf__w.max_fds; i++) {
-        struct wf__conn *k = wf__w.fdtab[i].conn;
-
-        if (k != NULL && k->state == WF_CONN_READING && k->buf_len == 0 &&
-            (all || k->requests == 0)) {
+    for (; k != NULL; k = next) {
+        next = k->all_next;
+        if (k->state != WF_CONN_READING || k->buf_len != 0) {
+            continue;
+        }
+        if (all) {
             conn_close(k);
+        } else if (k->timer.heap_idx < 0 || k->timer.deadline > grace) {
+            /* idle keep-alive, or accepted and its head not here yet: a
+             * second for a request already on its way, then it goes */
+            wf__timer_set(&k->timer, grace);
         }
     }
 }
@@ -1300,8 +1347,8 @@ load_apps(struct wf_err *err)
         }
     }
     if (apps == 0) {
-        return wf_err_set(err, "no app to serve; give --wsgi-file FILE or "
-                          "--module MODULE[:CALLABLE]");
+        return wf_err_set(err, "no app to serve; give --wsgi-file FILE, "
+                          "--module MODULE[:CALLABLE] or --rack config.ru");
     }
     return 0;
 }
@@ -1448,7 +1495,8 @@ wf__worker_run(unsigned id, struct wf_err *err)
     }
     if (wf__cfg.async > 0 && wf__sus_ops == NULL) {
         wf_log(WF_LOG_WARN, "*** async mode without a suspend engine: only "
-               "a generator's yield gives the worker away; add --ugreen ***");
+               "a generator's yield gives the worker away; add a suspend "
+               "engine: --ugreen or --greenlet (Python), --fiber (Rack) ***");
     }
     wf_log(WF_LOG_INFO, "worker %u (pid %d) ready: %u cores, io %s, "
            "suspend %s", id, (int)getpid(), wf__w.ncores,

@@ -357,8 +357,8 @@ start_languages(void)
         die(&err);
     }
     if (apps == 0) {
-        wf_err_set(&err, "no app to serve; give --wsgi-file FILE or "
-                   "--module MODULE[:CALLABLE]");
+        wf_err_set(&err, "no app to serve; give --wsgi-file FILE, "
+                   "--module MODULE[:CALLABLE] or --rack config.ru");
         die(&err);
     }
 }

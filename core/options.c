@@ -592,12 +592,12 @@ parse_bool(const char *v, int *out)
 }
 
 static int
-list_append(struct wf_strlist *l, const char *v, int split)
+list_append(struct wf_strlist *l, const char *v)
 {
     const char *p = v;
 
     do {
-        const char *e = split ? strchr(p, ',') : NULL;
+        const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         char **nv;
 
@@ -703,8 +703,7 @@ store(const struct wf_option *o, const char *value, const char *origin,
             return wf_err_set(err, "--%s (%s) needs a value", o->name,
                               origin);
         }
-        if (o->dest && list_append(o->dest, value,
-                                   strstr(o->name, "plugin") != NULL) < 0) {
+        if (o->dest && list_append(o->dest, value) < 0) {
             return wf_err_set(err, "out of memory");
         }
         return 0;

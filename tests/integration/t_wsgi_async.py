@@ -58,7 +58,8 @@ def two_downloads(srv, n):
     """Two clients download cpubound_async.py ?n=N at once, reading both
     as fast as they can. Returns, per client: the raw response, how many
     bytes the other had when this one got its first byte, and how many the
-    other had when this one was complete (EOF)."""
+    other had when this one was complete (EOF), and the order in which
+    they completed."""
     socks = [srv.connect(timeout=30) for _ in range(2)]
     req = (b"GET /?n=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
            % n)
@@ -67,6 +68,7 @@ def two_downloads(srv, n):
     data = [bytearray(), bytearray()]
     at_first = [None, None]
     at_end = [None, None]
+    finished = []
     left = [0, 1]
     deadline = time.time() + 60
     while left:
@@ -77,6 +79,7 @@ def two_downloads(srv, n):
             d = s.recv(65536)
             if not d:
                 at_end[i] = len(data[1 - i])
+                finished.append(i)
                 left.remove(i)
                 continue
             if not data[i]:
@@ -84,7 +87,7 @@ def two_downloads(srv, n):
             data[i] += d
     for s in socks:
         s.close()
-    return [bytes(d) for d in data], at_first, at_end
+    return [bytes(d) for d in data], at_first, at_end, finished
 
 
 def check_complete(bodies, n):
@@ -100,13 +103,12 @@ def check_complete(bodies, n):
     return cores
 
 
-def assert_interleaved(data, at_first, at_end, label):
+def assert_interleaved(data, at_first, at_end, finished, label):
     """Both clients received bytes before either finished."""
-    first = 0 if len(data[1]) - at_end[0] > len(data[0]) - at_end[1] else 1
-    other = 1 - first
-    # when the first to finish was complete, the other had bytes but not
-    # all of them; and each began before the other was half done
-    assert 0 < at_end[first] < len(data[other]), (label, at_first, at_end)
+    # when the first to finish was complete, the other had bytes too
+    assert at_end[finished[0]] > 0, (label, at_first, at_end)
+    # and each began before the other was half done (sequential service
+    # would show the whole of the other one here)
     for i in (0, 1):
         assert at_first[i] < len(data[1 - i]) // 2, (label, at_first,
                                                       [len(d) for d in data])
@@ -119,18 +121,18 @@ def test_two_cpubound_downloads_interleave_on_ugreen():
     need_ugreen()
     with Server("--wsgi-file", app("cpubound_async.py"), "--async", "10",
                 "--ugreen", "--disable-logging") as srv:
-        data, at_first, at_end = two_downloads(srv, N_CPU)
+        data, at_first, at_end, finished = two_downloads(srv, N_CPU)
         cores = check_complete(data, N_CPU)
         # two cores at once (a finished core would have been reused: LIFO)
         assert cores[0] != cores[1], cores
-        assert_interleaved(data, at_first, at_end, "ugreen")
+        assert_interleaved(data, at_first, at_end, finished, "ugreen")
 
 
 def test_sync_mode_serves_the_second_download_after_the_first():
     weftest.require("python")
     with Server("--wsgi-file", app("cpubound_async.py"),
                 "--disable-logging") as srv:
-        data, at_first, at_end = two_downloads(srv, N_CPU)
+        data, at_first, at_end, _ = two_downloads(srv, N_CPU)
         assert check_complete(data, N_CPU) == [0, 0]
         later = 0 if at_first[0] > at_first[1] else 1
         # the second got its first byte after the first had (nearly) all
@@ -144,11 +146,11 @@ def test_async_without_an_engine_warns_and_generator_yields_interleave():
                 "--disable-logging") as srv:
         log = srv.log()
         assert "warning: *** async mode without a suspend engine" in log, log
-        assert "add --ugreen" in log, log
-        data, at_first, at_end = two_downloads(srv, N_CPU)
+        assert "--ugreen or --greenlet (Python)" in log, log
+        data, at_first, at_end, finished = two_downloads(srv, N_CPU)
         cores = check_complete(data, N_CPU)
         assert cores[0] != cores[1], cores
-        assert_interleaved(data, at_first, at_end, "none")
+        assert_interleaved(data, at_first, at_end, finished, "none")
     # with an engine there is no warning
     if "ugreen" in weftest.built_plugins():
         with Server("--wsgi-file", app("hello.py"), "--async", "2",
@@ -460,7 +462,7 @@ import uwsgi
 def application(environ, start_response):
     q = dict(p.split("=", 1) for p in environ["QUERY_STRING"].split("&"))
     rd, wr = os.pipe()
-    r = {"rd": rd,
+    r = {"rd": rd, "wr": wr,
          "readable_is": environ["x-wsgiorg.fdevent.readable"] is
                         uwsgi.wait_fd_read,
          "writable_is": environ["x-wsgiorg.fdevent.writable"] is
@@ -471,9 +473,15 @@ def application(environ, start_response):
         os.write(wr, b"x")
     t0 = time.monotonic()
     try:
-        if q["style"] == "gen":
-            r["ret"] = repr(uwsgi.wait_fd_read(rd, 0.3))
-            yield r["ret"] and b""
+        if q["style"] == "genw":
+            # the write end of a pipe is writable at once
+            ret = uwsgi.wait_fd_write(wr, 0.3)
+            r["ret"] = repr(ret)
+            yield ret
+        elif q["style"] == "gen":
+            ret = uwsgi.wait_fd_read(rd, 0.3)
+            r["ret"] = repr(ret)
+            yield ret
         else:
             r["ret"] = repr(uwsgi.wait_fd_read(rd, 0.3))
             r["suspend"] = uwsgi.suspend()
@@ -512,6 +520,10 @@ def test_generator_wake_up_sets_environ_and_ready_fd_says_minus_one():
         assert r["env_fd"] is None and r["env_timeout"] is True, (label, r)
         assert r["ready_fd"] == -1, (label, r)
         assert 0.29 < r["elapsed"] < 1.0, (label, r)
+        r = ready_fd_case(args, "genw", 0)
+        assert r["env_fd"] == r["wr"] and r["env_timeout"] is None, (label,
+                                                                     r)
+        assert r["ready_fd"] == -1 and r["elapsed"] < 0.25, (label, r)
 
 
 def test_suspend_wake_up_on_ugreen_ready_fd_names_the_fd_or_minus_one():

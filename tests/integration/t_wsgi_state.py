@@ -29,7 +29,8 @@ _reference = {}
 
 
 def reference(path):
-    """The body depth.py gives for path under plain CPython."""
+    """The body depth.py gives for path under plain CPython (computed once,
+    in the calling thread: call it before starting client threads)."""
     if path not in _reference:
         fake = types.ModuleType("uwsgi")
         fake.async_sleep = lambda s: b""
@@ -109,20 +110,23 @@ def one_round(srv, scenario, style):
 def rounds(srv, scenario, style, n, limit):
     """n rounds in a row, stopping at the first wrong answer; fails when
     they take over `limit` seconds."""
+    for path, _ in scenario:
+        assert reference(path + "&style=" + style).startswith(b"ok ")
     t0 = time.time()
     for i in range(n):
         bad = one_round(srv, scenario, style)
-        assert not bad, "round %d of %d: %r\nlog:\n%s" % (
-            i + 1, n, bad[:4], srv.log()[-3000:])
+        assert not bad, "round %d of %d: %r\nweft: %s\nlog:\n%s" % (
+            i + 1, n, bad[:4], "running" if srv.proc.poll() is None else
+            "exited with %s" % srv.proc.poll(), srv.log()[-3000:])
         assert time.time() - t0 < limit, "%d rounds took over %ds" % (
             i + 1, limit)
     return time.time() - t0
 
 
-def green_server(*extra):
+def green_server(*extra, env=None):
     weftest.require("python", "ugreen")
     return Server("--wsgi-file", app("depth.py"), "--async", "8",
-                  "--ugreen", "--disable-logging", *extra)
+                  "--ugreen", "--disable-logging", *extra, env=env)
 
 
 def test_requests_suspended_at_different_depths_survive_one_ending_first():
@@ -178,18 +182,20 @@ def rss_kb(pid):
     raise AssertionError("no VmRSS for pid %d" % pid)
 
 
-RSS_PATHS = [b"/depth?d=50&s=0", b"/exc?name=A&s=0", b"/cv?name=A&s=0",
-             b"/depth?d=50&s=-1&style=gen", b"/exc?name=B&s=0&style=gen",
-             b"/cv?name=B&s=0.001"]
+# /exc sleeps 10 ms after its except block: one in eight
+RSS_PATHS = [b"/depth?d=50&s=0", b"/cv?name=A&s=0", b"/exc?name=A&s=0",
+             b"/depth?d=50&s=-1&style=gen", b"/cv?name=B&s=0&style=gen",
+             b"/depth?d=20&s=0.001", b"/cv?name=C&s=-1",
+             b"/depth?d=5&s=-1"]
 
 
-def hammer(srv, total, clients=4):
+def hammer(srv, total, clients=5):
     """total requests from `clients` keep-alive connections at once."""
     def run(i):
         s = srv.connect(timeout=20)
         rd = Reader(s)
         try:
-            for k in range(total // clients):
+            for k in range(-(-total // clients)):
                 path = RSS_PATHS[(i + k) % len(RSS_PATHS)]
                 s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
                 r = rd.response()
@@ -201,8 +207,12 @@ def hammer(srv, total, clients=4):
 
 
 def test_worker_rss_stays_flat_over_twenty_thousand_requests():
-    # the worker is the weft process itself (no --master)
-    with green_server() as srv:
+    # the worker is the weft process itself (no --master). Under
+    # AddressSanitizer freed memory sits in a quarantine that grows the RSS
+    # by itself: switched off here (the variable means nothing otherwise)
+    asan = [o for o in os.environ.get("ASAN_OPTIONS", "").split(":") if o]
+    env = {"ASAN_OPTIONS": ":".join(asan + ["quarantine_size_mb=0"])}
+    with green_server(env=env) as srv:
         hammer(srv, 1000)
         before = rss_kb(srv.pid)
         t0 = time.time()
@@ -215,25 +225,33 @@ def test_worker_rss_stays_flat_over_twenty_thousand_requests():
 
 # --------------------------------------------------------------- recursion
 
+def checked_get(srv, path):
+    try:
+        return srv.get(path)
+    except (OSError, EOFError) as e:
+        raise AssertionError("%s: %r; weft %s; log:\n%s" % (
+            path, e, "running" if srv.proc.poll() is None else
+            "exited with %s" % srv.proc.poll(), srv.log()[-3000:]))
+
+
 def test_deep_recursion_raises_recursionerror_on_the_default_ugreen_stack():
     weftest.require("python", "ugreen")
     with Server("--wsgi-file", app("recursion.py"), "--async", "4",
                 "--ugreen") as srv:
-        log = srv.log()
-        assert "ugreen: 4 cores" in log, log
-        assert "--ugreen-stacksize" not in " ".join(srv.args)
+        assert "ugreen: 4 cores" in srv.log(), srv.log()
         for q, want in (("n=300", b"depth 300\n"),
                         ("n=100000", b"RecursionError at n=100000"),
                         ("n=2000&limit=5000", b"depth 2000\n"),
                         ("n=100000&limit=20000",
                          b"RecursionError at n=100000")):
-            r = srv.get("/?" + q)
+            r = checked_get(srv, "/?" + q)
             assert r.status == 200 and r.body.startswith(want), (q, r)
-            assert srv.proc.poll() is None, srv.log()
         # several at once, each on its own stack
-        res, _ = parallel(lambda i: srv.get("/?n=100000&limit=20000"), 4)
+        res, _ = parallel(
+            lambda i: checked_get(srv, "/?n=100000&limit=20000"), 4)
         assert all(r.body.startswith(b"RecursionError") for r in res), res
-        assert srv.get("/?n=10").body == b"depth 10\n"
+        assert checked_get(srv, "/?n=10").body == b"depth 10\n"
+        assert srv.proc.poll() is None
         assert "overflow" not in srv.log().lower(), srv.log()[-2000:]
 
 
