@@ -123,6 +123,12 @@ extern struct wf__listener *wf__listeners;
 int wf__socket_listen(const char *opt, const char *addr, enum wf__proto proto,
                       struct wf_err *err);
 
+/* Parse a socket address (see socket.c); passive: an empty host is any
+ * address (listen), else loopback (connect). The family, or -1 + why. */
+int wf__addr_parse(const char *addr, int passive,
+                   struct sockaddr_storage *ss, socklen_t *len, char *why,
+                   size_t whylen);
+
 /* ------------------------------------------------------------------ time */
 
 /* Monotonic milliseconds. */

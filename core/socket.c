@@ -33,145 +33,177 @@ somaxconn(void)
     return v;
 }
 
-static int
-listen_unix(const char *opt, const char *addr, struct wf__listener *l,
-            struct wf_err *err)
+/*
+ * See internal.h. "HOST:PORT" (an IP literal; when passive also
+ * "localhost", and empty for any address; empty is loopback otherwise),
+ * "[IPV6]:PORT", a UNIX
+ * path ('/' or '.' first) or "@abstract". No name resolution: a lookup
+ * would block the worker. Returns the family, or -1 with why filled.
+ */
+int
+wf__addr_parse(const char *addr, int passive, struct sockaddr_storage *ss,
+               socklen_t *len, char *why, size_t whylen)
 {
-    struct sockaddr_un sun;
-    socklen_t len;
-    size_t alen = strlen(addr);
-    int fd;
-
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    if (alen >= sizeof(sun.sun_path)) {
-        return wf_err_set(err, "--%s %s: path longer than %zu bytes; use a "
-                          "shorter path", opt, addr,
-                          sizeof(sun.sun_path) - 1);
-    }
-    memcpy(sun.sun_path, addr, alen);
-    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + alen);
-    if (addr[0] == '@') {
-        sun.sun_path[0] = '\0';     /* Linux abstract namespace */
-    } else {
-        struct stat st;
-
-        len += 1;
-        /* a socket file left by a dead server: remove it, but never a
-         * live one (connect succeeds) or something that is not a socket */
-        if (stat(addr, &st) == 0) {
-            int probe;
-
-            if (!S_ISSOCK(st.st_mode)) {
-                return wf_err_set(err, "--%s %s: exists and is not a socket; "
-                                  "remove it or choose another path", opt,
-                                  addr);
-            }
-            probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (probe >= 0 &&
-                connect(probe, (struct sockaddr *)&sun, len) == 0) {
-                close(probe);
-                return wf_err_set(err, "--%s %s: another server listens "
-                                  "there; stop it or choose another path",
-                                  opt, addr);
-            }
-            if (probe >= 0) {
-                close(probe);
-            }
-            unlink(addr);
-        }
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return wf_err_set(err, "--%s %s: socket(): %s", opt, addr,
-                          strerror(errno));
-    }
-    if (bind(fd, (struct sockaddr *)&sun, len) < 0) {
-        int e = errno;
-
-        close(fd);
-        return wf_err_set(err, "--%s %s: bind(): %s; check the directory "
-                          "exists and is writable", opt, addr, strerror(e));
-    }
-    if (addr[0] != '@') {
-        chmod(addr, 0666);
-    }
-    l->is_unix = 1;
-    snprintf(l->host, sizeof(l->host), "%s", "localhost");
-    snprintf(l->port, sizeof(l->port), "%s", "0");
-    return fd;
-}
-
-static int
-listen_tcp(const char *opt, const char *addr, struct wf__listener *l,
-           struct wf_err *err)
-{
-    struct sockaddr_storage ss;
-    char host[128];
     const char *colon, *h;
-    socklen_t len;
+    char host[128];
     long port;
     char *end;
-    int fd, one = 1, fam;
 
-    memset(&ss, 0, sizeof(ss));
+    memset(ss, 0, sizeof(*ss));
+    if (addr[0] == '/' || addr[0] == '@' || addr[0] == '.') {
+        struct sockaddr_un *sun = (struct sockaddr_un *)ss;
+        size_t alen = strlen(addr);
+
+        if (alen >= sizeof(sun->sun_path)) {
+            snprintf(why, whylen, "path longer than %zu bytes; use a "
+                     "shorter path", sizeof(sun->sun_path) - 1);
+            return -1;
+        }
+        sun->sun_family = AF_UNIX;
+        memcpy(sun->sun_path, addr, alen);
+        if (addr[0] == '@') {
+            sun->sun_path[0] = '\0';     /* Linux abstract namespace */
+        }
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + alen +
+                           (addr[0] == '@' ? 0 : 1));
+        return AF_UNIX;
+    }
     if (addr[0] == '[') {
         const char *rb = strchr(addr, ']');
 
         if (rb == NULL || rb[1] != ':') {
-            return wf_err_set(err, "--%s %s: expected [IPV6]:PORT", opt,
-                              addr);
+            snprintf(why, whylen, "expected [IPV6]:PORT");
+            return -1;
         }
         snprintf(host, sizeof(host), "%.*s", (int)(rb - addr - 1), addr + 1);
         colon = rb + 1;
     } else {
         colon = strrchr(addr, ':');
         if (colon == NULL) {
-            return wf_err_set(err, "--%s %s: expected HOST:PORT, :PORT or a "
-                              "socket path", opt, addr);
+            snprintf(why, whylen, "expected HOST:PORT, :PORT or a socket "
+                     "path");
+            return -1;
         }
         snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
     }
     errno = 0;
     port = strtol(colon + 1, &end, 10);
     if (colon[1] == '\0' || *end != '\0' || errno != 0) {
-        return wf_err_set(err, "--%s %s: '%s' is not a port number", opt,
-                          addr, colon + 1);
+        snprintf(why, whylen, "'%s' is not a port number", colon + 1);
+        return -1;
     }
     if (port < 1 || port > 65535) {
-        return wf_err_set(err, "--%s %s: port out of range 1-65535", opt,
-                          addr);
+        snprintf(why, whylen, "port out of range 1-65535");
+        return -1;
     }
-    h = host[0] ? host : "0.0.0.0";
-    if (strcmp(h, "localhost") == 0) {
+    h = host[0] ? host : (passive ? "0.0.0.0" : "127.0.0.1");
+    if (passive && strcmp(h, "localhost") == 0) {
+        /* only for binding: async_connect("localhost:N") is -1 in uWSGI
+         * (no names at all), and apps may count on it */
         h = "127.0.0.1";
     }
-    if (inet_pton(AF_INET, h, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    if (inet_pton(AF_INET, h, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 
-        fam = AF_INET;
         sin->sin_family = AF_INET;
         sin->sin_port = htons((uint16_t)port);
-        len = sizeof(*sin);
-    } else if (inet_pton(AF_INET6, h,
-                         &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        *len = sizeof(*sin);
+        return AF_INET;
+    }
+    if (inet_pton(AF_INET6, h, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
-        fam = AF_INET6;
         sin6->sin6_family = AF_INET6;
         sin6->sin6_port = htons((uint16_t)port);
-        len = sizeof(*sin6);
-    } else {
-        return wf_err_set(err, "--%s %s: '%s' is not an IPv4 or IPv6 "
-                          "address (names are not resolved)", opt, addr,
-                          host);
+        *len = sizeof(*sin6);
+        return AF_INET6;
+    }
+    snprintf(why, whylen, "'%s' is not an IPv4 or IPv6 address (names are "
+             "not resolved)", host);
+    return -1;
+}
+
+/* See core.h. */
+WF_API int
+wf_connect_start(const char *addr)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char why[160];
+    int fam = wf__addr_parse(addr, 0, &ss, &len, why, sizeof(why));
+    int fd, e;
+
+    if (fam < 0) {
+        return -EINVAL;
+    }
+    fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (connect(fd, (struct sockaddr *)&ss, len) < 0 &&
+        errno != EINPROGRESS && errno != EAGAIN && errno != EINTR) {
+        e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+/* A socket file left by a dead server is removed; a live one (connect
+ * succeeds) or something that is not a socket stops start-up. */
+static int
+clear_unix_path(const char *opt, const char *addr,
+                const struct sockaddr_storage *ss, socklen_t len,
+                struct wf_err *err)
+{
+    struct stat st;
+    int probe;
+
+    if (addr[0] == '@' || stat(addr, &st) != 0) {
+        return 0;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        return wf_err_set(err, "--%s %s: exists and is not a socket; remove "
+                          "it or choose another path", opt, addr);
+    }
+    probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe >= 0 && connect(probe, (const struct sockaddr *)ss, len) == 0) {
+        close(probe);
+        return wf_err_set(err, "--%s %s: another server listens there; stop "
+                          "it or choose another path", opt, addr);
+    }
+    if (probe >= 0) {
+        close(probe);
+    }
+    unlink(addr);
+    return 0;
+}
+
+/* Bind addr; fills l's host and port. Returns the fd, or -1 with err. */
+static int
+bind_addr(const char *opt, const char *addr, struct wf__listener *l,
+          struct wf_err *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char why[160];
+    int fam = wf__addr_parse(addr, 1, &ss, &len, why, sizeof(why));
+    int fd, one = 1;
+
+    if (fam < 0) {
+        return wf_err_set(err, "--%s %s: %s", opt, addr, why);
+    }
+    if (fam == AF_UNIX && clear_unix_path(opt, addr, &ss, len, err) < 0) {
+        return -1;
     }
     fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return wf_err_set(err, "--%s %s: socket(): %s", opt, addr,
                           strerror(errno));
     }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (fam != AF_UNIX) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    }
     if (fam == AF_INET6) {
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     }
@@ -182,10 +214,30 @@ listen_tcp(const char *opt, const char *addr, struct wf__listener *l,
         return wf_err_set(err, "--%s %s: bind(): %s%s", opt, addr,
                           strerror(e), e == EADDRINUSE ?
                           "; another process has this port: stop it or "
-                          "choose another" : "");
+                          "choose another" : fam == AF_UNIX ?
+                          "; check the directory exists and is writable" :
+                          "");
     }
-    snprintf(l->host, sizeof(l->host), "%s", host[0] ? host : "0.0.0.0");
-    snprintf(l->port, sizeof(l->port), "%ld", port);
+    if (fam == AF_UNIX) {
+        if (addr[0] != '@') {
+            chmod(addr, 0666);
+        }
+        l->is_unix = 1;
+        snprintf(l->host, sizeof(l->host), "%s", "localhost");
+        snprintf(l->port, sizeof(l->port), "%s", "0");
+    } else {
+        char h[INET6_ADDRSTRLEN];
+        const void *a = fam == AF_INET
+            ? (const void *)&((struct sockaddr_in *)&ss)->sin_addr
+            : (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+        unsigned port = ntohs(fam == AF_INET
+                              ? ((struct sockaddr_in *)&ss)->sin_port
+                              : ((struct sockaddr_in6 *)&ss)->sin6_port);
+
+        inet_ntop(fam, a, h, sizeof(h));
+        snprintf(l->host, sizeof(l->host), "%s", h);
+        snprintf(l->port, sizeof(l->port), "%u", port);
+    }
     return fd;
 }
 
@@ -207,11 +259,7 @@ wf__socket_listen(const char *opt, const char *addr, enum wf__proto proto,
     if (l == NULL) {
         return wf_err_set(err, "out of memory");
     }
-    if (addr[0] == '/' || addr[0] == '@' || addr[0] == '.') {
-        fd = listen_unix(opt, addr, l, err);
-    } else {
-        fd = listen_tcp(opt, addr, l, err);
-    }
+    fd = bind_addr(opt, addr, l, err);
     if (fd < 0) {
         free(l);
         return -1;

@@ -148,6 +148,12 @@ WF_API void wf_clear_ready(struct wf_core *c);
  * -errno. Core context. */
 WF_API int wf_wait_io(struct wf_core *c, int fd, unsigned events, long timeout_ms);
 
+/* Start a non-blocking connect to "a.b.c.d:port", "[v6]:port", a UNIX
+ * path or "@abstract" (no name resolution). Returns the fd (connect in
+ * progress: wait for writability, then check SO_ERROR), -EINVAL for a bad
+ * address, or -errno. Any context. */
+WF_API int wf_connect_start(const char *addr);
+
 /* Sleep ms through the engine (poll() without one). Core context. */
 WF_API int wf_sleep(struct wf_core *c, long ms);
 

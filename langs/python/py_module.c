@@ -178,93 +178,17 @@ m_ready_fd(PyObject *self, PyObject *unused)
     return pc ? PyLong_FromLong(wf_ready_fd(pc->core)) : NULL;
 }
 
-/* "a.b.c.d:port", "[v6]:port", a unix path, "@abstract". */
-static int
-parse_addr(const char *a, struct sockaddr_storage *ss, socklen_t *len)
-{
-    const char *colon = strrchr(a, ':');
-    char host[128];
-
-    memset(ss, 0, sizeof(*ss));
-    if (a[0] == '[' && colon != NULL && colon > a && colon[-1] == ']') {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-        size_t hl = (size_t)(colon - 1 - (a + 1));
-        char *end;
-        long port = strtol(colon + 1, &end, 10);
-        if (hl >= sizeof(host) || *end || end == colon + 1 || port < 1 ||
-            port > 65535) {
-            return -1;
-        }
-        memcpy(host, a + 1, hl);
-        host[hl] = 0;
-        if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1) {
-            return -1;
-        }
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*s6);
-        return AF_INET6;
-    }
-    if (colon != NULL && a[0] != '/' && a[0] != '@' && a[0] != '.') {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-        size_t hl = (size_t)(colon - a);
-        char *end;
-        long port = strtol(colon + 1, &end, 10);
-        if (hl >= sizeof(host) || *end || end == colon + 1 || port < 1 ||
-            port > 65535) {
-            return -1;
-        }
-        memcpy(host, a, hl);
-        host[hl] = 0;
-        /* No DNS, as uWSGI: a name would block the worker. */
-        if (inet_pton(AF_INET, host, &s4->sin_addr) != 1) {
-            return -1;
-        }
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        *len = sizeof(*s4);
-        return AF_INET;
-    }
-    struct sockaddr_un *su = (struct sockaddr_un *)ss;
-    size_t pl = strlen(a);
-    if (pl == 0 || pl >= sizeof(su->sun_path)) {
-        return -1;
-    }
-    su->sun_family = AF_UNIX;
-    memcpy(su->sun_path, a, pl);
-    if (a[0] == '@') {
-        su->sun_path[0] = 0;
-    }
-    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + pl +
-                       (a[0] == '@' ? 0 : 1));
-    return AF_UNIX;
-}
-
 static PyObject *
 m_async_connect(PyObject *self, PyObject *args)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = 0;
     const char *addr;
-    int fam, fd;
+    int fd;
 
     if (!PyArg_ParseTuple(args, "s:async_connect", &addr)) {
         return NULL;
     }
-    fam = parse_addr(addr, &ss, &len);
-    if (fam < 0) {
-        return PyLong_FromLong(-1);
-    }
-    fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return PyLong_FromLong(-1);
-    }
-    if (connect(fd, (struct sockaddr *)&ss, len) < 0 &&
-        errno != EINPROGRESS && errno != EAGAIN && errno != EINTR) {
-        close(fd);
-        return PyLong_FromLong(-1);
-    }
-    return PyLong_FromLong(fd);
+    fd = wf_connect_start(addr);
+    return PyLong_FromLong(fd < 0 ? -1 : fd);
 }
 
 static PyObject *

@@ -210,88 +210,14 @@ m_log(VALUE self, VALUE msg)
     return Qtrue;
 }
 
-/* "a.b.c.d:port", "[v6]:port", a unix path, "@abstract". The family, or
- * -1. No DNS, as uWSGI: a name would block the worker. */
-static int
-parse_addr(const char *a, struct sockaddr_storage *ss, socklen_t *len)
-{
-    const char *colon = strrchr(a, ':');
-    char host[128], *end;
-    long port;
-    size_t hl;
-
-    memset(ss, 0, sizeof(*ss));
-    if (colon != NULL && a[0] != '/' && a[0] != '@' && a[0] != '.') {
-        int v6 = a[0] == '[';
-
-        if (v6 && (colon == a || colon[-1] != ']')) {
-            return -1;
-        }
-        hl = (size_t)(colon - a) - (v6 ? 2 : 0);
-        port = strtol(colon + 1, &end, 10);
-        if (hl == 0 || hl >= sizeof(host) || *end || end == colon + 1 ||
-            port < 1 || port > 65535) {
-            return -1;
-        }
-        memcpy(host, a + v6, hl);
-        host[hl] = 0;
-        if (v6) {
-            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-            if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1) {
-                return -1;
-            }
-            s6->sin6_family = AF_INET6;
-            s6->sin6_port = htons((uint16_t)port);
-            *len = sizeof(*s6);
-            return AF_INET6;
-        }
-        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-        if (inet_pton(AF_INET, host, &s4->sin_addr) != 1) {
-            return -1;
-        }
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        *len = sizeof(*s4);
-        return AF_INET;
-    }
-    struct sockaddr_un *su = (struct sockaddr_un *)ss;
-    size_t pl = strlen(a);
-    if (pl == 0 || pl >= sizeof(su->sun_path)) {
-        return -1;
-    }
-    su->sun_family = AF_UNIX;
-    memcpy(su->sun_path, a, pl);
-    if (a[0] == '@') {
-        su->sun_path[0] = 0;
-    }
-    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + pl +
-                       (a[0] == '@' ? 0 : 1));
-    return AF_UNIX;
-}
-
 /* async_connect(addr): a non-blocking socket with connect() started; the
  * fd (wait for writability, then is_connected), or -1. */
 static VALUE
 m_async_connect(VALUE self, VALUE addr)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = 0;
-    int fam, fd;
+    int fd = wf_connect_start(StringValueCStr(addr));
 
-    fam = parse_addr(StringValueCStr(addr), &ss, &len);
-    if (fam < 0) {
-        return INT2FIX(-1);
-    }
-    fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return INT2FIX(-1);
-    }
-    if (connect(fd, (struct sockaddr *)&ss, len) < 0 &&
-        errno != EINPROGRESS && errno != EAGAIN && errno != EINTR) {
-        close(fd);
-        return INT2FIX(-1);
-    }
-    return INT2NUM(fd);
+    return INT2NUM(fd < 0 ? -1 : fd);
 }
 
 static VALUE
