@@ -1489,6 +1489,9 @@ wf__worker_run(unsigned id, struct wf_err *err)
 
         wf_log(WF_LOG_INFO, "worker %u (pid %d) ready: %u cores, loop %s",
                id, (int)getpid(), wf__w.ncores, wf__loop_plugin->name);
+        if (wf__slot != NULL) {
+            wf__slot->ready = 1;
+        }
         r = wf__loop_ops->run(err);
         worker_fini(wf__w.stopping == 2);
         return r;

@@ -1,1 +1,9 @@
-# gevent: not built yet (see its issue)
+if BUILD_GEVENT
+plugin_LTLIBRARIES += loops/gevent/gevent_plugin.la
+endif
+loops_gevent_gevent_plugin_la_SOURCES = loops/gevent/gevent.c
+loops_gevent_gevent_plugin_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) \
+	$(PYTHON_CFLAGS)
+loops_gevent_gevent_plugin_la_CFLAGS = $(PLUGIN_CFLAGS)
+loops_gevent_gevent_plugin_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+loops_gevent_gevent_plugin_la_LIBADD = $(PYTHON_LIBS)

@@ -1,0 +1,1209 @@
+/*
+ * gevent: the loop engine on gevent's hub (spec 4). WSGI only: it requires
+ * the python plugin, which starts CPython in the master. The worker is one
+ * thread that holds the GIL whenever it runs Python; gevent's libev loop
+ * lets it go while it polls, so gevent's own thread pool (DNS) works. No
+ * call here takes or releases the GIL.
+ *
+ *   worker_init  import gevent (>= 1.0), gevent.reinit() after the fork,
+ *                patch_all() for --gevent-monkey-patch, cache what the hot
+ *                paths call.
+ *   run()        in the worker's main greenlet: one hub.loop.io watcher per
+ *                listening socket and one on the core's control fd, then
+ *                block on an Event until the worker may stop (the hub runs
+ *                everything meanwhile). A readable listener accepts while
+ *                wf_loop_accept() gives a core (at most 64 per wake-up) and
+ *                gevent.spawn()s serve(core id), which is wf_loop_serve():
+ *                one greenlet per connection, for the connection's life.
+ *                With no free core the listener watchers stop (the kernel's
+ *                backlog holds the rest: no spin, no queue in memory); the
+ *                first connection to end starts them again.
+ *   wait()       in a request greenlet: a Waiter, one io watcher per fd and
+ *                a timer, then Waiter.get() switches to the hub; the first
+ *                watcher to fire switches back with its fd (or -1: timer);
+ *                every watcher is stopped before wait() returns.
+ *   yield()      gevent.sleep(0).
+ *   current()    the core of gevent.getcurrent() in a dict greenlet -> core
+ *                id that spawn fills and serve() empties. Greenlets the app
+ *                spawns itself are not in it: they inherit no core, and the
+ *                uwsgi module raises its SystemError there.
+ *
+ * Stopping. The control fd says 1 (SIGTERM, SIGINT, SIGHUP, --max-requests)
+ * or 2 (SIGQUIT). On 1 the listeners stop and a 100 ms timer in the hub
+ * watches wf_loop_busy(): when every busy core is only waiting for the next
+ * request head of an idle keep-alive connection, those waits are woken (the
+ * core sees the worker stopping and closes them); when none is busy, run()
+ * returns. After --worker-reload-mercy seconds every request greenlet still
+ * running is killed with uwsgi.RequestCancelled (a BaseException: the app's
+ * `except Exception` does not swallow it, and the python plugin logs it as
+ * a cancellation) and every later wait of its core returns -ECANCELED at
+ * once, so the core unwinds and frees it. A greenlet that is still alive
+ * 5 s after that is left alone (logged); the python plugin then does not
+ * finalise CPython (its frames are still inside the app). On 2 run()
+ * returns at once; the core then skips the languages' shutdown, so no
+ * suspended greenlet is torn down under a finalising interpreter (spec 9
+ * item 8).
+ *
+ * --gevent-early-monkey-patch must patch before the app is imported, in the
+ * master, where the python plugin runs Py_Initialize() and then load_app()
+ * back to back. No core hook runs between the two, so the option's on_set
+ * (which runs in the master before either) registers a built-in module
+ * named `sitecustomize` with PyImport_AppendInittab(). CPython's site
+ * module imports `sitecustomize` at the end of Py_Initialize(), before the
+ * python plugin imports anything; ours first runs the sitecustomize it
+ * shadows (found on sys.path: Debian's apport hook, a user's own), then
+ * gevent.monkey.patch_all(). worker_init checks that it ran.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <weft/plugin.h>
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0"
+#endif
+
+#define GV_MAX_LISTENERS 64
+#define GV_ACCEPT_BATCH  64     /* accepts per listener wake-up */
+#define GV_MAX_WAIT_FDS  16     /* the core passes at most 16 */
+#define GV_TICK_S        0.1    /* the stop timer's period */
+#define GV_GIVE_UP_MS    5000   /* after the kill, before giving up */
+
+/* What a wait's Waiter is switched with, besides a ready fd. */
+#define GV_WOKE_TIMER (-1)
+#define GV_WOKE_STOP  (-2)
+
+/* One core's connection. */
+struct gv_slot {
+    struct wf_core *core;   /* set while its greenlet serves it */
+    PyObject *glet;         /* that gevent.Greenlet */
+    PyObject *waiter;       /* the Waiter of the wait in progress, or NULL */
+    int idle;               /* that wait is for the next request head */
+    int running;            /* serve() has started */
+    int cancelled;          /* killed: every wait returns -ECANCELED */
+};
+
+static struct {
+    struct gv_slot *slot;
+    unsigned n;
+    /* from gevent, cached by worker_init */
+    PyObject *gevent, *spawn, *sleep, *getcurrent, *waiter_cls, *event_cls;
+    PyObject *cancel_exc;   /* uwsgi.RequestCancelled (or GreenletExit) */
+    PyObject *serve_fn;     /* serve(core id) */
+    PyObject *map;          /* greenlet -> core id */
+    /* run() */
+    PyObject *hub, *loop;
+    int lfd[GV_MAX_LISTENERS];
+    PyObject *lw[GV_MAX_LISTENERS];     /* listener io watchers */
+    PyObject *lcb[GV_MAX_LISTENERS];    /* their callbacks */
+    int nl;
+    int accepting;
+    PyObject *ctl_w, *ctl_cb;
+    PyObject *tick_w, *tick_cb;
+    PyObject *done;         /* gevent.event.Event: run() may return */
+    int stopping;           /* 0, 1 gracefully, 2 now */
+    int64_t mercy_at;       /* kill what still runs from then on */
+    int64_t give_up_at;     /* 0 until the first kill */
+    long mercy_s;
+    unsigned long spawned, pauses, killed;
+    unsigned leaked;        /* request greenlets left suspended at exit */
+    /* --gevent-early-monkey-patch */
+    int early_registered, early_ran;
+    char early_err[384];
+} gv;
+
+static long gv_opt_cores;
+static int gv_opt_patch, gv_opt_early, gv_opt_wait_hub;
+
+/* ------------------------------------------------------------ helpers */
+
+static int64_t
+gv_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "Type: message" of the pending exception into buf; clears it. */
+static const char *
+gv_exc_line(char *buf, size_t len)
+{
+    PyObject *type, *value, *tb, *s = NULL;
+    const char *msg = NULL;
+
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL && (s = PyObject_Str(value)) != NULL) {
+        msg = PyUnicode_AsUTF8(s);
+    }
+    snprintf(buf, len, "%s%s%s",
+             type && PyType_Check(type) ? ((PyTypeObject *)type)->tp_name
+                                        : "unknown error",
+             msg && *msg ? ": " : "", msg ? msg : "");
+    PyErr_Clear();
+    Py_XDECREF(s);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    return buf;
+}
+
+/* Log the pending exception after `what` (one line, then the traceback)
+ * and clear it. */
+static void
+gv_log_exc(enum wf_log_level lvl, const char *what)
+{
+    PyObject *type, *value, *tb, *mod = NULL, *lines = NULL;
+    char line[384];
+
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL) {
+        wf_log(lvl, "%s (no Python exception set)", what);
+        return;
+    }
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL) {
+        PyException_SetTraceback(value, tb);
+    }
+    Py_XINCREF(type);
+    Py_XINCREF(value);
+    Py_XINCREF(tb);
+    PyErr_Restore(type, value, tb);
+    wf_log(lvl, "%s: %s", what, gv_exc_line(line, sizeof(line)));
+    mod = PyImport_ImportModule("traceback");
+    if (mod != NULL && tb != NULL) {
+        lines = PyObject_CallMethod(mod, "format_tb", "O", tb);
+    }
+    if (lines != NULL && PyList_Check(lines)) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); i++) {
+            const char *l = PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i));
+
+            if (l != NULL) {
+                size_t n = strlen(l);
+
+                wf_log(lvl, "%.*s", (int)(n > 0 && l[n - 1] == '\n' ? n - 1
+                                                                   : n), l);
+            }
+        }
+    }
+    PyErr_Clear();
+    Py_XDECREF(lines);
+    Py_XDECREF(mod);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+/* obj.method(*args) for its side effect; logs a failure. 0 or -1. */
+static int
+gv_call0(PyObject *obj, const char *method, const char *what)
+{
+    PyObject *r = PyObject_CallMethod(obj, method, NULL);
+
+    if (r == NULL) {
+        gv_log_exc(WF_LOG_ERROR, what);
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+static long
+gv_opt_long(const char *name, long def)
+{
+    const char *v = wf_opt_get(name);
+    char *end;
+    long n;
+
+    if (v == NULL) {
+        return def;
+    }
+    n = strtol(v, &end, 10);
+    return end == v ? def : n;
+}
+
+static struct gv_slot *
+gv_slot_of(const struct wf_core *c)
+{
+    if (c == NULL || gv.slot == NULL || c->id >= gv.n ||
+        gv.slot[c->id].core != c) {
+        return NULL;
+    }
+    return &gv.slot[c->id];
+}
+
+/* ------------------------------------------ --gevent-early-monkey-patch */
+
+/* Runs the sitecustomize module that ours shadows, if there is one. */
+static const char gv_chain_src[] =
+    "def _weft_chain():\n"
+    "    import importlib.machinery, importlib.util\n"
+    "    spec = importlib.machinery.PathFinder.find_spec('sitecustomize')\n"
+    "    if spec is None or spec.loader is None:\n"
+    "        return\n"
+    "    mod = importlib.util.module_from_spec(spec)\n"
+    "    spec.loader.exec_module(mod)\n"
+    "    g = globals()\n"
+    "    for k, v in vars(mod).items():\n"
+    "        if not k.startswith('__'):\n"
+    "            g.setdefault(k, v)\n"
+    "try:\n"
+    "    _weft_chain()\n"
+    "finally:\n"
+    "    del _weft_chain\n";
+
+static const char gv_patch_src[] =
+    "import gevent.monkey as _weft_monkey\n"
+    "_weft_monkey.patch_all()\n"
+    "del _weft_monkey\n";
+
+static struct PyModuleDef gv_site_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "sitecustomize",
+    .m_doc = "weft --gevent-early-monkey-patch: runs the sitecustomize it "
+             "shadows, then gevent.monkey.patch_all(), at interpreter start",
+    .m_size = -1,
+};
+
+/* The inittab entry: Py_Initialize's `import sitecustomize`, in the master,
+ * before the app. A failure is kept for worker_init to report; the import
+ * itself succeeds, so that CPython starts and the error gets its one line. */
+static PyObject *
+gv_site_init(void)
+{
+    PyObject *m = PyModule_Create(&gv_site_def), *d, *r;
+
+    if (m == NULL) {
+        return NULL;
+    }
+    d = PyModule_GetDict(m);
+    r = PyRun_String(gv_chain_src, Py_file_input, d, d);
+    if (r == NULL) {
+        gv_log_exc(WF_LOG_WARN, "gevent: the sitecustomize module that "
+                   "--gevent-early-monkey-patch shadows failed");
+    }
+    Py_XDECREF(r);
+    r = PyRun_String(gv_patch_src, Py_file_input, d, d);
+    if (r == NULL) {
+        gv_exc_line(gv.early_err, sizeof(gv.early_err));
+    } else {
+        gv.early_ran = 1;
+    }
+    Py_XDECREF(r);
+    return m;
+}
+
+static int
+gv_on_early(const struct wf_option *o, const char *value, struct wf_err *err)
+{
+    if (!gv_opt_early || gv.early_registered) {
+        return 0;
+    }
+    if (Py_IsInitialized()) {
+        return wf_err_set(err, "--gevent-early-monkey-patch: CPython is "
+                          "running already; it must be given before the "
+                          "app is loaded");
+    }
+    if (PyImport_AppendInittab("sitecustomize", gv_site_init) < 0) {
+        return wf_err_set(err, "--gevent-early-monkey-patch: cannot "
+                          "register the start-up hook with CPython");
+    }
+    gv.early_registered = 1;
+    return 0;
+}
+
+/* --gevent N: --async N, --socket-timeout raised to 30 (as uWSGI). */
+static int
+gv_on_gevent(const struct wf_option *o, const char *value,
+             struct wf_err *err)
+{
+    if (wf_opt_set("async", value, err) < 0) {
+        return -1;
+    }
+    if (gv_opt_long("socket-timeout", 0) < 30 &&
+        wf_opt_set("socket-timeout", "30", err) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------- the listeners */
+
+static void
+gv_listeners(int on)
+{
+    int i;
+
+    if (gv.accepting == on) {
+        return;
+    }
+    for (i = 0; i < gv.nl; i++) {
+        PyObject *r = on ? PyObject_CallMethod(gv.lw[i], "start", "O",
+                                               gv.lcb[i])
+                         : PyObject_CallMethod(gv.lw[i], "stop", NULL);
+
+        if (r == NULL) {
+            gv_log_exc(WF_LOG_ERROR, on ? "gevent: starting a listener "
+                       "watcher failed" : "gevent: stopping a listener "
+                       "watcher failed");
+        }
+        Py_XDECREF(r);
+    }
+    gv.accepting = on;
+}
+
+/* serve(core id): the body of a connection's greenlet. */
+static PyObject *
+gv_serve(PyObject *self, PyObject *arg)
+{
+    unsigned long id = PyLong_AsUnsignedLong(arg);
+    struct gv_slot *s;
+
+    if (id >= gv.n || gv.slot[id].core == NULL) {
+        WF_BUG("gevent: serve() of core %lu, which has no connection", id);
+    }
+    s = &gv.slot[id];
+    s->running = 1;
+    wf_loop_serve(s->core);
+    if (PyErr_Occurred()) {
+        gv_log_exc(WF_LOG_ERROR, "gevent: a connection ended with a Python "
+                   "exception set");
+    }
+    /* the core is free again; nothing switched since it was freed */
+    s->core = NULL;
+    s->running = 0;
+    s->cancelled = 0;
+    s->idle = 0;
+    if (s->glet != NULL) {
+        if (PyDict_DelItem(gv.map, s->glet) < 0) {
+            PyErr_Clear();
+        }
+        Py_CLEAR(s->glet);      /* gevent holds the running greenlet */
+    }
+    if (!gv.stopping && !gv.accepting && wf_loop_room() > 0) {
+        gv_listeners(1);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef gv_serve_def = {
+    "weft_serve", gv_serve, METH_O,
+    "serve one weft connection (a core) until it closes"
+};
+
+/* Give core c a greenlet. Hub. */
+static void
+gv_start(struct wf_core *c)
+{
+    struct gv_slot *s = &gv.slot[c->id];
+    PyObject *id = PyLong_FromUnsignedLong(c->id), *g = NULL;
+
+    s->core = c;
+    s->running = 0;
+    s->cancelled = 0;
+    s->idle = 0;
+    if (id != NULL) {
+        g = PyObject_CallFunctionObjArgs(gv.spawn, gv.serve_fn, id, NULL);
+    }
+    if (g != NULL && PyDict_SetItem(gv.map, g, id) == 0) {
+        s->glet = g;
+        gv.spawned++;
+        Py_DECREF(id);
+        return;
+    }
+    /* Out of memory. The connection cannot stay: serve it here with
+     * every wait failing, which closes it and frees the core. */
+    gv_log_exc(WF_LOG_ERROR, "gevent: cannot spawn a greenlet for a new "
+               "connection; closing it");
+    if (g != NULL) {
+        PyObject *r = PyObject_CallMethod(g, "kill", "Oi", gv.cancel_exc, 0);
+
+        Py_XDECREF(r);
+        PyErr_Clear();
+    }
+    Py_XDECREF(g);
+    Py_XDECREF(id);
+    s->cancelled = 1;
+    s->running = 1;
+    wf_loop_serve(c);
+    PyErr_Clear();
+    s->core = NULL;
+    s->running = 0;
+    s->cancelled = 0;
+}
+
+/* A listener is readable. Hub. self: the listener's fd. */
+static PyObject *
+gv_on_accept(PyObject *self, PyObject *unused)
+{
+    int fd = (int)PyLong_AsLong(self);
+    int i;
+
+    for (i = 0; i < GV_ACCEPT_BATCH && wf_loop_room() > 0; i++) {
+        struct wf_core *c = wf_loop_accept(fd);
+
+        if (c == NULL) {
+            break;
+        }
+        gv_start(c);
+    }
+    if (wf_loop_room() == 0 && gv.accepting) {
+        /* every core busy: let the backlog hold the rest (no spin) */
+        gv_listeners(0);
+        gv.pauses++;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef gv_accept_def = {
+    "weft_accept", gv_on_accept, METH_NOARGS,
+    "accept on a weft listener while cores are free"
+};
+
+/* ------------------------------------------------------------ stopping */
+
+static void
+gv_finish(void)
+{
+    PyObject *r;
+
+    if (gv.tick_w != NULL) {
+        r = PyObject_CallMethod(gv.tick_w, "stop", NULL);
+        Py_XDECREF(r);
+        PyErr_Clear();
+    }
+    gv_call0(gv.done, "set", "gevent: waking the main greenlet failed");
+}
+
+/* Kill the request greenlets that run and were not killed yet. Hub. */
+static unsigned
+gv_kill_running(void)
+{
+    unsigned i, n = 0;
+
+    for (i = 0; i < gv.n; i++) {
+        struct gv_slot *s = &gv.slot[i];
+        PyObject *kill, *args, *kw, *r = NULL;
+
+        /* a greenlet not started yet would never start (and its core
+         * would never be freed): the next tick gets it */
+        if (s->core == NULL || s->glet == NULL || !s->running ||
+            s->cancelled) {
+            continue;
+        }
+        s->cancelled = 1;
+        kill = PyObject_GetAttrString(s->glet, "kill");
+        args = PyTuple_Pack(1, gv.cancel_exc);
+        kw = Py_BuildValue("{s:O}", "block", Py_False);
+        if (kill != NULL && args != NULL && kw != NULL) {
+            r = PyObject_Call(kill, args, kw);
+        }
+        if (r == NULL) {
+            gv_log_exc(WF_LOG_ERROR, "gevent: killing a request greenlet "
+                       "failed");
+        }
+        Py_XDECREF(r);
+        Py_XDECREF(kw);
+        Py_XDECREF(args);
+        Py_XDECREF(kill);
+        n++;
+    }
+    gv.killed += n;
+    return n;
+}
+
+/* Every 100 ms while stopping gracefully. Hub. */
+static PyObject *
+gv_on_tick(PyObject *self, PyObject *unused)
+{
+    unsigned busy = wf_loop_busy(), idle = 0, i;
+    int64_t now = gv_now_ms();
+
+    if (gv.stopping != 1) {
+        Py_RETURN_NONE;
+    }
+    if (busy == 0) {
+        gv_finish();
+        Py_RETURN_NONE;
+    }
+    if (now >= gv.mercy_at) {
+        unsigned k = gv_kill_running();
+
+        if (k > 0) {
+            wf_log(WF_LOG_WARN, "gevent: worker %u: %u request%s still "
+                   "running after %lds (--worker-reload-mercy); cancelling "
+                   "%s", wf_worker_id(), k, k == 1 ? "" : "s", gv.mercy_s,
+                   k == 1 ? "it" : "them");
+            if (gv.give_up_at == 0) {
+                gv.give_up_at = now + GV_GIVE_UP_MS;
+            }
+        }
+        if (gv.give_up_at != 0 && now >= gv.give_up_at) {
+            wf_log(WF_LOG_ERROR, "gevent: worker %u: %u request greenlet%s "
+                   "did not end %ds after being cancelled (the app catches "
+                   "BaseException?); leaving %s", wf_worker_id(), busy,
+                   busy == 1 ? "" : "s", GV_GIVE_UP_MS / 1000,
+                   busy == 1 ? "it" : "them");
+            gv_finish();
+        }
+        Py_RETURN_NONE;
+    }
+    for (i = 0; i < gv.n; i++) {
+        idle += gv.slot[i].core != NULL && gv.slot[i].idle;
+    }
+    if (idle > 0 && idle == busy) {
+        /* only idle keep-alive connections left: wake their waits; the
+         * core sees the worker stopping and closes them */
+        PyObject *w[256];
+        unsigned n = 0;
+
+        for (i = 0; i < gv.n && n < 256; i++) {
+            struct gv_slot *s = &gv.slot[i];
+
+            if (s->core != NULL && s->idle && s->waiter != NULL) {
+                Py_INCREF(s->waiter);
+                w[n++] = s->waiter;
+            }
+        }
+        for (i = 0; i < n; i++) {
+            PyObject *r = PyObject_CallMethod(w[i], "switch", "i",
+                                              GV_WOKE_STOP);
+
+            if (r == NULL) {
+                gv_log_exc(WF_LOG_ERROR, "gevent: waking an idle "
+                           "connection failed");
+            }
+            Py_XDECREF(r);
+            Py_DECREF(w[i]);
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef gv_tick_def = {
+    "weft_stop_tick", gv_on_tick, METH_NOARGS,
+    "drain the worker: wake idle connections, kill after the mercy"
+};
+
+/* The control fd is readable (a signal, --max-requests). Hub. */
+static PyObject *
+gv_on_control(PyObject *self, PyObject *unused)
+{
+    int r = wf_loop_control();
+    PyObject *st;
+
+    if (r == 0 || r <= gv.stopping) {
+        Py_RETURN_NONE;
+    }
+    gv_listeners(0);
+    if (r == 2) {
+        gv.stopping = 2;
+        gv_finish();
+        Py_RETURN_NONE;
+    }
+    gv.stopping = 1;
+    gv.mercy_at = gv_now_ms() + gv.mercy_s * 1000;
+    gv.tick_w = PyObject_CallMethod(gv.loop, "timer", "dd", GV_TICK_S,
+                                    GV_TICK_S);
+    gv.tick_cb = PyCFunction_New(&gv_tick_def, NULL);
+    st = gv.tick_w && gv.tick_cb ? PyObject_CallMethod(gv.tick_w, "start",
+                                                       "O", gv.tick_cb)
+                                 : NULL;
+    if (st == NULL) {
+        gv_log_exc(WF_LOG_ERROR, "gevent: cannot start the stop timer; "
+                   "stopping now");
+        gv.stopping = 2;
+        gv_finish();
+        Py_RETURN_NONE;
+    }
+    Py_DECREF(st);
+    return gv_on_tick(NULL, NULL);
+}
+
+static PyMethodDef gv_control_def = {
+    "weft_control", gv_on_control, METH_NOARGS,
+    "act on what the weft core's control fd says"
+};
+
+/* ---------------------------------------------------------- the engine */
+
+static void gv_worker_fini(void);
+
+/* a.b of module.__version__, into buf. */
+static const char *
+gv_version_of(const char *module, char *buf, size_t len)
+{
+    PyObject *m = PyImport_ImportModule(module), *v = NULL;
+    const char *s = NULL;
+
+    if (m != NULL) {
+        v = PyObject_GetAttrString(m, "__version__");
+    }
+    if (v != NULL) {
+        s = PyUnicode_AsUTF8(v);
+    }
+    snprintf(buf, len, "%s", s ? s : "?");
+    PyErr_Clear();
+    Py_XDECREF(v);
+    Py_XDECREF(m);
+    return buf;
+}
+
+static PyObject *
+gv_attr(PyObject *mod, const char *dotted)
+{
+    PyObject *o = mod, *next;
+    char name[64];
+    const char *p = dotted;
+
+    Py_INCREF(o);
+    while (*p) {
+        size_t n = strcspn(p, ".");
+
+        snprintf(name, sizeof(name), "%.*s", (int)n, p);
+        next = PyObject_GetAttrString(o, name);
+        Py_DECREF(o);
+        if (next == NULL) {
+            return NULL;
+        }
+        o = next;
+        p += n + (p[n] == '.');
+    }
+    return o;
+}
+
+static int
+gv_worker_init(unsigned ncores, struct wf_err *err)
+{
+    PyObject *vi = NULL, *mod = NULL, *r;
+    char buf[256], gver[32], glver[32];
+    long major = 0;
+    const char *patching = "none";
+
+    if (gv.slot != NULL) {
+        return wf_err_set(err, "gevent: worker_init called twice");
+    }
+    if (!Py_IsInitialized()) {
+        return wf_err_set(err, "--gevent: CPython is not running; the "
+                          "python plugin starts it (give --wsgi-file or "
+                          "--module)");
+    }
+    if (gv_opt_early && !gv.early_ran) {
+        if (gv.early_err[0]) {
+            return wf_err_set(err, "--gevent-early-monkey-patch: "
+                              "patch_all() failed at interpreter start: "
+                              "%s", gv.early_err);
+        }
+        return wf_err_set(err, "--gevent-early-monkey-patch: the start-up "
+                          "hook did not run (CPython started without the "
+                          "site module?); use --gevent-monkey-patch or "
+                          "patch in the app's first lines");
+    }
+    gv.gevent = PyImport_ImportModule("gevent");
+    if (gv.gevent == NULL) {
+        return wf_err_set(err, "--gevent: cannot import gevent (%s); "
+                          "apt-get install python3-gevent",
+                          gv_exc_line(buf, sizeof(buf)));
+    }
+    vi = PyObject_GetAttrString(gv.gevent, "version_info");
+    if (vi != NULL && PySequence_Check(vi) && PySequence_Size(vi) > 0) {
+        PyObject *m0 = PySequence_GetItem(vi, 0);
+
+        major = m0 ? PyLong_AsLong(m0) : 0;
+        Py_XDECREF(m0);
+    }
+    Py_XDECREF(vi);
+    PyErr_Clear();
+    gv_version_of("gevent", gver, sizeof(gver));
+    gv_version_of("greenlet", glver, sizeof(glver));
+    if (major < 1) {
+        wf_err_set(err, "--gevent: gevent %s is too old; weft needs gevent "
+                   ">= 1.0", gver);
+        goto fail;
+    }
+    /* gevent.reinit(): the worker was forked with fork(2), not
+     * gevent.os.fork: a hub made in the master (the app imported gevent
+     * and used it) must get a new libev backend fd of its own. */
+    r = PyObject_CallMethod(gv.gevent, "reinit", NULL);
+    if (r == NULL) {
+        gv_log_exc(WF_LOG_WARN, "gevent: gevent.reinit() after the fork "
+                   "failed");
+    }
+    Py_XDECREF(r);
+    if (gv_opt_early) {
+        patching = "early (before the app was imported)";
+    } else if (gv_opt_patch) {
+        mod = PyImport_ImportModule("gevent.monkey");
+        r = mod ? PyObject_CallMethod(mod, "patch_all", NULL) : NULL;
+        Py_CLEAR(mod);
+        if (r == NULL) {
+            wf_err_set(err, "--gevent-monkey-patch: patch_all() failed: %s",
+                       gv_exc_line(buf, sizeof(buf)));
+            goto fail;
+        }
+        Py_DECREF(r);
+        patching = "late (after the app was imported)";
+    }
+    gv.spawn = gv_attr(gv.gevent, "spawn");
+    gv.sleep = gv_attr(gv.gevent, "sleep");
+    gv.getcurrent = gv_attr(gv.gevent, "getcurrent");
+    if (gv.spawn == NULL || gv.sleep == NULL || gv.getcurrent == NULL) {
+        wf_err_set(err, "--gevent: gevent %s lacks spawn/sleep/getcurrent "
+                   "(%s)", gver, gv_exc_line(buf, sizeof(buf)));
+        goto fail;
+    }
+    mod = PyImport_ImportModule("gevent.hub");
+    gv.waiter_cls = mod ? gv_attr(mod, "Waiter") : NULL;
+    Py_CLEAR(mod);
+    mod = PyImport_ImportModule("gevent.event");
+    gv.event_cls = mod ? gv_attr(mod, "Event") : NULL;
+    Py_CLEAR(mod);
+    if (gv.waiter_cls == NULL || gv.event_cls == NULL) {
+        wf_err_set(err, "--gevent: gevent %s lacks gevent.hub.Waiter or "
+                   "gevent.event.Event (%s)", gver,
+                   gv_exc_line(buf, sizeof(buf)));
+        goto fail;
+    }
+    /* the exception a killed request sees; uwsgi.loop as in uWSGI */
+    mod = PyImport_ImportModule("uwsgi");
+    if (mod != NULL) {
+        PyObject *name = PyUnicode_FromString("gevent");
+
+        gv.cancel_exc = PyObject_GetAttrString(mod, "RequestCancelled");
+        if (name == NULL || PyObject_SetAttrString(mod, "loop", name) < 0) {
+            PyErr_Clear();
+        }
+        Py_XDECREF(name);
+        Py_CLEAR(mod);
+    }
+    PyErr_Clear();
+    if (gv.cancel_exc == NULL) {
+        gv.cancel_exc = gv_attr(gv.gevent, "GreenletExit");
+    }
+    gv.map = PyDict_New();
+    gv.serve_fn = PyCFunction_New(&gv_serve_def, NULL);
+    gv.slot = PyMem_RawCalloc(ncores ? ncores : 1, sizeof(*gv.slot));
+    if (gv.cancel_exc == NULL || gv.map == NULL || gv.serve_fn == NULL ||
+        gv.slot == NULL) {
+        wf_err_set(err, "gevent: set-up failed: %s",
+                   gv_exc_line(buf, sizeof(buf)));
+        goto fail;
+    }
+    gv.n = ncores ? ncores : 1;
+    gv.mercy_s = gv_opt_long("worker-reload-mercy", 60);
+    if (wf_opt_get("async") == NULL || gv_opt_long("async", 0) < 1) {
+        wf_log(WF_LOG_WARN, "gevent: 1 core: one connection at a time; "
+               "give --gevent N (or --async N) for N at once");
+    }
+    if (wf_socket_timeout_ms() < 30000) {
+        wf_log(WF_LOG_WARN, "gevent: --socket-timeout %lds is below 30: "
+               "idle keep-alive connections and slow clients are cut "
+               "sooner than uWSGI's gevent mode would",
+               wf_socket_timeout_ms() / 1000);
+    }
+    wf_log(WF_LOG_INFO, "gevent: gevent %s, greenlet %s, %u core%s (one "
+           "greenlet per connection); monkey patching: %s", gver, glver,
+           gv.n, gv.n == 1 ? "" : "s", patching);
+    return 0;
+
+fail:
+    gv_worker_fini();
+    return -1;
+}
+
+/* Drop what run() made. Python alive. Request greenlets still alive (a
+ * stop-now, or a give-up) are leaked, never deallocated: dealloc would
+ * throw into them and run their frames during shutdown. */
+static void
+gv_run_cleanup(void)
+{
+    int i;
+    unsigned k, leaked = 0;
+
+    gv_listeners(0);
+    for (i = 0; i < gv.nl; i++) {
+        Py_CLEAR(gv.lw[i]);
+        Py_CLEAR(gv.lcb[i]);
+    }
+    gv.nl = 0;
+    if (gv.ctl_w != NULL) {
+        gv_call0(gv.ctl_w, "stop", "gevent: stopping the control watcher");
+    }
+    if (gv.tick_w != NULL) {
+        gv_call0(gv.tick_w, "stop", "gevent: stopping the stop timer");
+    }
+    Py_CLEAR(gv.ctl_w);
+    Py_CLEAR(gv.ctl_cb);
+    Py_CLEAR(gv.tick_w);
+    Py_CLEAR(gv.tick_cb);
+    Py_CLEAR(gv.done);
+    for (k = 0; k < gv.n; k++) {
+        if (gv.slot[k].glet != NULL) {
+            gv.slot[k].glet = NULL;     /* leaked on purpose */
+            leaked++;
+        }
+    }
+    gv.leaked += leaked;
+    if (leaked > 0) {
+        wf_log(WF_LOG_WARN, "gevent: %u request greenlet%s left suspended "
+               "at worker exit", leaked, leaked == 1 ? "" : "s");
+    } else if (gv.map != NULL) {
+        PyDict_Clear(gv.map);
+    }
+    Py_CLEAR(gv.loop);
+    Py_CLEAR(gv.hub);
+}
+
+static int
+gv_run(struct wf_err *err)
+{
+    int fds[GV_MAX_LISTENERS], n, i, tries;
+    PyObject *get_hub = NULL, *r;
+    char buf[256];
+
+    if (gv.slot == NULL) {
+        return wf_err_set(err, "gevent: run() without worker_init()");
+    }
+    get_hub = gv_attr(gv.gevent, "get_hub");
+    gv.hub = get_hub ? PyObject_CallNoArgs(get_hub) : NULL;
+    Py_CLEAR(get_hub);
+    gv.loop = gv.hub ? PyObject_GetAttrString(gv.hub, "loop") : NULL;
+    gv.done = gv.loop ? PyObject_CallNoArgs(gv.event_cls) : NULL;
+    if (gv.done == NULL) {
+        wf_err_set(err, "gevent: cannot get the hub and its loop: %s",
+                   gv_exc_line(buf, sizeof(buf)));
+        goto fail;
+    }
+    n = wf_loop_listeners(fds, GV_MAX_LISTENERS);
+    for (i = 0; i < n; i++) {
+        PyObject *fdo = PyLong_FromLong(fds[i]);
+
+        gv.lfd[i] = fds[i];
+        gv.lw[i] = PyObject_CallMethod(gv.loop, "io", "ii", fds[i], 1);
+        gv.lcb[i] = fdo ? PyCFunction_New(&gv_accept_def, fdo) : NULL;
+        Py_XDECREF(fdo);
+        gv.nl = i + 1;
+        if (gv.lw[i] == NULL || gv.lcb[i] == NULL) {
+            wf_err_set(err, "gevent: cannot watch listening fd %d: %s",
+                       fds[i], gv_exc_line(buf, sizeof(buf)));
+            goto fail;
+        }
+    }
+    gv.ctl_w = PyObject_CallMethod(gv.loop, "io", "ii", wf_loop_control_fd(),
+                                   1);
+    gv.ctl_cb = PyCFunction_New(&gv_control_def, NULL);
+    r = gv.ctl_w && gv.ctl_cb ? PyObject_CallMethod(gv.ctl_w, "start", "O",
+                                                    gv.ctl_cb) : NULL;
+    if (r == NULL) {
+        wf_err_set(err, "gevent: cannot watch the control fd: %s",
+                   gv_exc_line(buf, sizeof(buf)));
+        goto fail;
+    }
+    Py_DECREF(r);
+    gv_listeners(1);
+
+    /* The main greenlet waits; the hub runs the worker. An exception
+     * thrown here (SystemExit in a greenlet the app spawned is passed to
+     * the main greenlet by gevent) is logged, and the wait goes on. */
+    for (tries = 0; tries < 1000; tries++) {
+        r = PyObject_CallMethod(gv.done, "wait", NULL);
+        if (r != NULL) {
+            Py_DECREF(r);
+        } else {
+            gv_log_exc(WF_LOG_ERROR, "gevent: the main greenlet was woken "
+                       "by an exception; going on");
+        }
+        r = PyObject_CallMethod(gv.done, "is_set", NULL);
+        if (r == NULL) {
+            PyErr_Clear();
+        } else if (PyObject_IsTrue(r)) {
+            Py_DECREF(r);
+            break;
+        } else {
+            Py_DECREF(r);
+        }
+    }
+    if (tries == 1000) {
+        wf_log(WF_LOG_ERROR, "gevent: the main greenlet was woken 1000 "
+               "times without a stop; stopping");
+    }
+    if (gv_opt_wait_hub && gv.stopping == 1) {
+        /* greenlets the app spawned itself may finish, within the
+         * mercy: wait until the hub has nothing left to run */
+        double left = (double)(gv.mercy_at - gv_now_ms()) / 1000.0;
+
+        gv_listeners(0);
+        gv_call0(gv.ctl_w, "stop", "gevent: stopping the control watcher");
+        r = PyObject_CallMethod(gv.hub, "join", "d", left > 1 ? left : 1);
+        if (r == NULL) {
+            gv_log_exc(WF_LOG_ERROR, "gevent: joining the hub failed");
+        } else {
+            if (!PyObject_IsTrue(r)) {
+                wf_log(WF_LOG_WARN, "gevent: the app's own greenlets were "
+                       "still running when --worker-reload-mercy ran out "
+                       "(--gevent-wait-for-hub)");
+            }
+            Py_DECREF(r);
+        }
+    }
+    wf_log(WF_LOG_INFO, "gevent: worker %u (pid %d) stopped: %lu "
+           "connections served, accepting paused %lu times (all cores "
+           "busy), %lu requests killed", wf_worker_id(), (int)getpid(),
+           gv.spawned, gv.pauses, gv.killed);
+    gv_run_cleanup();
+    return 0;
+
+fail:
+    gv_run_cleanup();
+    return -1;
+}
+
+static int
+gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
+        long timeout_ms, int *ready_fd)
+{
+    struct gv_slot *s = gv_slot_of(c);
+    PyObject *w[GV_MAX_WAIT_FDS + 1], *waiter, *sw = NULL, *r;
+    PyObject *et, *ev, *etb;
+    int nw = 0, i, ret = -ENOMEM;
+    unsigned nv = 0;
+
+    if (s == NULL) {
+        return -EINVAL;
+    }
+    if (s->cancelled) {
+        return -ECANCELED;
+    }
+    if (n > GV_MAX_WAIT_FDS) {
+        n = GV_MAX_WAIT_FDS;
+    }
+    PyErr_Fetch(&et, &ev, &etb);
+    waiter = PyObject_CallNoArgs(gv.waiter_cls);
+    if (waiter != NULL) {
+        sw = PyObject_GetAttrString(waiter, "switch");
+    }
+    if (sw == NULL) {
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned e = fds[i].events & (WF_IO_READ | WF_IO_WRITE);
+        PyObject *wt = PyObject_CallMethod(gv.loop, "io", "ii", fds[i].fd,
+                                           e ? (int)e : (int)WF_IO_READ);
+
+        if (wt == NULL) {
+            ret = -EBADF;
+            goto out;
+        }
+        w[nw++] = wt;
+        r = PyObject_CallMethod(wt, "start", "Oi", sw, fds[i].fd);
+        if (r == NULL) {
+            ret = -EBADF;
+            goto out;
+        }
+        Py_DECREF(r);
+    }
+    if (timeout_ms >= 0) {
+        PyObject *t = PyObject_CallMethod(gv.loop, "timer", "d",
+                                          (double)timeout_ms / 1000.0);
+
+        if (t == NULL) {
+            goto out;
+        }
+        w[nw++] = t;
+        r = PyObject_CallMethod(t, "start", "Oi", sw, GV_WOKE_TIMER);
+        if (r == NULL) {
+            goto out;
+        }
+        Py_DECREF(r);
+    }
+    /* waiting for the next request head of an idle connection: the stop
+     * timer may wake it (the core then closes the connection) */
+    s->idle = n == 1 && fds[0].fd == wf_req_fd(c) &&
+              (fds[0].events & (WF_IO_READ | WF_IO_WRITE)) == WF_IO_READ &&
+              (wf_req_vars(c, &nv), nv == 0);
+    s->waiter = waiter;
+    r = PyObject_CallMethod(waiter, "get", NULL);
+    s->waiter = NULL;
+    s->idle = 0;
+    if (r == NULL) {
+        /* killed (a stop past the mercy), or the app threw into a
+         * greenlet it does not own */
+        char line[256];
+
+        if (!s->cancelled) {
+            wf_log(WF_LOG_WARN, "gevent: core %u: its wait was interrupted "
+                   "by %s; cancelling the request", c->id,
+                   gv_exc_line(line, sizeof(line)));
+        }
+        PyErr_Clear();
+        s->cancelled = 1;
+        ret = -ECANCELED;
+    } else {
+        long v = PyLong_AsLong(r);
+
+        Py_DECREF(r);
+        if (v == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            v = GV_WOKE_STOP;   /* switched by someone else: say ready */
+        }
+        if (v == GV_WOKE_TIMER) {
+            ret = 0;
+        } else if (v == GV_WOKE_STOP) {
+            *ready_fd = n > 0 ? fds[0].fd : -1;
+            ret = n > 0 ? 1 : 0;
+        } else {
+            *ready_fd = (int)v;
+            ret = 1;
+        }
+    }
+out:
+    if (ret == -ENOMEM || ret == -EBADF) {
+        char line[256];
+
+        wf_log(WF_LOG_ERROR, "gevent: core %u: cannot wait: %s", c->id,
+               gv_exc_line(line, sizeof(line)));
+    }
+    for (i = 0; i < nw; i++) {
+        r = PyObject_CallMethod(w[i], "stop", NULL);
+        if (r == NULL) {
+            PyErr_Clear();
+        }
+        Py_XDECREF(r);
+        Py_DECREF(w[i]);
+    }
+    Py_XDECREF(sw);
+    Py_XDECREF(waiter);
+    PyErr_Restore(et, ev, etb);
+    return ret;
+}
+
+static int
+gv_yield(struct wf_core *c)
+{
+    struct gv_slot *s = gv_slot_of(c);
+    PyObject *r, *et, *ev, *etb;
+    int ret = 0;
+
+    if (s != NULL && s->cancelled) {
+        return -ECANCELED;
+    }
+    PyErr_Fetch(&et, &ev, &etb);
+    r = PyObject_CallFunction(gv.sleep, "i", 0);
+    if (r == NULL) {
+        PyErr_Clear();
+        if (s != NULL) {
+            s->cancelled = 1;
+        }
+        ret = -ECANCELED;
+    }
+    Py_XDECREF(r);
+    PyErr_Restore(et, ev, etb);
+    return ret;
+}
+
+static struct wf_core *
+gv_current(void)
+{
+    PyObject *g, *id = NULL, *et, *ev, *etb;
+    struct wf_core *c = NULL;
+
+    /* outside run() (the interpreter may be finalising) no core runs */
+    if (gv.hub == NULL || gv.map == NULL || gv.getcurrent == NULL) {
+        return NULL;
+    }
+    PyErr_Fetch(&et, &ev, &etb);
+    g = PyObject_CallNoArgs(gv.getcurrent);
+    if (g != NULL) {
+        id = PyDict_GetItemWithError(gv.map, g);    /* borrowed */
+    }
+    if (id != NULL) {
+        unsigned long i = PyLong_AsUnsignedLong(id);
+
+        if (i < gv.n) {
+            c = gv.slot[i].core;
+        }
+    }
+    Py_XDECREF(g);
+    PyErr_Clear();
+    PyErr_Restore(et, ev, etb);
+    return c;
+}
+
+static void
+gv_worker_fini(void)
+{
+    /* After Py_FinalizeEx every Python object is gone: only the C side
+     * is freed then. */
+    if (Py_IsInitialized()) {
+        if (gv.leaked == 0) {
+            Py_CLEAR(gv.map);   /* else its keys keep the leaked greenlets */
+        }
+        Py_CLEAR(gv.serve_fn);
+        Py_CLEAR(gv.cancel_exc);
+        Py_CLEAR(gv.event_cls);
+        Py_CLEAR(gv.waiter_cls);
+        Py_CLEAR(gv.getcurrent);
+        Py_CLEAR(gv.sleep);
+        Py_CLEAR(gv.spawn);
+        Py_CLEAR(gv.gevent);
+    }
+    gv.map = gv.serve_fn = gv.cancel_exc = gv.event_cls = NULL;
+    gv.waiter_cls = gv.getcurrent = gv.sleep = gv.spawn = gv.gevent = NULL;
+    PyMem_RawFree(gv.slot);
+    gv.slot = NULL;
+    gv.n = 0;
+}
+
+static const struct wf_loop_ops gv_ops = {
+    .worker_init = gv_worker_init,
+    .run         = gv_run,
+    .wait        = gv_wait,
+    .yield       = gv_yield,
+    .current     = gv_current,
+    .worker_fini = gv_worker_fini,
+};
+
+static const struct wf_option gv_options[] = {
+    { "gevent", WF_OPT_INT, &gv_opt_cores, NULL, 1, 100000,
+      WF_OPT_F_SELECT, "the gevent loop with N cores (connections at once): "
+      "--loop gevent --async N, and --socket-timeout at least 30", 0,
+      gv_on_gevent, "N" },
+    { "gevent-monkey-patch", WF_OPT_FLAG, &gv_opt_patch, NULL, 0, 0, 0,
+      "gevent.monkey.patch_all() in each worker, after the app was "
+      "imported", 0, NULL, NULL },
+    { "gevent-early-monkey-patch", WF_OPT_FLAG, &gv_opt_early, NULL, 0, 0, 0,
+      "gevent.monkey.patch_all() when CPython starts, before the app is "
+      "imported", 0, gv_on_early, NULL },
+    { "gevent-wait-for-hub", WF_OPT_FLAG, &gv_opt_wait_hub, NULL, 0, 0, 0,
+      "at a graceful stop also wait (within --worker-reload-mercy) for "
+      "greenlets the app spawned itself", 0, NULL, NULL },
+    { NULL }
+};
+
+static const char *const gv_requires[] = { "python", NULL };
+
+WF_PLUGIN(gevent,
+          .version  = PACKAGE_VERSION,
+          .kind     = WF_KIND_LOOP,
+          .ops      = &gv_ops,
+          .options  = gv_options,
+          .requires = gv_requires,
+          .needs    = "the python plugin (CPython " PY_VERSION ") and "
+                      "gevent >= 1.0 (python3-gevent)",
+          .summary  = "loop engine: gevent's hub runs the worker, one "
+                      "greenlet per connection (WSGI only)",
+          .flags    = WF_PLUGIN_F_GLOBAL);
