@@ -10,6 +10,6 @@ WEFT_INTEGRATION_TESTS = \
 	tests/integration/t_wsgi_async.py \
 	tests/integration/t_wsgi_state.py \
 	tests/integration/t_rack.py \
-	tests/integration/t_gevent.py \
+	tests/integration/t_gevent.py
 TESTS += $(WEFT_INTEGRATION_TESTS)
 EXTRA_DIST += $(WEFT_INTEGRATION_TESTS)
