@@ -1105,6 +1105,29 @@ run_core(struct wf__core *c)
     }
 }
 
+/* --harakiri-verbose: the whole request, as the app saw it. */
+static void
+log_request_vars(struct wf__core *c)
+{
+    char buf[4096];
+    size_t used = 0;
+    unsigned i;
+
+    for (i = 0; i < c->conn->req.nvars && used < sizeof(buf) - 1; i++) {
+        const struct wf_var *v = &c->conn->req.vars[i];
+        int w = snprintf(buf + used, sizeof(buf) - used, "  %.*s = %.*s\n",
+                         (int)v->klen, v->key, (int)v->vlen, v->val);
+
+        if (w > 0) {
+            used += (size_t)w < sizeof(buf) - used ? (size_t)w
+                                                   : sizeof(buf) - used - 1;
+        }
+    }
+    wf_log(WF_LOG_INFO, "HARAKIRI: core %u's request, %u vars, %llu body "
+           "bytes sent so far:\n%s", c->pub.id, c->conn->req.nvars,
+           (unsigned long long)c->resp.sent, buf);
+}
+
 /* --harakiri, per core: a request suspended for longer is cancelled alone
  * (504), with where it waited in the log; the others go on. Loop
  * context, about twice a second. */
@@ -1126,7 +1149,9 @@ check_harakiri(int64_t now)
         m = wf__req_get(&c->conn->req, "REQUEST_METHOD", &ml);
         u = wf__req_get(&c->conn->req, "REQUEST_URI", &ul);
         stack[0] = '\0';
-        if (c->lang_switch && c->lang->backtrace) {
+        if (wf__sus_ops && wf__sus_ops->backtrace) {
+            n = wf__sus_ops->backtrace(&c->pub, stack, sizeof(stack));
+        } else if (c->lang_switch && c->lang->backtrace) {
             n = c->lang->backtrace(&c->pub, stack, sizeof(stack));
         }
         wf_log(WF_LOG_ERROR, "HARAKIRI: core %u of worker %u: %.*s %.*s "
@@ -1135,6 +1160,9 @@ check_harakiri(int64_t now)
                (int)ml, m ? m : "-", (int)ul, u ? u : "-", c->conn->raddr,
                (long long)((now - c->t_start) / 1000), wf__cfg.harakiri,
                n ? "; it waited in:\n" : "", n ? stack : "");
+        if (wf__cfg.harakiri_verbose) {
+            log_request_vars(c);
+        }
         wf__core_cancel(c, 504);
     }
 }

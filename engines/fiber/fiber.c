@@ -179,12 +179,61 @@ fb_worker_fini(void)
     fb.n = 0;
 }
 
+/* Under rb_protect: the suspended fiber's backtrace, one String. */
+static VALUE
+fb_backtrace_protected(VALUE fib)
+{
+    VALUE bt = rb_funcall(fib, rb_intern("backtrace"), 0);
+
+    if (!RB_TYPE_P(bt, T_ARRAY)) {
+        return Qnil;
+    }
+    /* Ruby lists the innermost frame first; the log shows it last */
+    bt = rb_funcall(bt, rb_intern("reverse"), 0);
+    return rb_ary_join(bt, rb_str_new_cstr("\n"));
+}
+
+/* Where core c's app waits: Fiber#backtrace of its fiber. Loop context,
+ * for the harakiri log. */
+static size_t
+fb_backtrace(struct wf_core *c, char *buf, size_t len)
+{
+    VALUE fib, s;
+    int state = 0;
+    size_t n;
+
+    if (NIL_P(fb.slots) || c->id >= fb.n || len == 0) {
+        return 0;
+    }
+    fib = rb_ary_entry(fb.slots, (long)c->id);
+    if (NIL_P(fib)) {
+        return 0;
+    }
+    s = rb_protect(fb_backtrace_protected, fib, &state);
+    if (state != 0) {
+        rb_set_errinfo(Qnil);
+        return 0;
+    }
+    if (NIL_P(s)) {
+        return 0;
+    }
+    n = (size_t)RSTRING_LEN(s);
+    if (n >= len - 1) {
+        n = len - 2;
+    }
+    memcpy(buf, RSTRING_PTR(s), n);
+    buf[n++] = '\n';
+    buf[n] = '\0';
+    return n;
+}
+
 static const struct wf_suspend_ops fb_ops = {
     .worker_init      = fb_worker_init,
     .resume           = fb_resume,
     .suspend          = fb_suspend,
     .worker_fini      = fb_worker_fini,
     .keeps_lang_state = "rack",
+    .backtrace        = fb_backtrace,
 };
 
 static const struct wf_option fb_options[] = {

@@ -89,6 +89,12 @@ struct wf_suspend_ops {
     /* The name of a language plugin whose interpreter state this engine
      * already keeps per context, or NULL. */
     const char *keeps_lang_state;
+
+    /* loop: write where suspended core c's app waits now (its stack,
+     * innermost last, one frame a line) into buf; returns the length, 0
+     * when it cannot tell. For the harakiri log; when it is not set, the
+     * language's backtrace() is asked. Optional. (ABI 1.1) */
+    size_t (*backtrace)(struct wf_core *c, char *buf, size_t len);
 };
 
 /* ----------------------------------------------------------------- loop */

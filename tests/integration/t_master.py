@@ -264,6 +264,23 @@ def test_harakiri_shows_the_python_stack_where_it_waited():
         assert "sleeping_green.py" in log and 'File "' in log, log
 
 
+def test_harakiri_shows_the_ruby_stack_where_it_waited():
+    if "rack" not in weftest.built_plugins() or \
+            "fiber" not in weftest.built_plugins():
+        raise weftest.Skip("rack or fiber not built")
+    app = os.path.join(weftest.APPS, "rack_api.ru")
+    with Server("--harakiri", "1", "--harakiri-verbose", "--async", "4",
+                "--fiber", "--rack", app) as srv:
+        r = srv.get("/sleep?s=5")
+        assert r.status == 504, r
+        assert srv.get("/hello").status == 200
+        time.sleep(0.2)
+        log = srv.log()
+        assert "HARAKIRI: core" in log, log
+        assert "rack_api.ru:" in log, log          # a frame of the app
+        assert "REQUEST_URI = /sleep?s=5" in log, log   # --harakiri-verbose
+
+
 def test_harakiri_kills_a_worker_that_blocks_its_loop():
     with Server("--harakiri", "1", "--async", "4", testlang=True) as srv:
         old = int(srv.get("/pid").body)
