@@ -540,7 +540,6 @@ main(int argc, char **argv)
     choose_engines(selected);
     start_languages();
     bind_sockets();
-    drop_privileges();
     if (wf__cfg.daemonize) {
         daemonize();
     }
@@ -555,6 +554,7 @@ main(int argc, char **argv)
         fprintf(f, "%d\n", (int)getpid());
         fclose(f);
     }
+    drop_privileges();
     if (wf__cfg.master || wf__cfg.processes > 1) {
         return wf__master_run((unsigned)wf__cfg.processes);
     }

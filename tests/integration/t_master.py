@@ -353,6 +353,34 @@ def test_logto_and_sigusr2_reopen_and_sigusr1_stats():
     os.rmdir(d)
 
 
+def test_daemonize_detaches_and_logs_to_the_file():
+    import subprocess
+    d = tempfile.mkdtemp()
+    log, pf = os.path.join(d, "weft.log"), os.path.join(d, "weft.pid")
+    port = weftest.free_port()
+    r = subprocess.run([weftest.WEFT, "--daemonize", log, "--pidfile", pf,
+                        "--http-socket", "127.0.0.1:%d" % port,
+                        "--plugins-dir", weftest.TESTPLUGINS, "--testlang"],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r
+    pid = wait_for(lambda: os.path.exists(pf) and
+                   open(pf).read().strip() and int(open(pf).read()))
+    try:
+        assert pid and pid != r.returncode
+        assert wait_for(lambda: request(port, "GET", "/pid").status == 200)
+        assert int(request(port, "GET", "/pid").body) == pid
+        sid = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[3]
+        assert int(sid) == pid, "not a session leader: %s" % sid
+        assert wait_for(lambda: "GET /pid" in open(log).read())
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
+                 "zombie" in open("/proc/%d/status" % pid).read())
+    for f in os.listdir(d):
+        os.unlink(os.path.join(d, f))
+    os.rmdir(d)
+
+
 def test_max_fd_raises_the_limit():
     with Server("--max-fd", "4096", testlang=True) as srv:
         limits = open("/proc/%d/limits" % srv.pid).read()
