@@ -294,6 +294,12 @@ choose_engines(const struct wf_plugin **selected)
         }
         selected[WF_KIND_LOOP] = p;
     }
+    if (wf__sus_plugin != NULL && wf__cfg.async < 1) {
+        wf_err_set(&err, "--%s needs --async N: a suspend engine switches "
+                   "between async cores (e.g. --async 10 --%s)",
+                   wf__sus_plugin->name, wf__sus_plugin->name);
+        die(&err);
+    }
     if (selected[WF_KIND_LOOP] != NULL) {
         wf__loop_plugin = selected[WF_KIND_LOOP];
         wf__loop_ops = wf__loop_plugin->ops;

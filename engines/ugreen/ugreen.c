@@ -637,4 +637,5 @@ WF_PLUGIN(ugreen,
           .kind    = WF_KIND_SUSPEND,
           .ops     = &ug_ops,
           .options = ug_options,
-          .summary = "suspend engine: green threads on guarded C stacks");
+          .summary = "suspend engine: green threads on guarded C stacks",
+          .needs   = "nothing (native switch on x86_64 and aarch64, ucontext elsewhere)");

@@ -256,7 +256,7 @@ def test_harakiri_shows_the_python_stack_where_it_waited():
     app = os.path.join(weftest.APPS, "sleeping_green.py")
     with Server("--harakiri", "1", "--async", "4", "--ugreen", "--wsgi-file",
                 app) as srv:
-        r = srv.get("/?5")
+        r = srv.get("/?s=5")
         assert r.status == 504, r
         time.sleep(0.2)
         log = srv.log()

@@ -1,20 +1,25 @@
 /*
  * check_suspend: one contract suite, run on every suspend engine that was
- * built (TCase "suspend/ugreen"; "suspend/greenlet" comes with its plugin),
- * each loaded through the real loader. The contract is struct
+ * built (TCases "suspend/ugreen" and "suspend/greenlet"), each loaded
+ * through the real loader. greenlet requires the python plugin: its
+ * fixture loads it and starts CPython through the descriptor's init op, as
+ * the master does, before the engine's worker_init. The contract is struct
  * wf_suspend_ops in include/weft/ops.h: resume() runs a core until it
  * suspends or its body returns; suspend() goes back to the loop; a body
  * that returned leaves a dead context and the next resume() starts a fresh
  * body. The body is the test's own, through wf__core_body_hook.
  *
- * Engine-specific facts (stack size, guard pages, overflow message) are
- * tested only for the engines that promise them (flags in engines[]).
+ * Engine-specific facts (stack size, guard pages, overflow message; for
+ * greenlet: no greenlet outlives its request, Python finalises cleanly
+ * after the cores ran, a refused switch is an error and not an exit) are
+ * tested only for the engines that promise them (the ENG_F_* flags).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <check.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fenv.h>
 #include <signal.h>
@@ -22,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +39,8 @@
 
 /* What an engine promises beyond the contract. */
 #define ENG_F_CSTACK 0x1u   /* own C stacks: guard pages, overflow message */
+#define ENG_F_PYTHON 0x2u   /* runs in CPython: the python plugin is started
+                               first (through its descriptor's init op) */
 
 static const char *eng_name;
 static unsigned eng_flags;
@@ -74,6 +82,59 @@ plugin_built(const char *name)
     return access(path, R_OK) == 0;
 }
 
+/* ------------------------------------------------ CPython, for greenlet */
+
+/*
+ * The python plugin is loaded RTLD_GLOBAL with libpython: the few CPython
+ * functions the greenlet tests need are looked up by name, so that this
+ * program needs neither Python's headers nor its library.
+ */
+static void *
+py_sym(const char *name)
+{
+    void *f = dlsym(RTLD_DEFAULT, name);
+
+    ck_assert_msg(f != NULL, "%s not found after loading the python "
+                  "plugin: %s", name, dlerror());
+    return f;
+}
+
+/* Run Python source in __main__; 0, or -1 when it raised (the traceback
+ * goes to stderr). */
+static int
+py_run(const char *src)
+{
+    int (*run)(const char *) = (int (*)(const char *))py_sym(
+        "PyRun_SimpleString");
+
+    return run(src);
+}
+
+/* Start CPython the way weft does: load the python plugin and call the
+ * init op of its descriptor (the master's job; here, this test child's). */
+static void
+py_start(void)
+{
+    struct wf_err err = { { 0 } };
+    const struct wf_plugin *p = test_plugin_load("python", &err);
+    const struct wf_lang_ops *lo;
+
+    ck_assert_msg(p != NULL, "loading python: %s", err.msg);
+    ck_assert_int_eq(p->kind, WF_KIND_LANG);
+    lo = p->ops;
+    ck_assert_msg(lo->init(&err) == 0, "python init: %s", err.msg);
+}
+
+/* The python plugin's shutdown op: Py_FinalizeEx. */
+static void
+py_shutdown(void)
+{
+    const struct wf_plugin *p = wf__plugin_find("python");
+
+    ck_assert_ptr_nonnull(p);
+    ((const struct wf_lang_ops *)p->ops)->shutdown();
+}
+
 /* Load the engine and start ncores contexts. */
 static void
 sus_start(unsigned ncores)
@@ -82,6 +143,9 @@ sus_start(unsigned ncores)
     const struct wf_plugin *p;
     unsigned i;
 
+    if (eng_flags & ENG_F_PYTHON) {
+        py_start();
+    }
     p = test_plugin_load(eng_name, &err);
     ck_assert_msg(p != NULL, "loading %s: %s", eng_name, err.msg);
     ck_assert_int_eq(p->kind, WF_KIND_SUSPEND);
@@ -109,6 +173,13 @@ setup_ugreen(void)
 {
     eng_name = "ugreen";
     eng_flags = ENG_F_CSTACK;
+}
+
+static void
+setup_greenlet(void)
+{
+    eng_name = "greenlet";
+    eng_flags = ENG_F_PYTHON;
 }
 
 /* The default stack of a C-stack engine: 2048 pages. */
@@ -294,8 +365,11 @@ START_TEST(deep_recursion_near_the_default_stack_size)
 {
     sus_start(2);
     body = body_deep;
-    /* all but 512 KiB of the default 8 MiB (with 4 KiB pages) */
-    deep_target = default_stack_size() - 512 * 1024;
+    /* all but 512 KiB of the default 8 MiB (with 4 KiB pages); greenlet
+     * runs on the thread's own stack (8 MiB by ulimit -s, shared with the
+     * loop's frames) and copies what a core used at every switch: 2 MiB */
+    deep_target = (eng_flags & ENG_F_CSTACK)
+                  ? default_stack_size() - 512 * 1024 : 2 * 1024 * 1024;
     deep_reached = 0;
     deep_levels = 0;
     ck_assert_int_eq(sus->resume(&cores[1]), 0);
@@ -450,6 +524,216 @@ START_TEST(stacks_are_not_executable_and_guarded)
 }
 END_TEST
 
+
+/* ------------------------------------------------------- greenlet only */
+
+/* How many greenlet objects the garbage collector knows of (the main
+ * greenlet included) goes into __main__.n_greenlets; checked there. */
+#define PY_COUNT_GREENLETS \
+    "import gc, greenlet\n" \
+    "n_greenlets = sum(1 for o in gc.get_objects()\n" \
+    "                  if isinstance(o, greenlet.greenlet))\n"
+
+static void
+body_once(struct wf_core *c)
+{
+    starts[c->id]++;
+    sus->suspend(c);
+}
+
+/* A request's greenlet is dropped when its body returns: over many
+ * requests the count of live greenlets does not grow (uWSGI drops it the
+ * same way; a kept reference would keep every request's frames). */
+START_TEST(finished_requests_leave_no_greenlet_behind)
+{
+    unsigned i, k;
+
+    if (!(eng_flags & ENG_F_PYTHON)) {
+        return;
+    }
+    sus_start(8);
+    body = body_once;
+    memset(starts, 0, sizeof(starts));
+    ck_assert_int_eq(py_run(PY_COUNT_GREENLETS "base = n_greenlets\n"), 0);
+    for (k = 0; k < 50; k++) {
+        for (i = 0; i < 8; i++) {
+            ck_assert_int_eq(sus->resume(&cores[i]), 0);   /* suspends */
+        }
+        if (k == 0) {
+            /* eight suspended requests: eight more greenlets */
+            ck_assert_int_eq(py_run(PY_COUNT_GREENLETS
+                                    "assert n_greenlets == base + 8, "
+                                    "(n_greenlets, base)\n"), 0);
+        }
+        for (i = 0; i < 8; i++) {
+            ck_assert_int_eq(sus->resume(&cores[i]), 0);   /* returns */
+        }
+    }
+    ck_assert_uint_eq(starts[7], 50);
+    ck_assert_int_eq(py_run(PY_COUNT_GREENLETS
+                            "assert n_greenlets == base, "
+                            "(n_greenlets, base)\n"), 0);
+}
+END_TEST
+
+/* Spec 9 item 8: with cores suspended and finished, the python plugin's
+ * shutdown (Py_FinalizeEx) and then the engine's worker_fini run in a
+ * child that must exit normally; the suspended ones are reported as left
+ * alone, not killed. */
+static void
+fini_child(unsigned nsuspended)
+{
+    unsigned i;
+
+    sus_start(4);
+    body = body_once;
+    for (i = 0; i < 4; i++) {
+        sus->resume(&cores[i]);                 /* all four suspend */
+    }
+    for (i = nsuspended; i < 4; i++) {
+        sus->resume(&cores[i]);                 /* these finish */
+    }
+    py_shutdown();
+    sus->worker_fini();
+    sus = NULL;
+    _exit(0);
+}
+
+static int
+child_stderr(void (*fn)(unsigned), unsigned arg, char *buf, size_t len)
+{
+    int p[2], status;
+    size_t got = 0;
+    ssize_t r;
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(p), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], STDERR_FILENO);
+        close(p[0]);
+        close(p[1]);
+        fn(arg);
+        _exit(0);
+    }
+    close(p[1]);
+    while (got + 1 < len && (r = read(p[0], buf + got, len - 1 - got)) > 0) {
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    close(p[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+START_TEST(python_finalises_cleanly_after_the_cores_ran)
+{
+    char buf[8192];
+    int status;
+
+    if (!(eng_flags & ENG_F_PYTHON)) {
+        return;
+    }
+    status = child_stderr(fini_child, 0, buf, sizeof(buf));
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "child status %#x, stderr: %s", status, buf);
+    ck_assert_msg(strstr(buf, "suspended core") == NULL, "stderr: %s", buf);
+
+    status = child_stderr(fini_child, 2, buf, sizeof(buf));
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "child status %#x, stderr: %s", status, buf);
+    ck_assert_msg(strstr(buf, "greenlet: 2 suspended cores left alone "
+                         "when Python finalises") != NULL, "stderr: %s", buf);
+}
+END_TEST
+
+/* A greenlet can only be switched to from its own thread: resuming a core
+ * from another thread makes greenlet refuse the switch. That must be a
+ * logged error and -1 for that core, not the end of the process (uWSGI
+ * calls exit(1) there), and the other cores go on. */
+static struct {
+    int r;
+} other_thread;
+
+static void *
+resume_from_other_thread(void *arg)
+{
+    int (*ensure)(void) = (int (*)(void))py_sym("PyGILState_Ensure");
+    void (*release)(int) = (void (*)(int))py_sym("PyGILState_Release");
+    int st = ensure();
+
+    other_thread.r = sus->resume(&cores[1]);
+    release(st);
+    return NULL;
+}
+
+static void
+switch_fail_child(unsigned unused)
+{
+    void *(*save)(void);
+    void (*restore)(void *);
+    pthread_t t;
+    void *ts;
+
+    sus_start(2);
+    save = (void *(*)(void))py_sym("PyEval_SaveThread");
+    restore = (void (*)(void *))py_sym("PyEval_RestoreThread");
+    body = body_once;
+    memset(starts, 0, sizeof(starts));
+    if (sus->resume(&cores[1]) != 0 || starts[1] != 1) {
+        _exit(10);
+    }
+    ts = save();
+    other_thread.r = 99;
+    pthread_create(&t, NULL, resume_from_other_thread, NULL);
+    pthread_join(t, NULL);
+    restore(ts);
+    if (other_thread.r != -1) {
+        _exit(11);
+    }
+    /* the other core still works, and so does core 1 with a new request
+     * once the failed one is dropped */
+    if (sus->resume(&cores[0]) != 0 || sus->resume(&cores[0]) != 0 ||
+        starts[0] != 1) {
+        _exit(12);
+    }
+    if (sus->resume(&cores[1]) != 0 || starts[1] != 2) {
+        _exit(13);
+    }
+    _exit(0);
+}
+
+START_TEST(failed_switch_is_a_logged_error_not_an_exit)
+{
+    char buf[8192];
+    int status;
+
+    if (!(eng_flags & ENG_F_PYTHON)) {
+        return;
+    }
+    status = child_stderr(switch_fail_child, 0, buf, sizeof(buf));
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "child status %#x (exit 10-13: a step failed), stderr: %s",
+                  status, buf);
+    ck_assert_msg(strstr(buf, "greenlet: switch into core 1 failed") != NULL,
+                  "stderr: %s", buf);
+    ck_assert_msg(strstr(buf, "different thread") != NULL, "stderr: %s",
+                  buf);
+}
+END_TEST
+
+START_TEST(keeps_the_python_state_itself)
+{
+    if (!(eng_flags & ENG_F_PYTHON)) {
+        return;
+    }
+    sus_start(1);
+    ck_assert_ptr_nonnull(sus->keeps_lang_state);
+    ck_assert_str_eq(sus->keeps_lang_state, "python");
+}
+END_TEST
+
 /* ------------------------------------------------------------ bad input */
 
 START_TEST(resume_of_unknown_core_fails)
@@ -495,6 +779,10 @@ sus_tcase(const char *name, void (*setup)(void))
     tcase_add_test(tc, stacks_are_not_executable_and_guarded);
     tcase_add_test(tc, resume_of_unknown_core_fails);
     tcase_add_test(tc, worker_init_without_cores_fails_with_a_fix);
+    tcase_add_test(tc, finished_requests_leave_no_greenlet_behind);
+    tcase_add_test(tc, python_finalises_cleanly_after_the_cores_ran);
+    tcase_add_test(tc, failed_switch_is_a_logged_error_not_an_exit);
+    tcase_add_test(tc, keeps_the_python_state_itself);
     return tc;
 }
 
@@ -507,6 +795,7 @@ main(void)
         void (*setup)(void);
     } engines[] = {
         { "ugreen", "suspend/ugreen", setup_ugreen },
+        { "greenlet", "suspend/greenlet", setup_greenlet },
     };
     Suite *s = suite_create("suspend");
     SRunner *sr;
