@@ -267,6 +267,8 @@ struct wf__worker {
     unsigned max_fds;
     struct wf__fdent *fdtab;
     int stopping;               /* 1 graceful, 2 now */
+    int64_t accept_paused_until;/* accept failed (EMFILE...): retry then */
+    int64_t accept_err_logged;
     int accepting;              /* listeners are in the io set */
     uint64_t requests;
     int sigpipe[2];

@@ -526,7 +526,7 @@ conn_close(struct wf__conn *k)
     k->next = wf__w.conn_free;
     wf__w.conn_free = k;
     wf__w.nconns--;
-    if (!wf__w.stopping) {
+    if (!wf__w.stopping && !wf__w.accept_paused_until) {
         set_accepting(1);
     }
 }
@@ -799,7 +799,16 @@ accept_some(struct wf__listener *l)
                 continue;
             }
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                wf_log_errno("accept4(%s)", l->name);
+                /* out of fds or memory: the listener stays readable, so
+                 * stop watching it for a moment instead of spinning */
+                int64_t now = wf__now_ms();
+
+                if (now - wf__w.accept_err_logged >= 1000) {
+                    wf_log_errno("accept4(%s)", l->name);
+                    wf__w.accept_err_logged = now;
+                }
+                set_accepting(0);
+                wf__w.accept_paused_until = now + 100;
             }
             break;
         }
@@ -1584,7 +1593,16 @@ wf__worker_run(unsigned id, struct wf_err *err)
             }
         }
         now = wf__now_ms();
+        if (wf__w.accept_paused_until && now >= wf__w.accept_paused_until &&
+            !wf__w.stopping) {
+            wf__w.accept_paused_until = 0;
+            set_accepting(1);
+        }
         timeout = wf__w.rq_head ? 0 : wf__timer_next(now);
+        if (wf__w.accept_paused_until &&
+            (timeout < 0 || timeout > wf__w.accept_paused_until - now)) {
+            timeout = (long)(wf__w.accept_paused_until - now);
+        }
         if (wf__cfg.harakiri > 0 && (timeout < 0 || timeout > 500)) {
             timeout = 500;
         }

@@ -381,6 +381,25 @@ def test_daemonize_detaches_and_logs_to_the_file():
     os.rmdir(d)
 
 
+def test_running_out_of_fds_pauses_accepting_without_spinning():
+    with Server("--max-fd", "128", "--async", "2", testlang=True) as srv:
+        # the app takes all but a few fds: accept() meets EMFILE
+        assert srv.get("/fds?n=118").status == 200
+        socks = []
+        for _ in range(20):
+            socks.append(srv.connect())
+        time.sleep(0.3)
+        cpu0 = srv.cpu_seconds()
+        time.sleep(1.5)
+        cpu = srv.cpu_seconds() - cpu0
+        assert cpu < 0.3, "spun for %.2fs of CPU at EMFILE" % cpu
+        log = srv.log()
+        n = log.count("Too many open files")
+        assert 1 <= n <= 5, (n, log[-2000:])
+        for s in socks:
+            s.close()
+
+
 def test_max_fd_raises_the_limit():
     with Server("--max-fd", "4096", testlang=True) as srv:
         limits = open("/proc/%d/limits" % srv.pid).read()

@@ -15,8 +15,10 @@
  *   /pid            the worker's pid
  *   /spin?ms=N      burns the CPU for N ms without giving the worker away
  *   /alloc?mb=N     keeps N MiB more allocated (and touched) for good
+ *   /fds?n=N        opens N more fds (/dev/null) and keeps them open
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -118,6 +120,18 @@ tl_handle(struct wf_core *c)
         }
         ok(c, "text/plain");
         return say(c, p ? "allocated" : "failed");
+    }
+    if (path_is(c, "/fds")) {
+        long i, n = query_num(c, "n", 10), opened = 0;
+
+        for (i = 0; i < n; i++) {
+            if (open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0) {
+                opened++;
+            }
+        }
+        ok(c, "text/plain");
+        snprintf(line, sizeof(line), "%ld", opened);
+        return say(c, line);
     }
     if (path_is(c, "/error")) {
         wf_log(WF_LOG_ERROR, "testlang: /error asked for an error");
