@@ -501,8 +501,9 @@ main(int argc, char **argv)
     wf__opt_free(vals, nvals);
 
     if (wf__cfg.version) {
-        printf("weft %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, WF_ABI_MAJOR,
-               WF_ABI_MINOR);
+        printf("weft %s (plugin ABI %d.%d%s)\n", PACKAGE_VERSION,
+               WF_ABI_MAJOR, WF_ABI_MINOR,
+               (WF_BUILD_FLAGS & WF_BUILD_F_ASAN) ? ", AddressSanitizer" : "");
         return 0;
     }
     if (wf__cfg.help) {

@@ -438,10 +438,26 @@ is_flag(const char *name)
     return 0;
 }
 
-/* See internal.h. */
+static int collect(int argc, char **argv, struct wf__optval **vals,
+                   size_t *n, struct wf_err *err);
+
+/* See internal.h. On failure nothing is left allocated. */
 int
 wf__opt_collect(int argc, char **argv, struct wf__optval **vals, size_t *n,
                 struct wf_err *err)
+{
+    if (collect(argc, argv, vals, n, err) < 0) {
+        wf__opt_free(*vals, *n);
+        *vals = NULL;
+        *n = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static int
+collect(int argc, char **argv, struct wf__optval **vals, size_t *n,
+        struct wf_err *err)
 {
     size_t cap = 0;
     int i;

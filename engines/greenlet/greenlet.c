@@ -285,6 +285,13 @@ gl_worker_init(unsigned ncores, struct wf_err *err)
     char buf[256];
     unsigned i;
 
+#if WF_BUILD_FLAGS & WF_BUILD_F_ASAN
+    /* greenlet switches by copying slices of the C stack, redzones
+     * included: AddressSanitizer reports every switch as an overflow */
+    return wf_err_set(err, "--greenlet: greenlet copies C stacks, which "
+                      "AddressSanitizer cannot follow; use a build "
+                      "without --enable-sanitizers (or --ugreen)");
+#endif
     if (gl.slot != NULL) {
         return wf_err_set(err, "greenlet: worker_init called twice");
     }

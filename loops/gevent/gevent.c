@@ -694,6 +694,13 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
     long major = 0;
     const char *patching = "none";
 
+#if WF_BUILD_FLAGS & WF_BUILD_F_ASAN
+    /* greenlet switches by copying slices of the C stack, redzones
+     * included: AddressSanitizer reports every switch as an overflow */
+    return wf_err_set(err, "--gevent: greenlet copies C stacks, which "
+                      "AddressSanitizer cannot follow; use a build "
+                      "without --enable-sanitizers (or --ugreen)");
+#endif
     if (gv.slot != NULL) {
         return wf_err_set(err, "gevent: worker_init called twice");
     }

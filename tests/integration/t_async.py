@@ -13,10 +13,7 @@ def engines():
     """(label, extra args) for each way of running async."""
     built = weftest.built_plugins()
     out = []
-    for io in ("epoll", "libevent"):
-        if io not in built:
-            print("  (io engine %s not built: skipped)" % io)
-            continue
+    for io in weftest.io_engines():
         out.append(("%s/none" % io, ["--io-engine", io]))
         if "ugreen" in built:
             out.append(("%s/ugreen" % io, ["--io-engine", io, "--ugreen"]))

@@ -15,11 +15,7 @@ import threading
 import time
 
 import weftest
-from weftest import APPS, Reader, Server, parallel
-
-
-def app(name):
-    return os.path.join(APPS, name)
+from weftest import Reader, Server, app, parallel
 
 
 def need_gevent():
@@ -36,56 +32,22 @@ def slept(r):
     return float(r.body.split()[1])
 
 
-class LineServer:
-    """A TCP server on 127.0.0.1 in threads: for each line a client sends,
-    waits `delay` s and answers b"pong:" + the line; a connection carries
-    any number of lines. Counts connections."""
+class LineServer(weftest.DelayedTCPServer):
+    """A DelayedTCPServer that, for each line a client sends, waits
+    `delay` s and answers b"pong:" + the line; a connection carries any
+    number of lines."""
 
     def __init__(self, delay=0.5):
-        self.delay = delay
-        self.done = threading.Event()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(delay, backlog=128, conn_timeout=20)
 
-    def _serve(self):
-        while not self.done.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            threading.Thread(target=self._one, args=(c,), daemon=True).start()
-
-    def _one(self, c):
-        try:
-            c.settimeout(20)
-            f = c.makefile("rb")
-            for _ in range(1000):
-                line = f.readline()
-                if not line:
-                    break
-                time.sleep(self.delay)
-                c.sendall(b"pong:" + line)
-        except OSError:
-            pass
-        finally:
-            c.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.done.set()
-        self.sock.close()
-        self.thread.join(5)
+    def handle(self, c):
+        f = c.makefile("rb")
+        for _ in range(1000):
+            line = f.readline()
+            if not line:
+                break
+            time.sleep(self.delay)
+            c.sendall(b"pong:" + line)
 
 
 def wait_exit(srv, timeout):
@@ -120,6 +82,25 @@ def served_by_new_worker(srv, old):
         if len(pids) > n:
             return pids[-1] != old
         assert time.time() < deadline, srv.log()[-2000:]
+        time.sleep(0.05)
+
+
+def get_in_background(srv, path):
+    """GET path in a thread of its own: (the thread, a list that gets the
+    response)."""
+    out = []
+    t = threading.Thread(target=lambda: out.append(srv.get(path)))
+    t.start()
+    return t, out
+
+
+def wait_old_worker_stopped(srv, old):
+    """Wait (5 s at most) for the log line of worker pid `old` stopping."""
+    deadline = time.time() + 5
+    while ("gevent: worker 1 (pid %s) stopped" % old) not in srv.log():
+        assert time.time() < deadline, (
+            "the old worker did not stop (core: is wf__slot->ready set "
+            "before a loop engine runs?)", srv.log()[-3000:])
         time.sleep(0.05)
 
 
@@ -353,9 +334,7 @@ def test_two_cores_serve_five_sleepers_in_three_rounds_without_spinning():
 
 def test_sigterm_lets_the_running_request_finish_then_exits_zero():
     with gserver("gevent_sleep.py", "--gevent", "4") as srv:
-        out = []
-        t = threading.Thread(target=lambda: out.append(srv.get("/?s=1")))
-        t.start()
+        t, out = get_in_background(srv, "/?s=1")
         time.sleep(0.3)
         t0 = time.time()
         srv.proc.send_signal(signal.SIGTERM)
@@ -369,9 +348,7 @@ def test_sigterm_lets_the_running_request_finish_then_exits_zero():
 
 def test_sighup_drains_too():
     with gserver("gevent_sleep.py", "--gevent", "4") as srv:
-        out = []
-        t = threading.Thread(target=lambda: out.append(srv.get("/?s=0.8")))
-        t.start()
+        t, out = get_in_background(srv, "/?s=0.8")
         time.sleep(0.3)
         srv.proc.send_signal(signal.SIGHUP)
         rc = wait_exit(srv, 5)
@@ -386,19 +363,12 @@ def test_master_sighup_replaces_the_worker_after_its_request():
     with gserver("gevent_sleep.py", "--gevent", "4", "--master") as srv:
         assert srv.get("/?s=0.01").status == 200
         old = first_pid(srv)
-        out = []
-        t = threading.Thread(target=lambda: out.append(srv.get("/?s=1")))
-        t.start()
+        t, out = get_in_background(srv, "/?s=1")
         time.sleep(0.3)
         srv.proc.send_signal(signal.SIGHUP)
         t.join(5)
         assert out and out[0].status == 200, (out, srv.log()[-2000:])
-        deadline = time.time() + 5
-        while ("gevent: worker 1 (pid %s) stopped" % old) not in srv.log():
-            assert time.time() < deadline, (
-                "the old worker did not stop (core: is wf__slot->ready set "
-                "before a loop engine runs?)", srv.log()[-3000:])
-            time.sleep(0.05)
+        wait_old_worker_stopped(srv, old)
         assert served_by_new_worker(srv, old)
 
 
@@ -422,9 +392,7 @@ def test_an_idle_keepalive_connection_does_not_hold_the_stop():
         s = send_raw(srv.port, GET % (b"/?s=0.01", b""))
         rd = Reader(s)
         assert rd.response().status == 200
-        out = []
-        t = threading.Thread(target=lambda: out.append(srv.get("/?s=0.5")))
-        t.start()
+        t, out = get_in_background(srv, "/?s=0.5")
         time.sleep(0.2)
         t0 = time.time()
         srv.proc.send_signal(signal.SIGTERM)
@@ -443,9 +411,7 @@ def test_max_requests_lets_a_long_request_finish():
     and the old worker stops; the new one serves."""
     with gserver("gevent_sleep.py", "--gevent", "4", "--max-requests",
                  "2") as srv:
-        out = []
-        t = threading.Thread(target=lambda: out.append(srv.get("/?s=1.5")))
-        t.start()
+        t, out = get_in_background(srv, "/?s=1.5")
         time.sleep(0.2)
         assert srv.get("/?s=0.01").status == 200
         assert srv.get("/?s=0.01").status == 200     # the 2nd: replace
@@ -453,12 +419,7 @@ def test_max_requests_lets_a_long_request_finish():
         t.join(5)
         assert out and out[0].status == 200, out
         assert slept(out[0]) > 1.4, out[0].body
-        deadline = time.time() + 5
-        while ("gevent: worker 1 (pid %s) stopped" % old) not in srv.log():
-            assert time.time() < deadline, (
-                "the old worker did not stop (core: is wf__slot->ready set "
-                "before a loop engine runs?)", srv.log()[-3000:])
-            time.sleep(0.05)
+        wait_old_worker_stopped(srv, old)
         assert served_by_new_worker(srv, old)
         assert "--max-requests" in srv.log()
 
@@ -558,20 +519,7 @@ def test_uwsgi_fd_waits_work_under_gevent():
     """uWSGI's fd API, generator style (wait_fd_write/read + yield), ten at
     once against a slow TCP server."""
     need_gevent()
-
-    class Slow(LineServer):
-        def _one(self, c):
-            try:
-                c.settimeout(10)
-                data = c.recv(1000)
-                time.sleep(self.delay)
-                c.sendall(b"echo:" + data)
-            except OSError:
-                pass
-            finally:
-                c.close()
-
-    with Slow(0.5) as tcp, \
+    with weftest.DelayedTCPServer(0.5) as tcp, \
             gserver("fdwait_async.py", "--gevent", "10") as srv:
         res, dt = parallel(lambda i: srv.get(
             "/?addr=127.0.0.1:%d&send=hi%d" % (tcp.port, i)), 10)

@@ -8,16 +8,10 @@ import time
 import weftest
 from weftest import Reader, Server, request
 
-ENGINES = [e for e in ("epoll", "libevent")]
-
-
 def servers(*args):
     """One server per built io engine, with and without ugreen."""
     built = weftest.built_plugins()
-    for io in ENGINES:
-        if io not in built:
-            print("  (io engine %s not built: skipped)" % io)
-            continue
+    for io in weftest.io_engines():
         yield Server("--io-engine", io, *args, testlang=True)
         if "ugreen" in built:
             yield Server("--io-engine", io, "--async", "4", "--ugreen", *args,
@@ -27,29 +21,13 @@ def servers(*args):
 def test_keepalive_serves_several_requests_on_one_connection():
     for srv in servers():
         with srv:
-            s = srv.connect()
-            r = Reader(s)
-            for i in range(3):
-                s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
-                resp = r.response()
-                assert resp.status == 200 and resp.body == b"Hello World", \
-                    resp
-                assert resp.header("content-length") == "11"
-            assert not r.eof()
-            s.close()
+            weftest.check_keepalive(srv)
 
 
 def test_connection_close_is_honoured():
     for srv in servers():
         with srv:
-            s = srv.connect()
-            s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n"
-                      b"Connection: close\r\n\r\n")
-            r = Reader(s)
-            resp = r.response()
-            assert resp.body == b"Hello World"
-            assert resp.header("connection") == "close"
-            assert r.eof(), "the server kept the connection open"
+            weftest.check_connection_close(srv)
 
 
 def test_pipelined_requests_are_answered_in_order():
@@ -79,11 +57,8 @@ def test_content_length_body_reaches_the_app():
 
 def test_chunked_request_body_reaches_the_app():
     payload = os.urandom(100000)
-    chunks = b""
-    for i in range(0, len(payload), 7000):
-        part = payload[i:i + 7000]
-        chunks += b"%x;ext=1\r\n%s\r\n" % (len(part), part)
-    chunks += b"0\r\nX-Trailer: y\r\n\r\n"
+    chunks = weftest.chunked(payload, 7000, ext=b";ext=1",
+                             trailer=b"X-Trailer: y\r\n")
     for srv in servers():
         with srv:
             resp = request(srv.port, "POST", "/echo",

@@ -11,17 +11,7 @@ import threading
 import time
 
 import weftest
-from weftest import Reader, Server, parallel, request
-
-
-def wait_for(cond, timeout=10.0, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
+from weftest import Reader, Server, parallel, request, wait_for
 
 
 def worker_pids(srv):
@@ -299,8 +289,7 @@ def test_limit_post_refuses_large_bodies_with_413():
         assert request(srv.port, "POST", "/echo", body=b"x" * 500).status == 200
         assert request(srv.port, "POST", "/echo",
                        body=b"x" * 5000).status == 413
-        chunked = b"".join(b"200\r\n" + b"y" * 512 + b"\r\n"
-                           for _ in range(4)) + b"0\r\n\r\n"
+        chunked = weftest.chunked(b"y" * 2048, 512)
         r = request(srv.port, "POST", "/echo", body=chunked,
                     headers={"Transfer-Encoding": "chunked"})
         assert r.status == 413, r

@@ -34,14 +34,10 @@ import threading
 import time
 
 import weftest
-from weftest import APPS, Reader, Server, parallel, request
+from weftest import Reader, Server, app, parallel, request
 
 IOS = ("epoll", "libevent")
 SUSPENDS = ("ugreen", "greenlet", None)
-
-
-def app(name):
-    return os.path.join(APPS, name)
 
 
 # ------------------------------------------------------------ combinations
@@ -188,49 +184,19 @@ def test_ten_suspended_sleeps_take_about_one_second():
 
 # ----------------------------------------------------------------- fd waits
 
-class SlowServer:
+class SlowServer(weftest.DelayedTCPServer):
     """A TCP server thread on 127.0.0.1 that reads one line per
     connection, waits `delay` seconds, answers and closes."""
 
-    def __init__(self, delay=0.5):
-        self.delay = delay
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.stopping = False
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
-
-    def run(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
+    def handle(self, c):
+        got = b""
+        while b"\n" not in got:
+            d = c.recv(4096)
+            if not d:
                 return
-            threading.Thread(target=self.answer, args=(c,),
-                             daemon=True).start()
-
-    def answer(self, c):
-        try:
-            c.settimeout(10)
-            got = b""
-            while b"\n" not in got:
-                d = c.recv(4096)
-                if not d:
-                    return
-                got += d
-            time.sleep(self.delay)
-            c.sendall(b"pong " + got.strip() + b"\n")
-        except OSError:
-            pass
-        finally:
-            c.close()
-
-    def close(self):
-        self.stopping = True
-        self.sock.close()
+            got += d
+        time.sleep(self.delay)
+        c.sendall(b"pong " + got.strip() + b"\n")
 
 
 def test_ten_fd_waits_take_about_half_a_second():

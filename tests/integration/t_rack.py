@@ -6,12 +6,10 @@ Skipped (77) when the rack plugin is not built."""
 import json
 import os
 import socket
-import struct
-import subprocess
 import time
 
 import weftest
-from weftest import Reader, Server, parallel, request
+from weftest import Reader, Server, chunked, parallel, request
 
 API = os.path.join(weftest.APPS, "rack_api.ru")
 ENV = os.path.join(weftest.APPS, "env.ru")
@@ -48,66 +46,9 @@ def get(srv, path, **kw):
     return request(srv.port, "GET", path, **kw)
 
 
-def raw_until_close(srv, data, timeout=10):
-    s = srv.connect(timeout)
-    s.sendall(data)
-    out = b""
-    while True:
-        try:
-            d = s.recv(65536)
-        except ConnectionResetError:
-            break
-        if not d:
-            break
-        out += d
-    s.close()
-    return out
-
-
-def wait_log(srv, text, timeout=3.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if text in srv.log():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def packet(vars_, modifier1=0, modifier2=0):
-    body = b""
-    for k, v in vars_.items():
-        k, v = k.encode(), v.encode()
-        body += struct.pack("<H", len(k)) + k + struct.pack("<H", len(v)) + v
-    return struct.pack("<BHB", modifier1, len(body), modifier2) + body
-
-
-def cgi(path, method="GET", **extra):
-    v = {"REQUEST_METHOD": method, "REQUEST_URI": path, "PATH_INFO":
-         path.split("?")[0], "QUERY_STRING": path.partition("?")[2],
-         "SERVER_PROTOCOL": "HTTP/1.1", "SERVER_NAME": "test",
-         "SERVER_PORT": "80", "REMOTE_ADDR": "10.1.2.3", "HTTP_HOST": "test"}
-    v.update(extra)
-    return v
-
-
-def ask_uwsgi(srv, data, timeout=10):
-    s = socket.create_connection(("127.0.0.1", srv.uport), timeout)
-    s.sendall(data)
-    out = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        out += d
-    s.close()
-    return out
-
-
 def start_fails(*args):
     """Run weft expecting a start-up failure: (exit status, last line)."""
-    p = subprocess.run([weftest.WEFT, "--http-socket",
-                        "127.0.0.1:%d" % weftest.free_port()] + list(args),
-                       capture_output=True, text=True, timeout=30)
+    p = weftest.run_weft(*args, http_socket=True)
     lines = (p.stdout + p.stderr).strip().splitlines()
     return p.returncode, lines[-1] if lines else ""
 
@@ -118,29 +59,13 @@ def start_fails(*args):
 def test_keepalive_serves_several_requests_on_one_connection():
     for label, srv in servers():
         with srv:
-            s = srv.connect()
-            r = Reader(s)
-            for _ in range(3):
-                s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
-                resp = r.response()
-                assert resp.status == 200 and resp.body == b"Hello World", \
-                    (label, resp)
-                assert resp.header("content-length") == "11"
-            assert not r.eof(), label
-            s.close()
+            weftest.check_keepalive(srv, label)
 
 
 def test_connection_close_is_honoured():
     for label, srv in servers():
         with srv:
-            s = srv.connect()
-            s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n"
-                      b"Connection: close\r\n\r\n")
-            r = Reader(s)
-            resp = r.response()
-            assert resp.body == b"Hello World", label
-            assert resp.header("connection") == "close", label
-            assert r.eof(), "%s: the server kept the connection open" % label
+            weftest.check_connection_close(srv, label)
 
 
 def test_pipelined_requests_are_answered_in_order():
@@ -171,11 +96,8 @@ def test_content_length_body_reaches_the_app_through_rack_input():
 
 def test_chunked_request_body_reaches_the_app_through_rack_input():
     payload = os.urandom(100000)
-    chunks = b""
-    for i in range(0, len(payload), 7000):
-        part = payload[i:i + 7000]
-        chunks += b"%x;ext=1\r\n%s\r\n" % (len(part), part)
-    chunks += b"0\r\nX-Trailer: y\r\n\r\n"
+    chunks = chunked(payload, 7000, ext=b";ext=1",
+                     trailer=b"X-Trailer: y\r\n")
     for label, srv in servers():
         with srv:
             resp = request(srv.port, "POST", "/echo",
@@ -300,7 +222,7 @@ def test_exception_gives_500_a_backtrace_in_the_log_and_the_next_works():
             resp = get(srv, "/raise")
             assert resp.status == 500, (label, resp)
             assert get(srv, "/hello").status == 200
-            assert wait_log(srv, "ArgumentError: boom from the app"), \
+            assert srv.wait_log("ArgumentError: boom from the app", 3.0), \
                 srv.log()
             log = srv.log()
             assert "rack: exception in the app, GET /raise" in log
@@ -312,14 +234,14 @@ def test_non_string_body_chunk_gives_500():
         with srv:
             resp = get(srv, "/badchunk")
             assert resp.status == 500, (label, resp)
-            assert wait_log(srv, "body chunk 2 is a Integer, not a String")
+            assert srv.wait_log("body chunk 2 is a Integer, not a String", 3.0)
             assert get(srv, "/hello").status == 200
 
 
 def test_non_string_chunk_after_the_head_truncates_the_body():
     for label, srv in servers():
         with srv:
-            out = raw_until_close(srv, b"GET /badchunk-late HTTP/1.1\r\n"
+            out = srv.raw_until_close(b"GET /badchunk-late HTTP/1.1\r\n"
                                   b"Host: x\r\n\r\n")
             assert out.startswith(b"HTTP/1.1 200 OK"), (label, out[:100])
             # chunked, and never properly ended: the client sees the cut
@@ -333,7 +255,7 @@ def test_body_close_is_called_on_success_and_on_errors():
             assert get(srv, "/closes").body == b"0"
             get(srv, "/chunks?n=3")
             get(srv, "/raise-late")
-            raw_until_close(srv, b"GET /badchunk-late HTTP/1.1\r\n"
+            srv.raw_until_close(b"GET /badchunk-late HTTP/1.1\r\n"
                             b"Host: x\r\n\r\n")
             get(srv, "/file")
             assert get(srv, "/closes").body == b"4", label
@@ -344,8 +266,8 @@ def test_bad_status_and_bad_header_give_500():
         with srv:
             assert get(srv, "/bad-status").status == 500
             assert get(srv, "/bad-header").status == 500
-            assert wait_log(srv, "the response status 42 is not a 3-digit")
-            assert wait_log(srv, "invalid response header X-Bad: a?b")
+            assert srv.wait_log("the response status 42 is not a 3-digit", 3.0)
+            assert srv.wait_log("invalid response header X-Bad: a?b", 3.0)
 
 
 def test_string_status_gets_the_reason_from_rack():
@@ -369,7 +291,7 @@ def test_rack_errors_lines_reach_the_log():
     for label, srv in servers():
         with srv:
             assert get(srv, "/errors").body == b"logged"
-            assert wait_log(srv, "hello from rack.errors")
+            assert srv.wait_log("hello from rack.errors", 3.0)
             log = srv.log().splitlines()
             assert "partial line" in log, label
             assert "tail without newline" in log, label
@@ -381,7 +303,7 @@ def test_exit_in_the_app_is_a_500_and_the_worker_lives_on():
             assert get(srv, "/exit").status == 500
             assert get(srv, "/hello").status == 200
             assert srv.proc.poll() is None
-            assert wait_log(srv, "SystemExit")
+            assert srv.wait_log("SystemExit", 3.0)
             assert "worker 1 (pid" in srv.log()
             assert srv.log().count("ready:") == 1, "the worker was respawned"
 
@@ -482,7 +404,7 @@ def test_fiber_exception_reaches_the_500_path():
                                          "/sleep?s=0.3"), 8)
         assert sorted(r.status for r in res) == [200] * 4 + [500] * 4, res
         assert get(srv, "/hello").status == 200
-        assert wait_log(srv, "ArgumentError: boom from the app")
+        assert srv.wait_log("ArgumentError: boom from the app", 3.0)
         assert "fiber: resuming core" not in srv.log()
 
 
@@ -573,7 +495,7 @@ def test_load_errors_name_the_option_the_file_and_the_fix():
 def test_uwsgi_modifier1_7_is_routed_to_rack():
     weftest.require("rack")
     with Server("--rack", ENV, uwsgi=True, http=False) as srv:
-        out = ask_uwsgi(srv, packet(cgi("/x?y=1", HTTPS="on"), modifier1=7))
+        out = srv.uwsgi_request("/x?y=1", HTTPS="on", modifier1=7)
         head, _, body = out.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200 OK"), out[:200]
         env = json.loads(body)
@@ -581,20 +503,20 @@ def test_uwsgi_modifier1_7_is_routed_to_rack():
         assert env["PATH_INFO"] == "/x" and env["QUERY_STRING"] == "y=1"
         assert env["REMOTE_ADDR"] == "10.1.2.3"
         # nginx sends an empty CONTENT_LENGTH for a GET: Rack wants none
-        out = ask_uwsgi(srv, packet(cgi("/", CONTENT_LENGTH=""), modifier1=7))
+        out = srv.uwsgi_request("/", CONTENT_LENGTH="", modifier1=7)
         env = json.loads(out.partition(b"\r\n\r\n")[2])
         assert "CONTENT_LENGTH" not in env, env
         # a modifier nobody serves: dropped, the worker keeps serving
-        assert ask_uwsgi(srv, packet(cgi("/"), modifier1=5)) == b""
-        assert b"200 OK" in ask_uwsgi(srv, packet(cgi("/"), modifier1=7))
+        assert srv.uwsgi_request("/", modifier1=5) == b""
+        assert b"200 OK" in srv.uwsgi_request("/", modifier1=7)
 
 
 def test_python_and_rack_in_one_server_by_modifier1():
     weftest.require("rack", "python")
     with Server("--wsgi-file", HELLO_PY, "--rack", HELLO_RU,
                 uwsgi=True) as srv:
-        py = ask_uwsgi(srv, packet(cgi("/"), modifier1=0))
-        rb = ask_uwsgi(srv, packet(cgi("/"), modifier1=7))
+        py = srv.uwsgi_request("/", modifier1=0)
+        rb = srv.uwsgi_request("/", modifier1=7)
         assert py.endswith(b"Hello World") and b"X-Lang" not in py, py
         assert rb.endswith(b"Hello World") and b"X-Lang: rack" in rb, rb
         # --http-socket requests carry modifier1 0 unless told otherwise

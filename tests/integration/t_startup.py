@@ -2,17 +2,14 @@
 line that names the problem and the fix, and a non-zero exit."""
 
 import os
-import subprocess
 import tempfile
 
 import weftest
-from weftest import WEFT, TESTPLUGINS, Server
+from weftest import TESTPLUGINS, Server
 
 
 def run(*args, timeout=20):
-    p = subprocess.run([WEFT] + [str(a) for a in args], capture_output=True,
-                       text=True, timeout=timeout,
-                       stdin=subprocess.DEVNULL)
+    p = weftest.run_weft(*args, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
 
 

@@ -10,42 +10,12 @@ import tempfile
 import time
 
 import weftest
-from weftest import Reader, Server, request
-
-
-def packet(vars_, modifier1=0, modifier2=0):
-    body = b""
-    for k, v in vars_.items():
-        k, v = k.encode(), v.encode()
-        body += struct.pack("<H", len(k)) + k + struct.pack("<H", len(v)) + v
-    return struct.pack("<BHB", modifier1, len(body), modifier2) + body
-
-
-def cgi(path, method="GET", **extra):
-    v = {"REQUEST_METHOD": method, "REQUEST_URI": path, "PATH_INFO":
-         path.split("?")[0], "QUERY_STRING": path.partition("?")[2],
-         "SERVER_PROTOCOL": "HTTP/1.1", "SERVER_NAME": "test",
-         "SERVER_PORT": "80", "REMOTE_ADDR": "10.1.2.3", "HTTP_HOST": "test"}
-    v.update(extra)
-    return v
-
-
-def ask(srv, data, timeout=10):
-    s = socket.create_connection(("127.0.0.1", srv.uport), timeout)
-    s.sendall(data)
-    out = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        out += d
-    s.close()
-    return out
+from weftest import Server, cgi_vars, request, uwsgi_packet
 
 
 def test_raw_packet_gets_a_raw_http_response_ended_by_close():
     with Server(uwsgi=True, http=False, testlang=True) as srv:
-        out = ask(srv, packet(cgi("/hello")))
+        out = srv.uwsgi_request("/hello")
         assert out.startswith(b"HTTP/1.1 200 OK\r\n"), out
         assert out.endswith(b"\r\n\r\nHello World"), out
 
@@ -53,15 +23,15 @@ def test_raw_packet_gets_a_raw_http_response_ended_by_close():
 def test_body_follows_the_packet():
     payload = os.urandom(200000)
     with Server(uwsgi=True, http=False, testlang=True) as srv:
-        out = ask(srv, packet(cgi("/echo", "POST",
-                                  CONTENT_LENGTH=str(len(payload)))) + payload)
+        out = srv.uwsgi_request("/echo", "POST", body=payload,
+                                CONTENT_LENGTH=str(len(payload)))
         head, _, body = out.partition(b"\r\n\r\n")
         assert body == payload
 
 
 def test_protocol_of_the_status_line_comes_from_the_vars():
     with Server(uwsgi=True, http=False, testlang=True) as srv:
-        out = ask(srv, packet(cgi("/chunks?n=3", SERVER_PROTOCOL="HTTP/1.0")))
+        out = srv.uwsgi_request("/chunks?n=3", SERVER_PROTOCOL="HTTP/1.0")
         assert out.startswith(b"HTTP/1.0 200 OK\r\n"), out
         # no chunked framing on the uwsgi protocol: the close ends it
         assert b"Transfer-Encoding" not in out
@@ -78,9 +48,9 @@ BAD_PACKETS = [
 def test_bad_packets_are_dropped_and_the_worker_keeps_serving():
     with Server(uwsgi=True, http=False, testlang=True) as srv:
         for p in BAD_PACKETS:
-            out = ask(srv, p)
+            out = srv.uwsgi_until_close(p)
             assert not out.startswith(b"HTTP/1.1 200"), (p, out)
-            assert ask(srv, packet(cgi("/hello"))).endswith(b"Hello World")
+            assert srv.uwsgi_request("/hello").endswith(b"Hello World")
         time.sleep(0.1)
         assert "bad request" in srv.log()
 
@@ -88,14 +58,15 @@ def test_bad_packets_are_dropped_and_the_worker_keeps_serving():
 def test_oversized_packet_is_refused():
     with Server("--buffer-size", "1024", uwsgi=True, http=False,
                 testlang=True) as srv:
-        big = packet(cgi("/hello", HTTP_X_BIG="a" * 3000))
-        assert ask(srv, big) == b"" or b"200 OK" not in ask(srv, big)
-        assert ask(srv, packet(cgi("/hello"))).endswith(b"Hello World")
+        big = uwsgi_packet(cgi_vars("/hello", HTTP_X_BIG="a" * 3000))
+        assert srv.uwsgi_until_close(big) == b"" or \
+            b"200 OK" not in srv.uwsgi_until_close(big)
+        assert srv.uwsgi_request("/hello").endswith(b"Hello World")
 
 
 def test_unknown_modifier1_is_refused_with_a_log_line():
     with Server(uwsgi=True, http=False, testlang=True) as srv:
-        out = ask(srv, packet(cgi("/hello"), modifier1=5))
+        out = srv.uwsgi_request("/hello", modifier1=5)
         assert out == b"", out
         time.sleep(0.1)
         assert "unavailable modifier requested: 5" in srv.log()

@@ -8,23 +8,14 @@ directory, for what those apps do not cover). Every behaviour is checked in
 sync mode, with --async --ugreen and with --async alone (no suspend engine).
 """
 
-import atexit
 import hashlib
 import json
 import os
-import shutil
-import socket
-import struct
-import subprocess
-import tempfile
 import time
 
 import weftest
-from weftest import APPS, WEFT, Reader, Server, request
-
-
-def app(name):
-    return os.path.join(APPS, name)
+from weftest import (Reader, Server, app, chunked, request, scratch_dir,
+                     uwsgi_packet, write_file)
 
 
 def modes():
@@ -42,56 +33,6 @@ def servers(appname, *args, env=None):
     for label, margs in modes():
         yield label, Server("--wsgi-file", app(appname), *margs, *args,
                             env=env)
-
-
-_tmp = None
-
-
-def tmpdir():
-    global _tmp
-    if _tmp is None:
-        _tmp = tempfile.mkdtemp(prefix="weft-t_wsgi-")
-        atexit.register(shutil.rmtree, _tmp, True)
-    return _tmp
-
-
-def write_file(rel, text):
-    path = os.path.join(tmpdir(), rel)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
-def wait_log(srv, text, timeout=5.0):
-    """The server's log once it contains text (bounded wait)."""
-    deadline = time.time() + timeout
-    while True:
-        log = srv.log()
-        if text in log or time.time() > deadline:
-            assert text in log, "%r not in the log:\n%s" % (text, log[-3000:])
-            return log
-        time.sleep(0.05)
-
-
-def raw(srv, data, timeout=10.0):
-    """Send data, read everything until the server closes (bounded)."""
-    s = srv.connect(timeout=timeout)
-    try:
-        s.sendall(data)
-        out = b""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                d = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not d:
-                break
-            out += d
-        return out
-    finally:
-        s.close()
 
 
 def get_json(srv, path, **kw):
@@ -184,23 +125,8 @@ def test_url_scheme_is_https_when_the_uwsgi_packet_says_so():
          "SERVER_PROTOCOL": "HTTP/1.1", "HTTPS": "on",
          "REMOTE_ADDR": "10.0.0.1", "HTTP_HOST": "example",
          "SCRIPT_NAME": "/app"}
-    body = b""
-    for k, val in v.items():
-        k, val = k.encode(), val.encode()
-        body += struct.pack("<H", len(k)) + k + struct.pack("<H", len(val)) \
-            + val
-    pkt = struct.pack("<BHB", 0, len(body), 0) + body
     with Server("--wsgi-file", app("echo.py"), uwsgi=True, http=False) as srv:
-        s = socket.create_connection(("127.0.0.1", srv.uport), 10)
-        s.sendall(pkt)
-        out = b""
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            d = s.recv(65536)
-            if not d:
-                break
-            out += d
-        s.close()
+        out = srv.uwsgi_until_close(uwsgi_packet(v), deadline=10)
         env = json.loads(out.partition(b"\r\n\r\n")[2])
         assert env["wsgi.url_scheme"] == "https", env
         assert env["SCRIPT_NAME"] == "/app", env
@@ -209,14 +135,6 @@ def test_url_scheme_is_https_when_the_uwsgi_packet_says_so():
 
 
 # ------------------------------------------------------------ wsgi.input
-
-def chunked(payload, size):
-    out = b""
-    for i in range(0, len(payload), size):
-        part = payload[i:i + size]
-        out += b"%x\r\n%s\r\n" % (len(part), part)
-    return out + b"0\r\n\r\n"
-
 
 def post(srv, path, body, chunk=None):
     if chunk is None:
@@ -326,7 +244,7 @@ def test_wsgi_errors_writes_lines_to_the_log():
         with Server("--wsgi-file", f, *margs) as srv:
             r = srv.get("/")
             assert r.status == 200 and r.body == b"TypeError", (label, r)
-            log = wait_log(srv, "t_wsgi tail without a newline")
+            log = srv.expect_log("t_wsgi tail without a newline")
             lines = [l.split(": ", 1)[-1] if l.startswith(("info:", "error:"))
                      else l for l in log.splitlines()]
             for want in ("t_wsgi first line", "t_wsgi second line",
@@ -349,12 +267,13 @@ def test_exc_info_before_the_head_replaces_status_and_headers():
 def test_exc_info_after_the_head_reraises_and_truncates_the_body():
     for label, srv in servers("errors.py"):
         with srv:
-            out = raw(srv, b"GET /exc-info-late HTTP/1.1\r\nHost: x\r\n\r\n")
+            out = srv.raw_until_close(b"GET /exc-info-late HTTP/1.1\r\n"
+                                      b"Host: x\r\n\r\n", deadline=10)
             assert out.startswith(b"HTTP/1.1 200"), (label, out)
             assert b"head is out" in out and b"never" not in out, out
             # chunked, and the last chunk never came: a visible truncation
             assert not out.endswith(b"0\r\n\r\n"), (label, out)
-            log = wait_log(srv, "ValueError: late")
+            log = srv.expect_log("ValueError: late")
             assert "exception at chunk 2 of GET /exc-info-late" in log, log
             assert srv.get("/closes").status == 200
 
@@ -363,7 +282,7 @@ def test_start_response_twice_without_exc_info_gives_500():
     for label, srv in servers("errors.py"):
         with srv:
             assert srv.get("/twice").status == 500, label
-            wait_log(srv, "start_response() called twice without exc_info")
+            srv.expect_log("start_response() called twice without exc_info")
 
 
 # ------------------------------------------------------ the write callable
@@ -386,7 +305,7 @@ def test_write_callable_of_a_finished_request_raises():
             r = srv.get("/stale")
             assert r.status == 500, (label, r)
             assert b"dead request" not in r.body
-            wait_log(srv, "RuntimeError")
+            srv.expect_log("RuntimeError")
             assert srv.get("/").status == 200
 
 
@@ -433,8 +352,8 @@ def test_close_is_called_after_an_error_in_the_iterable():
         with srv:
             n = closes(srv)
             for path in ("/raise-late", "/str-gen", "/exc-info-late"):
-                raw(srv, ("GET %s HTTP/1.1\r\nHost: x\r\n\r\n"
-                          % path).encode())
+                srv.raw_until_close(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n"
+                                     % path).encode(), deadline=10)
                 n += 1
                 assert closes(srv) == n, (label, path)
 
@@ -456,7 +375,7 @@ def test_close_is_called_when_the_client_hangs_up():
             while closes(srv) != n + 1:
                 assert time.time() < deadline, (label, srv.log()[-2000:])
                 time.sleep(0.05)
-            log = wait_log(srv, "python: client gone")
+            log = srv.expect_log("python: client gone")
             assert "closing the app's iterable" in log, log
 
 
@@ -497,8 +416,8 @@ def test_str_body_gives_500_and_one_clear_log_line():
             r = srv.get("/str")
             assert r.status == 500, (label, r)
             assert b"text, not bytes" not in r.body, r
-            log = wait_log(srv, "python: app returned str, not bytes, at "
-                           "chunk 1 of GET /str")
+            log = srv.expect_log("python: app returned str, not bytes, at "
+                                 "chunk 1 of GET /str")
             assert "Traceback" not in log, log
             assert srv.get("/closes").status == 200
 
@@ -506,12 +425,13 @@ def test_str_body_gives_500_and_one_clear_log_line():
 def test_str_chunk_after_the_head_truncates_and_is_logged():
     for label, srv in servers("errors.py"):
         with srv:
-            out = raw(srv, b"GET /str-gen HTTP/1.1\r\nHost: x\r\n\r\n")
+            out = srv.raw_until_close(b"GET /str-gen HTTP/1.1\r\n"
+                                      b"Host: x\r\n\r\n", deadline=10)
             assert out.startswith(b"HTTP/1.1 200"), (label, out)
             assert b"ok\n" in out and b"not bytes" not in out, (label, out)
             assert not out.endswith(b"0\r\n\r\n"), (label, out)
-            wait_log(srv, "python: app returned str, not bytes, at chunk 2 "
-                     "of GET /str-gen")
+            srv.expect_log("python: app returned str, not bytes, at chunk 2 "
+                           "of GET /str-gen")
             assert srv.get("/closes").status == 200
 
 
@@ -521,7 +441,7 @@ def test_exception_gives_500_with_the_traceback_in_the_log():
             r = srv.get("/raise")
             assert r.status == 500, (label, r)
             assert b"raised on purpose" not in r.body, r
-            log = wait_log(srv, "ValueError: raised on purpose")
+            log = srv.expect_log("ValueError: raised on purpose")
             assert "python: exception in the app of GET /raise" in log, log
             assert "Traceback (most recent call last):" in log, log
             assert "errors.py\", line" in log, log
@@ -534,11 +454,12 @@ def test_exception_gives_500_with_the_traceback_in_the_log():
 def test_exception_after_the_head_truncates_the_body_and_is_logged():
     for label, srv in servers("errors.py"):
         with srv:
-            out = raw(srv, b"GET /raise-late HTTP/1.1\r\nHost: x\r\n\r\n")
+            out = srv.raw_until_close(b"GET /raise-late HTTP/1.1\r\n"
+                                      b"Host: x\r\n\r\n", deadline=10)
             assert out.startswith(b"HTTP/1.1 200"), (label, out)
             assert b"first chunk" in out, (label, out)
             assert not out.endswith(b"0\r\n\r\n"), (label, out)
-            log = wait_log(srv, "KeyError: 'late'")
+            log = srv.expect_log("KeyError: 'late'")
             assert "exception at chunk 2 of GET /raise-late" in log, log
             assert srv.get("/closes").status == 200
 
@@ -569,7 +490,7 @@ def test_bad_status_or_header_gives_500_and_the_log_says_why():
                     s.sendall(b"GET /closes HTTP/1.1\r\nHost: x\r\n\r\n")
                     assert rd.response().status == 200, (label, path)
                 s.close()
-                wait_log(srv, why)
+                srv.expect_log(why)
             assert srv.get("/closes").status == 200
 
 
@@ -650,7 +571,7 @@ def download(srv, path, pause=0.3, timeout=60.0):
 def test_30mb_responses_are_intact_in_every_body_form_and_mode():
     want = hashlib.md5(CHUNK * 30).hexdigest()
     # bigbody.py leaves its 30 MB file in TMPDIR: ours is removed at exit
-    for label, srv in servers("bigbody.py", env={"TMPDIR": tmpdir()}):
+    for label, srv in servers("bigbody.py", env={"TMPDIR": scratch_dir()}):
         with srv:
             for mode in ("gen", "list", "write", "file"):
                 st, hd, n, md5, complete = download(srv, "/?mode=" + mode)
@@ -749,7 +670,8 @@ def pkg_tree():
                "def myapp(environ, start_response):\n"
                "    start_response('200 OK', [])\n"
                "    return [('myapp ' + sibling.NAME).encode()]\n")
-    return os.path.join(tmpdir(), "pp1"), os.path.join(tmpdir(), "pp2")
+    return (os.path.join(scratch_dir(), "pp1"),
+            os.path.join(scratch_dir(), "pp2"))
 
 
 def test_module_pkg_mod_callable_is_loaded_from_pythonpath():
@@ -790,26 +712,19 @@ def test_pythonpath_accepts_comma_separated_dirs():
 def test_wsgi_file_with_callable_and_its_directory_on_sys_path():
     pkg_tree()
     weftest.require("python")
-    f = os.path.join(tmpdir(), "file", "app.py")
+    f = os.path.join(scratch_dir(), "file", "app.py")
     with Server("--wsgi-file", f, "--callable", "myapp") as srv:
         r = srv.get("/")
         assert r.status == 200 and r.body == b"myapp sibling", r
         assert "WSGI app 'myapp' loaded from " + f in srv.log()
 
 
-def run_weft(*args, timeout=30):
-    p = subprocess.run([WEFT, "--http-socket",
-                        "127.0.0.1:%d" % weftest.free_port()]
-                       + [str(a) for a in args], capture_output=True,
-                       text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    return p.returncode, p.stdout + p.stderr
-
-
 def load_error(args, *expect):
     """Start-up stops: exit status 1 and one 'weft:' line, the last, that
     names the option and the fix; log lines before it are 'error:' lines."""
     weftest.require("python")
-    rc, out = run_weft(*args)
+    p = weftest.run_weft(*args, http_socket=True)
+    rc, out = p.returncode, p.stdout + p.stderr
     lines = [l for l in out.splitlines() if l.strip()]
     assert rc == 1, (args, rc, out)
     final = [l for l in lines if l.startswith("weft:")]
@@ -822,7 +737,7 @@ def load_error(args, *expect):
 
 
 def test_missing_wsgi_file_stops_start_up_naming_the_path():
-    f = os.path.join(tmpdir(), "no-such-app.py")
+    f = os.path.join(scratch_dir(), "no-such-app.py")
     load_error(["--wsgi-file", f], "--wsgi-file " + f,
                "No such file or directory", "check the path")
 
@@ -849,7 +764,7 @@ def test_wsgi_file_raising_at_import_stops_start_up_with_the_traceback():
                         "RuntimeError: boom at import", "fix the app")
     assert "Traceback (most recent call last):" in out, out
     assert "raises.py\", line 2" in out, out
-    _, out = load_error(["--module", "raises", "--pythonpath", tmpdir()],
+    _, out = load_error(["--module", "raises", "--pythonpath", scratch_dir()],
                         "--module raises", "RuntimeError: boom at import",
                         "fix the module")
     assert "Traceback (most recent call last):" in out, out

@@ -3,23 +3,14 @@ downloads of a generator app, async_sleep in generator and suspend style,
 fd waits against a slow TCP server, the uwsgi module's async API, and async
 mode without a suspend engine."""
 
-import atexit
 import json
-import os
 import re
 import select
-import shutil
 import socket
-import tempfile
-import threading
 import time
 
 import weftest
-from weftest import APPS, Server, parallel
-
-
-def app(name):
-    return os.path.join(APPS, name)
+from weftest import Server, app, parallel, write_file
 
 
 def need_ugreen():
@@ -36,20 +27,6 @@ def engines():
         print("  (ugreen not built: only async mode without an engine)")
     out.append(("none", []))
     return out
-
-
-_tmp = None
-
-
-def write_app(name, text):
-    global _tmp
-    if _tmp is None:
-        _tmp = tempfile.mkdtemp(prefix="weft-t_wsgi_async-")
-        atexit.register(shutil.rmtree, _tmp, True)
-    path = os.path.join(_tmp, name)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
 
 
 # --------------------------------------------------- concurrent downloads
@@ -237,78 +214,26 @@ def test_suspend_without_an_engine_returns_true_at_once():
 
 # ------------------------------------------------------------- fd waits
 
-class SlowTCPServer:
+FILLER = b"x" * 20000
+
+
+def slow_tcp_server(delay=0.5, answer=True):
     """A TCP server on 127.0.0.1 in threads: reads what the client sends,
     waits `delay` s, answers b"echo:" + it + FILLER and closes. With
     answer=False it never answers (until closed)."""
-
-    FILLER = b"x" * 20000
-
-    def __init__(self, delay=0.5, answer=True):
-        self.delay = delay
-        self.answer = answer
-        self.done = threading.Event()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self.done.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            threading.Thread(target=self._one, args=(c,), daemon=True).start()
-
-    def _one(self, c):
-        try:
-            c.settimeout(10)
-            data = c.recv(1000)
-            if not self.answer:
-                self.done.wait(20)
-                return
-            time.sleep(self.delay)
-            c.sendall(b"echo:" + data + self.FILLER)
-        except OSError:
-            pass
-        finally:
-            c.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.done.set()
-        self.sock.close()
-        self.thread.join(5)
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return weftest.DelayedTCPServer(delay, answer=answer, suffix=FILLER)
 
 
 def test_ten_fd_waits_on_a_slow_tcp_server_take_about_half_a_second():
     for label, args in engines():
-        with SlowTCPServer(0.5) as tcp, \
+        with slow_tcp_server(0.5) as tcp, \
                 Server("--wsgi-file", app("fdwait_async.py"), "--async",
                        "10", *args) as srv:
             res, dt = parallel(lambda i: srv.get(
                 "/?addr=127.0.0.1:%d&send=hi%d" % (tcp.port, i)), 10)
             for i, r in enumerate(res):
                 assert r.status == 200, (label, i, r)
-                assert r.body == b"echo:hi%d" % i + tcp.FILLER, \
+                assert r.body == b"echo:hi%d" % i + FILLER, \
                     (label, i, r.body[:60], len(r.body))
             assert 0.45 < dt < 1.4, (label, dt)
             assert tcp.accepted == 10, tcp.accepted
@@ -318,10 +243,10 @@ def test_refused_connect_gives_500():
     for label, args in engines():
         with Server("--wsgi-file", app("fdwait_async.py"), "--async", "4",
                     *args) as srv:
-            r = srv.get("/?addr=127.0.0.1:%d" % closed_port())
+            r = srv.get("/?addr=127.0.0.1:%d" % weftest.free_port())
             assert r.status == 500 and b"refused" in r.body, (label, r)
             # async_connect does no DNS: -1 at once
-            r = srv.get("/?addr=localhost:%d" % closed_port())
+            r = srv.get("/?addr=localhost:%d" % weftest.free_port())
             assert r.status == 500 and b"cannot connect" in r.body, (label,
                                                                      r)
             assert srv.get("/?addr=nonsense").status == 500
@@ -357,7 +282,7 @@ def test_connect_timeout_gives_500_after_the_timeout():
 
 def test_read_timeout_gives_500_after_the_timeout():
     for label, args in engines():
-        with SlowTCPServer(answer=False) as tcp, \
+        with slow_tcp_server(answer=False) as tcp, \
                 Server("--wsgi-file", app("fdwait_async.py"), "--async",
                        "4", *args) as srv:
             t0 = time.time()
@@ -366,7 +291,7 @@ def test_read_timeout_gives_500_after_the_timeout():
             assert r.status == 500 and b"read timeout" in r.body, (label, r)
             assert 0.28 < dt < 1.5, (label, dt)
             # the worker goes on
-            with SlowTCPServer(0.05) as tcp2:
+            with slow_tcp_server(0.05) as tcp2:
                 r = srv.get("/?addr=127.0.0.1:%d&send=again" % tcp2.port)
                 assert r.status == 200 and r.body.startswith(b"echo:again")
 
@@ -498,7 +423,7 @@ def application(environ, start_response):
 
 
 def ready_fd_case(args, style, ready):
-    f = write_app("ready_app.py", READY_APP)
+    f = write_file("ready_app.py", READY_APP)
     with Server("--wsgi-file", f, "--async", "4", *args) as srv:
         r = srv.get("/?style=%s&ready=%d" % (style, ready))
         assert r.status == 200, (r, srv.log()[-3000:])

@@ -16,11 +16,7 @@ import time
 import types
 
 import weftest
-from weftest import APPS, Reader, Server, parallel, request
-
-
-def app(name):
-    return os.path.join(APPS, name)
+from weftest import Reader, Server, app, parallel, request
 
 
 # -------------------------------------------------- plain CPython's answers

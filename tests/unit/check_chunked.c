@@ -16,13 +16,7 @@
 
 #include "proto.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-struct bytes {
-    const char *s;
-    size_t n;
-};
-#define B(lit) { (lit), sizeof(lit) - 1 }
+#include "check_util.h"
 
 static struct wf__chunked st;
 
@@ -328,10 +322,7 @@ static uint64_t rnd_state;
 static uint32_t
 rnd(void)
 {
-    rnd_state ^= rnd_state >> 12;
-    rnd_state ^= rnd_state << 25;
-    rnd_state ^= rnd_state >> 27;
-    return (uint32_t) ((rnd_state * UINT64_C(2685821657736338717)) >> 32);
+    return wf_check_rand(&rnd_state);
 }
 
 /* A random valid chunked encoding of data[0..n) into enc (cap bytes). */
@@ -432,24 +423,13 @@ END_TEST
 
 /* ------------------------------------------------------------------- suite */
 
-static TCase *
-tcase(Suite *s, const char *name, int timeout, void (*fixture)(void))
-{
-    TCase *tc = tcase_create(name);
-
-    tcase_add_checked_fixture(tc, fixture, teardown);
-    tcase_set_timeout(tc, timeout);
-    suite_add_tcase(s, tc);
-    return tc;
-}
-
 static Suite *
 chunked_suite(void)
 {
     Suite *s = suite_create("chunked");
     TCase *tc;
 
-    tc = tcase(s, "decode", 10, setup);
+    tc = wf_check_tcase(s, "decode", 10, setup, teardown);
     tcase_add_loop_test(tc, valid_stream_decodes_in_one_call, 0,
                         NELEM(good));
     tcase_add_loop_test(tc, valid_stream_decodes_one_byte_at_a_time, 0,
@@ -462,32 +442,22 @@ chunked_suite(void)
     tcase_add_loop_test(tc, sizes_up_to_2_pow_62_are_accepted, 0,
                         NELEM(big_sizes));
 
-    tc = tcase(s, "framing_errors", 10, bad_setup);
+    tc = wf_check_tcase(s, "framing_errors", 10, bad_setup, teardown);
     tcase_add_loop_test(tc, bad_framing_is_ebadmsg, 0, NELEM(bad));
     tcase_add_loop_test(tc, bad_framing_is_ebadmsg_one_byte_at_a_time, 0,
                         NELEM(bad));
     tcase_add_test(tc, error_is_sticky);
 
-    tc = tcase(s, "limits", 10, setup);
+    tc = wf_check_tcase(s, "limits", 10, setup, teardown);
     tcase_add_test(tc, bytes_after_the_last_chunk_are_not_consumed);
     tcase_add_test(tc, full_output_buffer_stops_at_the_data);
     tcase_add_test(tc, last_chunk_framing_needs_no_output_room);
     tcase_add_test(tc, size_line_of_exactly_4_kib_is_accepted);
 
-    tc = tcase(s, "random", 120, setup);
+    tc = wf_check_tcase(s, "random", 120, setup, teardown);
     tcase_add_test(tc, random_splits_of_a_valid_stream_give_the_same_output);
     tcase_add_test(tc, random_garbage_never_overruns);
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *sr = srunner_create(chunked_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+WF_CHECK_MAIN(chunked_suite)

@@ -15,14 +15,7 @@
 
 #include "proto.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-/* A byte string with its length, so rows may hold NUL bytes. */
-struct bytes {
-    const char *s;
-    size_t n;
-};
-#define B(lit) { (lit), sizeof(lit) - 1 }
+#include "check_util.h"
 
 #define NVARS 64
 #define ARENA 8192
@@ -59,10 +52,7 @@ teardown(void)
 static int
 parse_n(const char *s, size_t n, size_t max_head)
 {
-    free(input);
-    input = malloc(n > 0 ? n : 1);
-    ck_assert_ptr_nonnull(input);
-    memcpy(input, s, n);
+    wf_check_exact_copy(&input, s, n);
     input_len = n;
     return wf__http_parse(input, n, max_head, &r);
 }
@@ -946,10 +936,7 @@ static uint32_t
 fuzz_rand(void)
 {
     /* xorshift64*: fixed seed, the same run every time */
-    fuzz_state ^= fuzz_state >> 12;
-    fuzz_state ^= fuzz_state << 25;
-    fuzz_state ^= fuzz_state >> 27;
-    return (uint32_t) ((fuzz_state * UINT64_C(2685821657736338717)) >> 32);
+    return wf_check_rand(&fuzz_state);
 }
 
 static const char *const fuzz_seeds[] = {
@@ -1086,24 +1073,13 @@ END_TEST
 
 /* ------------------------------------------------------------------- suite */
 
-static TCase *
-tcase(Suite *s, const char *name, int timeout)
-{
-    TCase *tc = tcase_create(name);
-
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, timeout);
-    suite_add_tcase(s, tc);
-    return tc;
-}
-
 static Suite *
 http_suite(void)
 {
     Suite *s = suite_create("http");
     TCase *tc;
 
-    tc = tcase(s, "request_line", 10);
+    tc = wf_check_tcase(s, "request_line", 10, setup, teardown);
     tcase_add_loop_test(tc, request_line_accepts_valid_forms, 0,
                         NELEM(good_lines));
     tcase_add_loop_test(tc, request_line_rejects_missing_parts, 0,
@@ -1119,7 +1095,7 @@ http_suite(void)
     tcase_add_loop_test(tc, request_line_rejects_other_major_versions_with_505,
                         0, NELEM(other_majors));
 
-    tc = tcase(s, "target", 10);
+    tc = wf_check_tcase(s, "target", 10, setup, teardown);
     tcase_add_loop_test(tc, path_info_is_percent_decoded, 0, NELEM(escapes));
     tcase_add_loop_test(tc, path_info_rejects_bad_escapes, 0,
                         NELEM(bad_escapes));
@@ -1128,7 +1104,7 @@ http_suite(void)
     tcase_add_test(tc, absolute_form_host_replaces_the_host_header);
     tcase_add_test(tc, origin_form_keeps_the_host_header);
 
-    tc = tcase(s, "headers", 10);
+    tc = wf_check_tcase(s, "headers", 10, setup, teardown);
     tcase_add_loop_test(tc, headers_become_cgi_variables, 0,
                         NELEM(good_headers));
     tcase_add_test(tc, content_headers_have_no_http_variable);
@@ -1143,7 +1119,7 @@ http_suite(void)
                         0, NELEM(lf_heads));
     tcase_add_test(tc, variables_come_in_a_fixed_order);
 
-    tc = tcase(s, "framing", 10);
+    tc = wf_check_tcase(s, "framing", 10, setup, teardown);
     tcase_add_loop_test(tc, content_length_is_parsed, 0, NELEM(good_lengths));
     tcase_add_loop_test(tc, content_length_rejects_bad_values, 0,
                         NELEM(bad_lengths));
@@ -1153,27 +1129,27 @@ http_suite(void)
                         0, NELEM(bad_te));
     tcase_add_test(tc, head_length_stops_before_the_body);
 
-    tc = tcase(s, "connection", 10);
+    tc = wf_check_tcase(s, "connection", 10, setup, teardown);
     tcase_add_loop_test(tc, keepalive_follows_version_and_connection, 0,
                         NELEM(keepalives));
     tcase_add_loop_test(tc, expect_continue_is_detected_in_http11, 0,
                         NELEM(expects));
     tcase_add_loop_test(tc, is_head_is_set_for_head_only, 0, NELEM(heads));
 
-    tc = tcase(s, "incomplete", 10);
+    tc = wf_check_tcase(s, "incomplete", 10, setup, teardown);
     tcase_add_loop_test(tc, every_prefix_of_a_valid_head_is_incomplete, 0,
                         NELEM(complete_heads));
     tcase_add_loop_test(tc, bad_request_line_is_refused_before_the_head_ends,
                         0, NELEM(early_errors));
     tcase_add_test(tc, head_longer_than_max_head_is_431);
 
-    tc = tcase(s, "limits", 10);
+    tc = wf_check_tcase(s, "limits", 10, setup, teardown);
     tcase_add_loop_test(tc, too_many_headers_or_a_full_arena_is_431, 0,
                         NELEM(limits));
     tcase_add_test(tc, merge_that_overflows_the_arena_is_431);
     tcase_add_test(tc, parse_resets_the_request_first);
 
-    tc = tcase(s, "req_vars", 10);
+    tc = wf_check_tcase(s, "req_vars", 10, setup, teardown);
     tcase_add_test(tc, add_var_copies_key_and_value_into_the_arena);
     tcase_add_loop_test(tc, add_var_fails_with_431_when_full, 0,
                         NELEM(add_limits));
@@ -1183,19 +1159,9 @@ http_suite(void)
     tcase_add_test(tc, reset_empties_the_request_and_keeps_the_storage);
 
     /* 20000 parses: well under a second, minutes under valgrind */
-    tc = tcase(s, "fuzz", 120);
+    tc = wf_check_tcase(s, "fuzz", 120, setup, teardown);
     tcase_add_test(tc, mutated_requests_never_overrun_or_crash);
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *sr = srunner_create(http_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+WF_CHECK_MAIN(http_suite)

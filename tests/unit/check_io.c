@@ -29,38 +29,15 @@
 
 #include "registry.h"
 
+#define WF_CHECK_PLUGINS
+#include "check_util.h"
+
 #define MAX_FDS 8192
 
 /* The engine under test, set by the TCase's fixture. */
 static const char *io_name;
 static const struct wf_io_ops *io;
 static void *st;
-
-/*
- * Load plugin `name` the way weft does. Returns its descriptor or NULL with
- * err filled.
- */
-static const struct wf_plugin *
-test_plugin_load(const char *name, struct wf_err *err)
-{
-    static int added;
-
-    if (!added) {
-        wf__plugin_add_dir(WEFT_BUILD_PLUGINDIR);
-        added = 1;
-    }
-    return wf__plugin_load(name, err);
-}
-
-static int
-plugin_built(const char *name)
-{
-    char path[4096];
-
-    snprintf(path, sizeof(path), "%s/%s_plugin.so", WEFT_BUILD_PLUGINDIR,
-             name);
-    return access(path, R_OK) == 0;
-}
 
 static void
 io_setup(void)
@@ -74,7 +51,7 @@ io_setup(void)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    p = test_plugin_load(io_name, &err);
+    p = wf_check_plugin_load(io_name, &err);
     ck_assert_msg(p != NULL, "loading %s: %s", io_name, err.msg);
     ck_assert_int_eq(p->kind, WF_KIND_IO);
     io = p->ops;
@@ -371,17 +348,24 @@ START_TEST(many_fds_all_reported_with_small_max)
 }
 END_TEST
 
-START_TEST(removed_while_ready_not_reported)
+/* Two pairs, a[0] and b[0] watched for READ and both readable. */
+static void
+two_readable(int a[2], int b[2])
 {
-    struct wf_io_event ev[4];
-    int a[2], b[2];
-
     pair(a);
     pair(b);
     ck_assert_int_eq(io->set(st, a[0], 0, WF_IO_READ), 0);
     ck_assert_int_eq(io->set(st, b[0], 0, WF_IO_READ), 0);
     put(a[1]);
     put(b[1]);
+}
+
+START_TEST(removed_while_ready_not_reported)
+{
+    struct wf_io_event ev[4];
+    int a[2], b[2];
+
+    two_readable(a, b);
     /* Both are ready; take one, then remove the other before the next
      * wait (an engine that queued it must drop it). */
     ck_assert_int_eq(wait_ev(ev, 1, 1000), 1);
@@ -401,12 +385,7 @@ START_TEST(removed_then_readded_reports_current_state)
     struct wf_io_event ev[4];
     int a[2], b[2];
 
-    pair(a);
-    pair(b);
-    ck_assert_int_eq(io->set(st, a[0], 0, WF_IO_READ), 0);
-    ck_assert_int_eq(io->set(st, b[0], 0, WF_IO_READ), 0);
-    put(a[1]);
-    put(b[1]);
+    two_readable(a, b);
     ck_assert_int_eq(wait_ev(ev, 1, 1000), 1);
     /* the other one: drained while out of the set, then back */
     {
@@ -580,36 +559,11 @@ io_tcase(const char *name, void (*setup)(void))
 int
 main(void)
 {
-    static const struct {
-        const char *name;
-        const char *tcase;
-        void (*setup)(void);
-    } engines[] = {
+    static const struct wf_check_engine engines[] = {
         { "epoll", "io/epoll", setup_epoll },
         { "libevent", "io/libevent", setup_libevent },
     };
-    Suite *s = suite_create("io");
-    SRunner *sr;
-    unsigned i, ntc = 0;
-    int failed;
 
-    for (i = 0; i < sizeof(engines) / sizeof(engines[0]); i++) {
-        if (!plugin_built(engines[i].name)) {
-            fprintf(stderr, "%s: skipped: %s/%s_plugin.so is not built "
-                    "(./configure --enable-engines=%s)\n", engines[i].tcase,
-                    WEFT_BUILD_PLUGINDIR, engines[i].name, engines[i].name);
-            continue;
-        }
-        suite_add_tcase(s, io_tcase(engines[i].tcase, engines[i].setup));
-        ntc++;
-    }
-    if (ntc == 0) {
-        fprintf(stderr, "check_io: no I/O engine built: skipped\n");
-        return 77;
-    }
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return wf_check_engines_main("io", engines, NELEM(engines), io_tcase,
+                                 "check_io: no I/O engine built: skipped");
 }

@@ -9,6 +9,8 @@
 
 #include "internal.h"
 
+#include "check_util.h"
+
 static void
 setup(void)
 {
@@ -58,6 +60,7 @@ START_TEST(command_line_spellings_all_collect)
     ck_assert_ptr_null(v[4].value);
     ck_assert_str_eq(v[5].value, "7");
     ck_assert_str_eq(v[5].origin, "command line");
+    wf__opt_free(v, n);
 }
 END_TEST
 
@@ -167,6 +170,7 @@ START_TEST(ini_reads_the_uwsgi_section_in_place)
     ck_assert_str_eq(v[4].value, "3");
     ck_assert_str_eq(v[5].value, "7");
     ck_assert_msg(strstr(v[1].origin, ":6") != NULL, "%s", v[1].origin);
+    wf__opt_free(v, n);
 }
 END_TEST
 
@@ -193,6 +197,7 @@ START_TEST(ini_named_section_and_errors)
                      -1);
     ck_assert_str_eq(err.msg, "--ini /nonexistent.ini: No such file or "
                      "directory; give the path of an ini file");
+    wf__opt_free(v, n);
 }
 END_TEST
 
@@ -219,34 +224,19 @@ static Suite *
 options_suite(void)
 {
     Suite *s = suite_create("options");
-    TCase *tc = tcase_create("values");
+    TCase *tc = wf_check_tcase(s, "values", 10, setup, NULL);
 
-    tcase_add_checked_fixture(tc, setup, NULL);
-    tcase_set_timeout(tc, 10);
     tcase_add_test(tc, defaults_are_applied);
     tcase_add_loop_test(tc, values_are_checked_against_their_type_and_range,
-                        0, (int)(sizeof(values) / sizeof(values[0])));
+                        0, (int) NELEM(values));
     tcase_add_test(tc, sizes_take_suffixes_and_lists_keep_every_value);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("sources");
-    tcase_add_checked_fixture(tc, setup, NULL);
-    tcase_set_timeout(tc, 10);
+
+    tc = wf_check_tcase(s, "sources", 10, setup, NULL);
     tcase_add_test(tc, command_line_spellings_all_collect);
     tcase_add_test(tc, ini_reads_the_uwsgi_section_in_place);
     tcase_add_test(tc, ini_named_section_and_errors);
     tcase_add_test(tc, bad_command_lines_are_refused);
-    suite_add_tcase(s, tc);
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *sr = srunner_create(options_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+WF_CHECK_MAIN(options_suite)

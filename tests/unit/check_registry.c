@@ -11,6 +11,8 @@
 
 #include "internal.h"
 
+#include "check_util.h"
+
 static void
 setup(void)
 {
@@ -158,34 +160,19 @@ static Suite *
 registry_suite(void)
 {
     Suite *s = suite_create("registry");
-    TCase *tc = tcase_create("errors");
+    TCase *tc = wf_check_tcase(s, "errors", 20, setup, teardown);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 20);
     tcase_add_loop_test(tc, broken_plugin_is_refused_with_its_exact_error, 0,
-                        (int)(sizeof(bad) / sizeof(bad[0])));
+                        (int) NELEM(bad));
     tcase_add_test(tc, missing_requirement_names_both_plugins);
     tcase_add_test(tc, missing_plugin_lists_the_available_ones);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("loading");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 20);
+
+    tc = wf_check_tcase(s, "loading", 20, setup, teardown);
     tcase_add_test(tc, good_plugin_loads_once_and_is_found);
     tcase_add_test(tc, plugin_by_path_is_loaded_by_its_file_name);
     tcase_add_test(tc, option_owner_is_found_without_loading);
     tcase_add_test(tc, loading_a_plugin_applies_its_option_defaults);
-    suite_add_tcase(s, tc);
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *sr = srunner_create(registry_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+WF_CHECK_MAIN(registry_suite)

@@ -8,6 +8,8 @@
 
 #include "internal.h"
 
+#include "check_util.h"
+
 #define N 200
 
 static struct wf__tnode cores[N];
@@ -92,25 +94,12 @@ static Suite *
 timer_suite(void)
 {
     Suite *s = suite_create("timer");
-    TCase *tc = tcase_create("heap");
+    TCase *tc = wf_check_tcase(s, "heap", 10, setup, NULL);
 
-    tcase_add_checked_fixture(tc, setup, NULL);
-    tcase_set_timeout(tc, 10);
     tcase_add_test(tc, due_cores_come_out_in_deadline_order);
     tcase_add_test(tc, nothing_is_due_before_its_deadline);
     tcase_add_test(tc, a_core_has_one_deadline_and_clearing_keeps_order);
-    suite_add_tcase(s, tc);
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *sr = srunner_create(timer_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+WF_CHECK_MAIN(timer_suite)

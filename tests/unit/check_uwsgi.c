@@ -15,7 +15,7 @@
 
 #include "proto.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "check_util.h"
 
 #define NVARS 64
 #define ARENA 256
@@ -97,10 +97,7 @@ pkt_end(void)
 static int
 parse_n(size_t n, size_t max)
 {
-    free(input);
-    input = malloc(n > 0 ? n : 1);
-    ck_assert_ptr_nonnull(input);
-    memcpy(input, pkt, n);
+    wf_check_exact_copy(&input, pkt, n);
     return wf__uwsgi_parse(input, n, max, &r);
 }
 
@@ -427,10 +424,7 @@ static uint64_t rnd_state;
 static uint32_t
 rnd(void)
 {
-    rnd_state ^= rnd_state >> 12;
-    rnd_state ^= rnd_state << 25;
-    rnd_state ^= rnd_state >> 27;
-    return (uint32_t) ((rnd_state * UINT64_C(2685821657736338717)) >> 32);
+    return wf_check_rand(&rnd_state);
 }
 
 START_TEST(mutated_packets_never_overrun)
@@ -474,24 +468,13 @@ END_TEST
 
 /* ------------------------------------------------------------------- suite */
 
-static TCase *
-tcase(Suite *s, const char *name, int timeout)
-{
-    TCase *tc = tcase_create(name);
-
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, timeout);
-    suite_add_tcase(s, tc);
-    return tc;
-}
-
 static Suite *
 uwsgi_suite(void)
 {
     Suite *s = suite_create("uwsgi");
     TCase *tc;
 
-    tc = tcase(s, "parse", 10);
+    tc = wf_check_tcase(s, "parse", 10, setup, teardown);
     tcase_add_test(tc, nginx_packet_is_parsed_without_copies);
     tcase_add_loop_test(tc, modifiers_are_stored, 0, NELEM(modifiers));
     tcase_add_test(tc, empty_values_are_allowed_even_last);
@@ -505,28 +488,18 @@ uwsgi_suite(void)
     tcase_add_loop_test(tc, is_head_is_set_for_head_only, 0, NELEM(methods));
     tcase_add_test(tc, parse_resets_the_request_first);
 
-    tc = tcase(s, "incomplete", 10);
+    tc = wf_check_tcase(s, "incomplete", 10, setup, teardown);
     tcase_add_test(tc, every_prefix_of_a_packet_is_incomplete);
     tcase_add_test(tc, datasize_over_max_is_431_from_the_header_alone);
     tcase_add_test(tc, largest_packet_is_accepted);
 
-    tc = tcase(s, "errors", 10);
+    tc = wf_check_tcase(s, "errors", 10, setup, teardown);
     tcase_add_loop_test(tc, malformed_vars_are_400, 0, NELEM(malformed));
     tcase_add_loop_test(tc, too_many_vars_is_431, 0, NELEM(var_limits));
 
-    tc = tcase(s, "fuzz", 120);
+    tc = wf_check_tcase(s, "fuzz", 120, setup, teardown);
     tcase_add_test(tc, mutated_packets_never_overrun);
     return s;
 }
 
-int
-main(void)
-{
-    SRunner *sr = srunner_create(uwsgi_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+WF_CHECK_MAIN(uwsgi_suite)

@@ -3,17 +3,17 @@ check_PROGRAMS += tests/unit/check_options tests/unit/check_registry \
 	tests/unit/check_timer
 TESTS += tests/unit/check_options tests/unit/check_registry \
 	tests/unit/check_timer
-tests_unit_check_options_SOURCES = tests/unit/check_options.c
+tests_unit_check_options_SOURCES = tests/unit/check_options.c tests/unit/check_util.h
 tests_unit_check_options_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_check_options_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_options_LDFLAGS = $(UNIT_LINKFLAGS)
 tests_unit_check_options_LDADD = $(UNIT_LDADD)
-tests_unit_check_registry_SOURCES = tests/unit/check_registry.c
+tests_unit_check_registry_SOURCES = tests/unit/check_registry.c tests/unit/check_util.h
 tests_unit_check_registry_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_check_registry_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_registry_LDFLAGS = $(UNIT_LINKFLAGS)
 tests_unit_check_registry_LDADD = $(UNIT_LDADD)
-tests_unit_check_timer_SOURCES = tests/unit/check_timer.c
+tests_unit_check_timer_SOURCES = tests/unit/check_timer.c tests/unit/check_util.h
 tests_unit_check_timer_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_check_timer_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_timer_LDFLAGS = $(UNIT_LINKFLAGS)

@@ -2,7 +2,7 @@
 # engine of that kind; the plugins come from $(builddir)/plugins)
 check_PROGRAMS += tests/unit/check_io
 TESTS += tests/unit/check_io
-tests_unit_check_io_SOURCES = tests/unit/check_io.c
+tests_unit_check_io_SOURCES = tests/unit/check_io.c tests/unit/check_util.h
 tests_unit_check_io_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_check_io_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_io_LDFLAGS = $(UNIT_LINKFLAGS)
@@ -11,7 +11,7 @@ tests_unit_check_io_DEPENDENCIES = libweftcore.a
 
 check_PROGRAMS += tests/unit/check_suspend
 TESTS += tests/unit/check_suspend
-tests_unit_check_suspend_SOURCES = tests/unit/check_suspend.c
+tests_unit_check_suspend_SOURCES = tests/unit/check_suspend.c tests/unit/check_util.h
 tests_unit_check_suspend_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_check_suspend_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_suspend_LDFLAGS = $(UNIT_LINKFLAGS)

@@ -5,21 +5,21 @@ check_PROGRAMS += tests/unit/check_http tests/unit/check_uwsgi \
 TESTS += tests/unit/check_http tests/unit/check_uwsgi \
 	tests/unit/check_chunked
 
-tests_unit_check_http_SOURCES = tests/unit/check_http.c
+tests_unit_check_http_SOURCES = tests/unit/check_http.c tests/unit/check_util.h
 tests_unit_check_http_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_check_http_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_http_LDFLAGS = $(UNIT_LINKFLAGS)
 tests_unit_check_http_LDADD = $(UNIT_LDADD)
 tests_unit_check_http_DEPENDENCIES = libweftcore.a
 
-tests_unit_check_uwsgi_SOURCES = tests/unit/check_uwsgi.c
+tests_unit_check_uwsgi_SOURCES = tests/unit/check_uwsgi.c tests/unit/check_util.h
 tests_unit_check_uwsgi_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_check_uwsgi_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_uwsgi_LDFLAGS = $(UNIT_LINKFLAGS)
 tests_unit_check_uwsgi_LDADD = $(UNIT_LDADD)
 tests_unit_check_uwsgi_DEPENDENCIES = libweftcore.a
 
-tests_unit_check_chunked_SOURCES = tests/unit/check_chunked.c
+tests_unit_check_chunked_SOURCES = tests/unit/check_chunked.c tests/unit/check_util.h
 tests_unit_check_chunked_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_check_chunked_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_chunked_LDFLAGS = $(UNIT_LINKFLAGS)
