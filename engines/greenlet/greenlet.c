@@ -55,6 +55,8 @@
 
 #include <weft/plugin.h>
 
+#include "../../langs/python/py_errors.h"
+
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0"
 #endif
@@ -81,76 +83,6 @@ static struct {
 static int gl_opt_enabled;
 
 /* ------------------------------------------------------------ helpers */
-
-/* Log the pending Python exception (one line for its type and message,
- * then the traceback lines) after `what`, and clear it. */
-static void
-gl_log_exc(const char *what)
-{
-    PyObject *type, *value, *tb, *mod = NULL, *lines = NULL, *s = NULL;
-    const char *msg = NULL;
-
-    PyErr_Fetch(&type, &value, &tb);
-    if (type == NULL) {
-        wf_log(WF_LOG_ERROR, "%s (no Python exception set)", what);
-        return;
-    }
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (value != NULL && (s = PyObject_Str(value)) != NULL) {
-        msg = PyUnicode_AsUTF8(s);
-    }
-    PyErr_Clear();
-    wf_log(WF_LOG_ERROR, "%s: %s%s%s", what,
-           PyType_Check(type) ? ((PyTypeObject *)type)->tp_name : "?",
-           msg && *msg ? ": " : "", msg ? msg : "");
-    mod = PyImport_ImportModule("traceback");
-    if (mod != NULL && tb != NULL) {
-        lines = PyObject_CallMethod(mod, "format_tb", "O", tb);
-    }
-    if (lines != NULL && PyList_Check(lines)) {
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); i++) {
-            const char *l = PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i));
-
-            if (l != NULL) {
-                size_t n = strlen(l);
-
-                wf_log(WF_LOG_ERROR, "%.*s", (int)(n > 0 && l[n - 1] == '\n'
-                                                   ? n - 1 : n), l);
-            }
-        }
-    }
-    PyErr_Clear();
-    Py_XDECREF(lines);
-    Py_XDECREF(mod);
-    Py_XDECREF(s);
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(tb);
-}
-
-/* "Type: message" of the pending exception into buf; clears it. */
-static const char *
-gl_exc_line(char *buf, size_t len)
-{
-    PyObject *type, *value, *tb, *s = NULL;
-    const char *msg = NULL;
-
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (value != NULL && (s = PyObject_Str(value)) != NULL) {
-        msg = PyUnicode_AsUTF8(s);
-    }
-    snprintf(buf, len, "%s%s%s",
-             type && PyType_Check(type) ? ((PyTypeObject *)type)->tp_name
-                                        : "unknown error",
-             msg && *msg ? ": " : "", msg ? msg : "");
-    PyErr_Clear();
-    Py_XDECREF(s);
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(tb);
-    return buf;
-}
 
 /* greenlet 2.0.1 fixed the 3.11 frame data stack leak (greenlet #328,
  * gevent #1924): every finished greenlet leaked its root chunk before. */
@@ -200,7 +132,7 @@ gl_run(PyObject *self, PyObject *unused)
 
         snprintf(what, sizeof(what), "greenlet: core %lu ended its request "
                  "with a Python exception set", id);
-        gl_log_exc(what);
+        pyw_log_exc(WF_LOG_ERROR, what);
     }
     Py_RETURN_NONE;
 }
@@ -308,7 +240,7 @@ gl_worker_init(unsigned ncores, struct wf_err *err)
     }
     PyGreenlet_Import();
     if (_PyGreenlet_API == NULL) {
-        gl_exc_line(buf, sizeof(buf));
+        pyw_exc_line(buf, sizeof(buf));
         return wf_err_set(err, "--greenlet: cannot import greenlet's C API "
                           "(%s); apt-get install python3-greenlet or pip "
                           "install greenlet", buf);
@@ -316,7 +248,7 @@ gl_worker_init(unsigned ncores, struct wf_err *err)
     gl_check_version();
     gl.main = PyGreenlet_GetCurrent();
     if (gl.main == NULL) {
-        gl_exc_line(buf, sizeof(buf));
+        pyw_exc_line(buf, sizeof(buf));
         return wf_err_set(err, "greenlet: getcurrent() failed: %s", buf);
     }
     if (!PyGreenlet_MAIN(gl.main)) {
@@ -338,7 +270,7 @@ gl_worker_init(unsigned ncores, struct wf_err *err)
         gl.slot[i].run = id ? PyCFunction_New(&gl_run_def, id) : NULL;
         Py_XDECREF(id);
         if (gl.slot[i].run == NULL) {
-            gl_exc_line(buf, sizeof(buf));
+            pyw_exc_line(buf, sizeof(buf));
             wf_err_set(err, "greenlet: cannot make core %u's run(): %s", i,
                        buf);
             goto fail;
@@ -346,7 +278,7 @@ gl_worker_init(unsigned ncores, struct wf_err *err)
     }
     gl.atexit_fn = PyCFunction_New(&gl_atexit_def, NULL);
     if (gl.atexit_fn == NULL || gl_atexit_call("register", gl.atexit_fn) < 0) {
-        gl_exc_line(buf, sizeof(buf));
+        pyw_exc_line(buf, sizeof(buf));
         wf_err_set(err, "greenlet: atexit.register() failed: %s", buf);
         goto fail;
     }
@@ -420,7 +352,7 @@ gl_resume(struct wf_core *c)
         if (s->g == NULL) {
             snprintf(what, sizeof(what), "greenlet: cannot create the "
                      "greenlet of core %u", c->id);
-            gl_log_exc(what);
+            pyw_log_exc(WF_LOG_ERROR, what);
             gl.switches_failed++;
             return -1;
         }
@@ -433,7 +365,7 @@ gl_resume(struct wf_core *c)
     if (r == NULL) {
         snprintf(what, sizeof(what), "greenlet: switch into core %u failed",
                  c->id);
-        gl_log_exc(what);
+        pyw_log_exc(WF_LOG_ERROR, what);
         gl.switches_failed++;
         if (PyGreenlet_ACTIVE(s->g)) {
             /* alive but unreachable: never resume it again, never free
@@ -486,7 +418,7 @@ gl_suspend(struct wf_core *c)
 
         snprintf(what, sizeof(what), "greenlet: switch from core %u to the "
                  "loop failed", c->id);
-        gl_log_exc(what);
+        pyw_log_exc(WF_LOG_ERROR, what);
         gl.switches_failed++;
     } else {
         Py_DECREF(r);

@@ -1,7 +1,8 @@
 if BUILD_GREENLET
 plugin_LTLIBRARIES += engines/greenlet/greenlet_plugin.la
 endif
-engines_greenlet_greenlet_plugin_la_SOURCES = engines/greenlet/greenlet.c
+engines_greenlet_greenlet_plugin_la_SOURCES = engines/greenlet/greenlet.c \
+	langs/python/py_errors.h
 engines_greenlet_greenlet_plugin_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) \
 	$(PYTHON_CFLAGS)
 engines_greenlet_greenlet_plugin_la_CFLAGS = $(PLUGIN_CFLAGS)

@@ -71,6 +71,8 @@
 
 #include <weft/plugin.h>
 
+#include "../../langs/python/py_errors.h"
+
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0"
 #endif
@@ -138,76 +140,6 @@ gv_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* "Type: message" of the pending exception into buf; clears it. */
-static const char *
-gv_exc_line(char *buf, size_t len)
-{
-    PyObject *type, *value, *tb, *s = NULL;
-    const char *msg = NULL;
-
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (value != NULL && (s = PyObject_Str(value)) != NULL) {
-        msg = PyUnicode_AsUTF8(s);
-    }
-    snprintf(buf, len, "%s%s%s",
-             type && PyType_Check(type) ? ((PyTypeObject *)type)->tp_name
-                                        : "unknown error",
-             msg && *msg ? ": " : "", msg ? msg : "");
-    PyErr_Clear();
-    Py_XDECREF(s);
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(tb);
-    return buf;
-}
-
-/* Log the pending exception after `what` (one line, then the traceback)
- * and clear it. */
-static void
-gv_log_exc(enum wf_log_level lvl, const char *what)
-{
-    PyObject *type, *value, *tb, *mod = NULL, *lines = NULL;
-    char line[384];
-
-    PyErr_Fetch(&type, &value, &tb);
-    if (type == NULL) {
-        wf_log(lvl, "%s (no Python exception set)", what);
-        return;
-    }
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (tb != NULL && value != NULL) {
-        PyException_SetTraceback(value, tb);
-    }
-    Py_XINCREF(type);
-    Py_XINCREF(value);
-    Py_XINCREF(tb);
-    PyErr_Restore(type, value, tb);
-    wf_log(lvl, "%s: %s", what, gv_exc_line(line, sizeof(line)));
-    mod = PyImport_ImportModule("traceback");
-    if (mod != NULL && tb != NULL) {
-        lines = PyObject_CallMethod(mod, "format_tb", "O", tb);
-    }
-    if (lines != NULL && PyList_Check(lines)) {
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); i++) {
-            const char *l = PyUnicode_AsUTF8(PyList_GET_ITEM(lines, i));
-
-            if (l != NULL) {
-                size_t n = strlen(l);
-
-                wf_log(lvl, "%.*s", (int)(n > 0 && l[n - 1] == '\n' ? n - 1
-                                                                   : n), l);
-            }
-        }
-    }
-    PyErr_Clear();
-    Py_XDECREF(lines);
-    Py_XDECREF(mod);
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(tb);
-}
-
 /* obj.method(*args) for its side effect; logs a failure. 0 or -1. */
 static int
 gv_call0(PyObject *obj, const char *method, const char *what)
@@ -215,7 +147,7 @@ gv_call0(PyObject *obj, const char *method, const char *what)
     PyObject *r = PyObject_CallMethod(obj, method, NULL);
 
     if (r == NULL) {
-        gv_log_exc(WF_LOG_ERROR, what);
+        pyw_log_exc(WF_LOG_ERROR, what);
         return -1;
     }
     Py_DECREF(r);
@@ -293,13 +225,13 @@ gv_site_init(void)
     d = PyModule_GetDict(m);
     r = PyRun_String(gv_chain_src, Py_file_input, d, d);
     if (r == NULL) {
-        gv_log_exc(WF_LOG_WARN, "gevent: the sitecustomize module that "
+        pyw_log_exc(WF_LOG_WARN, "gevent: the sitecustomize module that "
                    "--gevent-early-monkey-patch shadows failed");
     }
     Py_XDECREF(r);
     r = PyRun_String(gv_patch_src, Py_file_input, d, d);
     if (r == NULL) {
-        gv_exc_line(gv.early_err, sizeof(gv.early_err));
+        pyw_exc_line(gv.early_err, sizeof(gv.early_err));
     } else {
         gv.early_ran = 1;
     }
@@ -357,7 +289,7 @@ gv_listeners(int on)
                          : PyObject_CallMethod(gv.lw[i], "stop", NULL);
 
         if (r == NULL) {
-            gv_log_exc(WF_LOG_ERROR, on ? "gevent: starting a listener "
+            pyw_log_exc(WF_LOG_ERROR, on ? "gevent: starting a listener "
                        "watcher failed" : "gevent: stopping a listener "
                        "watcher failed");
         }
@@ -380,7 +312,7 @@ gv_serve(PyObject *self, PyObject *arg)
     s->running = 1;
     wf_loop_serve(s->core);
     if (PyErr_Occurred()) {
-        gv_log_exc(WF_LOG_ERROR, "gevent: a connection ended with a Python "
+        pyw_log_exc(WF_LOG_ERROR, "gevent: a connection ended with a Python "
                    "exception set");
     }
     /* the core is free again; nothing switched since it was freed */
@@ -427,7 +359,7 @@ gv_start(struct wf_core *c)
     }
     /* Out of memory. The connection cannot stay: serve it here with
      * every wait failing, which closes it and frees the core. */
-    gv_log_exc(WF_LOG_ERROR, "gevent: cannot spawn a greenlet for a new "
+    pyw_log_exc(WF_LOG_ERROR, "gevent: cannot spawn a greenlet for a new "
                "connection; closing it");
     if (g != NULL) {
         PyObject *r = PyObject_CallMethod(g, "kill", "Oi", gv.cancel_exc, 0);
@@ -513,7 +445,7 @@ gv_kill_running(void)
             r = PyObject_Call(kill, args, kw);
         }
         if (r == NULL) {
-            gv_log_exc(WF_LOG_ERROR, "gevent: killing a request greenlet "
+            pyw_log_exc(WF_LOG_ERROR, "gevent: killing a request greenlet "
                        "failed");
         }
         Py_XDECREF(r);
@@ -584,7 +516,7 @@ gv_on_tick(PyObject *self, PyObject *unused)
                                               GV_WOKE_STOP);
 
             if (r == NULL) {
-                gv_log_exc(WF_LOG_ERROR, "gevent: waking an idle "
+                pyw_log_exc(WF_LOG_ERROR, "gevent: waking an idle "
                            "connection failed");
             }
             Py_XDECREF(r);
@@ -624,7 +556,7 @@ gv_on_control(PyObject *self, PyObject *unused)
                                                        "O", gv.tick_cb)
                                  : NULL;
     if (st == NULL) {
-        gv_log_exc(WF_LOG_ERROR, "gevent: cannot start the stop timer; "
+        pyw_log_exc(WF_LOG_ERROR, "gevent: cannot start the stop timer; "
                    "stopping now");
         gv.stopping = 2;
         gv_finish();
@@ -724,7 +656,7 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
     if (gv.gevent == NULL) {
         return wf_err_set(err, "--gevent: cannot import gevent (%s); "
                           "apt-get install python3-gevent",
-                          gv_exc_line(buf, sizeof(buf)));
+                          pyw_exc_line(buf, sizeof(buf)));
     }
     vi = PyObject_GetAttrString(gv.gevent, "version_info");
     if (vi != NULL && PySequence_Check(vi) && PySequence_Size(vi) > 0) {
@@ -747,7 +679,7 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
      * and used it) must get a new libev backend fd of its own. */
     r = PyObject_CallMethod(gv.gevent, "reinit", NULL);
     if (r == NULL) {
-        gv_log_exc(WF_LOG_WARN, "gevent: gevent.reinit() after the fork "
+        pyw_log_exc(WF_LOG_WARN, "gevent: gevent.reinit() after the fork "
                    "failed");
     }
     Py_XDECREF(r);
@@ -759,7 +691,7 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
         Py_CLEAR(mod);
         if (r == NULL) {
             wf_err_set(err, "--gevent-monkey-patch: patch_all() failed: %s",
-                       gv_exc_line(buf, sizeof(buf)));
+                       pyw_exc_line(buf, sizeof(buf)));
             goto fail;
         }
         Py_DECREF(r);
@@ -770,7 +702,7 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
     gv.getcurrent = gv_attr(gv.gevent, "getcurrent");
     if (gv.spawn == NULL || gv.sleep == NULL || gv.getcurrent == NULL) {
         wf_err_set(err, "--gevent: gevent %s lacks spawn/sleep/getcurrent "
-                   "(%s)", gver, gv_exc_line(buf, sizeof(buf)));
+                   "(%s)", gver, pyw_exc_line(buf, sizeof(buf)));
         goto fail;
     }
     mod = PyImport_ImportModule("gevent.hub");
@@ -782,7 +714,7 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
     if (gv.waiter_cls == NULL || gv.event_cls == NULL) {
         wf_err_set(err, "--gevent: gevent %s lacks gevent.hub.Waiter or "
                    "gevent.event.Event (%s)", gver,
-                   gv_exc_line(buf, sizeof(buf)));
+                   pyw_exc_line(buf, sizeof(buf)));
         goto fail;
     }
     /* the exception a killed request sees; uwsgi.loop as in uWSGI */
@@ -807,7 +739,7 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
     if (gv.cancel_exc == NULL || gv.map == NULL || gv.serve_fn == NULL ||
         gv.slot == NULL) {
         wf_err_set(err, "gevent: set-up failed: %s",
-                   gv_exc_line(buf, sizeof(buf)));
+                   pyw_exc_line(buf, sizeof(buf)));
         goto fail;
     }
     gv.n = ncores ? ncores : 1;
@@ -892,7 +824,7 @@ gv_run(struct wf_err *err)
     gv.done = gv.loop ? PyObject_CallNoArgs(gv.event_cls) : NULL;
     if (gv.done == NULL) {
         wf_err_set(err, "gevent: cannot get the hub and its loop: %s",
-                   gv_exc_line(buf, sizeof(buf)));
+                   pyw_exc_line(buf, sizeof(buf)));
         goto fail;
     }
     n = wf_loop_listeners(fds, GV_MAX_LISTENERS);
@@ -906,7 +838,7 @@ gv_run(struct wf_err *err)
         gv.nl = i + 1;
         if (gv.lw[i] == NULL || gv.lcb[i] == NULL) {
             wf_err_set(err, "gevent: cannot watch listening fd %d: %s",
-                       fds[i], gv_exc_line(buf, sizeof(buf)));
+                       fds[i], pyw_exc_line(buf, sizeof(buf)));
             goto fail;
         }
     }
@@ -917,7 +849,7 @@ gv_run(struct wf_err *err)
                                                     gv.ctl_cb) : NULL;
     if (r == NULL) {
         wf_err_set(err, "gevent: cannot watch the control fd: %s",
-                   gv_exc_line(buf, sizeof(buf)));
+                   pyw_exc_line(buf, sizeof(buf)));
         goto fail;
     }
     Py_DECREF(r);
@@ -931,7 +863,7 @@ gv_run(struct wf_err *err)
         if (r != NULL) {
             Py_DECREF(r);
         } else {
-            gv_log_exc(WF_LOG_ERROR, "gevent: the main greenlet was woken "
+            pyw_log_exc(WF_LOG_ERROR, "gevent: the main greenlet was woken "
                        "by an exception; going on");
         }
         r = PyObject_CallMethod(gv.done, "is_set", NULL);
@@ -957,7 +889,7 @@ gv_run(struct wf_err *err)
         gv_call0(gv.ctl_w, "stop", "gevent: stopping the control watcher");
         r = PyObject_CallMethod(gv.hub, "join", "d", left > 1 ? left : 1);
         if (r == NULL) {
-            gv_log_exc(WF_LOG_ERROR, "gevent: joining the hub failed");
+            pyw_log_exc(WF_LOG_ERROR, "gevent: joining the hub failed");
         } else {
             if (!PyObject_IsTrue(r)) {
                 wf_log(WF_LOG_WARN, "gevent: the app's own greenlets were "
@@ -1054,7 +986,7 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
         if (!s->cancelled) {
             wf_log(WF_LOG_WARN, "gevent: core %u: its wait was interrupted "
                    "by %s; cancelling the request", c->id,
-                   gv_exc_line(line, sizeof(line)));
+                   pyw_exc_line(line, sizeof(line)));
         }
         PyErr_Clear();
         s->cancelled = 1;
@@ -1082,7 +1014,7 @@ out:
         char line[256];
 
         wf_log(WF_LOG_ERROR, "gevent: core %u: cannot wait: %s", c->id,
-               gv_exc_line(line, sizeof(line)));
+               pyw_exc_line(line, sizeof(line)));
     }
     for (i = 0; i < nw; i++) {
         r = PyObject_CallMethod(w[i], "stop", NULL);

@@ -1,7 +1,8 @@
 if BUILD_GEVENT
 plugin_LTLIBRARIES += loops/gevent/gevent_plugin.la
 endif
-loops_gevent_gevent_plugin_la_SOURCES = loops/gevent/gevent.c
+loops_gevent_gevent_plugin_la_SOURCES = loops/gevent/gevent.c \
+	langs/python/py_errors.h
 loops_gevent_gevent_plugin_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) \
 	$(PYTHON_CFLAGS)
 loops_gevent_gevent_plugin_la_CFLAGS = $(PLUGIN_CFLAGS)
