@@ -268,6 +268,8 @@ struct wf__worker {
     struct wf__fdent *fdtab;
     int stopping;               /* 1 graceful, 2 now */
     int64_t accept_paused_until;/* accept failed (EMFILE...): retry then */
+    void (*waiters[4])(int entering);   /* languages' loop_wait hooks */
+    unsigned nwaiters;
     int64_t accept_err_logged;
     int accepting;              /* listeners are in the io set */
     uint64_t requests;

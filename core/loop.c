@@ -1354,6 +1354,18 @@ close_idle(int all)
     }
 }
 
+/* Tell the languages the worker waits for I/O (1) or is back (0): their
+ * other threads may run meanwhile. Only when the wait may block. */
+static void
+lang_loop_wait(int entering)
+{
+    unsigned i;
+
+    for (i = 0; i < wf__w.nwaiters; i++) {
+        wf__w.waiters[i](entering);
+    }
+}
+
 /* --lazy-apps: load every language's app in this worker, after fork. */
 static int
 load_apps(struct wf_err *err)
@@ -1442,6 +1454,15 @@ worker_init(unsigned id, struct wf_err *err)
     }
     if (wf__cfg.lazy_apps && load_apps(err) < 0) {
         return -1;
+    }
+    for (i = 0; i < 256; i++) {
+        const struct wf_plugin *lp = wf__langs[i];
+        const struct wf_lang_ops *lo = lp ? lp->ops : NULL;
+
+        if (lo && (lo->modifier1 & 255) == i && lo->loop_wait &&
+            wf__w.nwaiters < sizeof(wf__w.waiters) / sizeof(*wf__w.waiters)) {
+            wf__w.waiters[wf__w.nwaiters++] = lo->loop_wait;
+        }
     }
     for (i = 0; i < 256; i++) {
         const struct wf_plugin *lp = wf__langs[i];
@@ -1609,7 +1630,13 @@ wf__worker_run(unsigned id, struct wf_err *err)
         if (wf__w.stopping && (timeout < 0 || timeout > 1000)) {
             timeout = 1000;   /* look at the mercy deadline now and then */
         }
+        if (timeout != 0) {
+            lang_loop_wait(1);
+        }
         n = wf__w.io->wait(wf__w.io_st, evs, MAX_EVENTS, timeout);
+        if (timeout != 0) {
+            lang_loop_wait(0);
+        }
         if (n < 0 && n != -EINTR) {
             errno = -n;
             wf_log_errno("%s wait()", wf__io_plugin->name);

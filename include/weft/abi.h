@@ -6,8 +6,8 @@
  * because the loader checks the descriptor size). Add a dated line below.
  *
  * 2026-11-26  1.0  first ABI: plugin descriptor, four ops tables, core API.
- * 2026-11-26  1.1  wf_lang_ops.backtrace and wf_suspend_ops.backtrace
- *                  appended; wf_loop_ops given its
+ * 2026-11-26  1.1  wf_lang_ops.backtrace and .loop_wait and
+ *                  wf_suspend_ops.backtrace appended; wf_loop_ops given its
  *                  first real shape (no plugin had used it); loop-engine
  *                  and option functions added to the core API.
  */

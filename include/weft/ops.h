@@ -195,6 +195,12 @@ struct wf_lang_ops {
      * with save() (a suspend engine without keeps_lang_state), for the
      * harakiri log. Optional. (ABI 1.1) */
     size_t (*backtrace)(struct wf_core *c, char *buf, size_t len);
+
+    /* loop: the worker is about to wait for I/O (entering 1) or is back
+     * (entering 0); no core runs in between. A language lets its other
+     * threads run meanwhile (Python releases the GIL). Optional.
+     * (ABI 1.1) */
+    void (*loop_wait)(int entering);
 };
 
 #endif

@@ -536,7 +536,8 @@ pyw_module_setup(struct wf_err *err)
             opt_long("buffer-size", 4096))) < 0 ||
         add_obj(m, "opt", build_opt()) < 0 ||
         PyModule_AddObjectRef(m, "loop", Py_None) < 0 ||
-        PyModule_AddObjectRef(m, "has_threads", Py_False) < 0) {
+        PyModule_AddObjectRef(m, "has_threads", pyw.enable_threads
+                              ? Py_True : Py_False) < 0) {
         goto fail;
     }
     pyw.fd_readable = PyObject_GetAttrString(m, "wait_fd_read");

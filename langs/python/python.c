@@ -39,8 +39,29 @@ static const struct wf_option python_options[] = {
       WF_OPT_F_HIDDEN, "alias of --pythonpath", 0, NULL, "DIR" },
     { "pp", WF_OPT_LIST, &pyw.pythonpath, NULL, 0, 0, WF_OPT_F_HIDDEN,
       "alias of --pythonpath", 0, NULL, "DIR" },
+    { "enable-threads", WF_OPT_FLAG, &pyw.enable_threads, NULL, 0, 0, 0,
+      "let the app's own Python threads run while the worker waits for "
+      "I/O (the GIL is released around each wait)", 0, NULL, NULL },
     { NULL }
 };
+
+/* --enable-threads: the worker holds the GIL while it runs Python and
+ * gives it up while it waits for I/O, so the app's threads (metrics
+ * flushers, background jobs) run then too. Loop context, between cores:
+ * the thread state holds the loop's own state. */
+static void
+python_loop_wait(int entering)
+{
+    if (!pyw.enable_threads || !pyw.initialized) {
+        return;
+    }
+    if (entering) {
+        pyw.waiting_ts = PyEval_SaveThread();
+    } else if (pyw.waiting_ts != NULL) {
+        PyEval_RestoreThread(pyw.waiting_ts);
+        pyw.waiting_ts = NULL;
+    }
+}
 
 /* ------------------------------------------------------------- cores */
 
@@ -920,6 +941,7 @@ static const struct wf_lang_ops python_ops = {
     .check_engine = python_check_engine,
     .shutdown     = python_shutdown,
     .backtrace    = python_backtrace,
+    .loop_wait    = python_loop_wait,
 };
 
 WF_PLUGIN(python,

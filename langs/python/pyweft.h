@@ -96,6 +96,8 @@ struct pyw_core {
 };
 
 struct pyw_global {
+    int enable_threads;           /* --enable-threads */
+    PyThreadState *waiting_ts;    /* the GIL is released for an I/O wait */
     /* options */
     char *wsgi_file;
     char *module;

@@ -460,4 +460,23 @@ def test_suspend_wake_up_on_ugreen_ready_fd_names_the_fd_or_minus_one():
     assert r["ready_fd"] == -1 and 0.29 < r["elapsed"] < 1.0, r
 
 
+def test_enable_threads_lets_app_threads_run_while_the_worker_waits():
+    # a thread ticking every 10 ms during a 0.5 s async_sleep: about 50
+    # ticks when the worker releases the GIL around its I/O waits, next to
+    # none when it holds it in epoll_wait
+    app = weftest.app("threads_async.py")
+    modes = [[]] + ([["--ugreen"]] if "ugreen" in weftest.built_plugins()
+                    else [])
+    for mode in modes:
+        with Server("--async", "2", "--enable-threads", *mode,
+                    "--wsgi-file", app) as srv:
+            srv.get("/")    # starts the thread
+            ticks = int(srv.get("/").body)
+            assert ticks >= 25, (mode, ticks)
+    with Server("--async", "2", "--wsgi-file", app) as srv:
+        srv.get("/")
+        ticks = int(srv.get("/").body)
+        assert ticks <= 10, ticks
+
+
 weftest.main()
