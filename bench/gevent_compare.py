@@ -5,10 +5,10 @@ same machine in the same run.
 Two requests of tests/apps/gevent_bench.py: GET / (hello world) and GET
 /sleep (gevent.sleep(0.1), then hello world). Each server runs one worker
 process with N greenlets/cores, pinned to CPU 0; wrk runs on CPU 1 (the
-approach and helpers of bench/compare.py). Reported per scenario: requests
-per second, keep-alive (k-a) and Connection: close, the server's CPU
-time per request (utime+stime from /proc over
-the requests wrk counted), p99 latency and wrk's errors.
+approach of bench/compare.py, with the helpers in bench/benchlib.py).
+Reported per scenario: requests per second, keep-alive (k-a) and
+Connection: close, the server's CPU time per request (utime+stime from
+/proc over the requests wrk counted), p99 latency and wrk's errors.
 
     bench/gevent_compare.py [--duration 10] [--cores 100]
                             [--connections-hello 50] [--connections-sleep 100]
@@ -22,16 +22,13 @@ Loopback only; every run is bounded by --duration.
 
 import argparse
 import os
-import re
-import shutil
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-import compare  # noqa: E402  (free_port, wait_port, cpu_of, wrk, run_server)
+import benchlib  # noqa: E402  (bench/benchlib.py: ports, wrk, CPU, servers)
 
 APPDIR = os.path.join(TOP, "tests", "apps")
 APP = os.path.join(APPDIR, "gevent_bench.py")
@@ -56,49 +53,6 @@ def commands(args, port, close):
     }
 
 
-def wrk(port, path, duration, conns, close):
-    """compare.wrk for any path: wrk on CPU 1, its numbers parsed."""
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c%d" % conns,
-           "-d%ds" % duration, "--latency"]
-    if close:
-        cmd += ["-H", "Connection: close"]
-    cmd.append("http://127.0.0.1:%d%s" % (port, path))
-    out = subprocess.run(cmd, capture_output=True, text=True,
-                         timeout=duration + 30).stdout
-    m = re.search(r"(\d+) requests in", out)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    errs = re.search(r"Socket errors: (.*)", out)
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    p99 = re.search(r"99%\s+([\d.]+)(\w+)", out)
-    return {
-        "requests": int(m.group(1)) if m else 0,
-        "rps": float(rps.group(1)) if rps else 0.0,
-        "errors": (errs.group(1) if errs else "") +
-                  (" non2xx=%s" % non2xx.group(1) if non2xx else ""),
-        "p99": (p99.group(1) + p99.group(2)) if p99 else "?",
-    }
-
-
-def measure(cmd, port, path, conns, duration, close):
-    """compare.measure for a path other than / ."""
-    proc = compare.run_server(cmd, port)
-    try:
-        wrk(port, path, 1, conns, close)          # warm-up
-        c0 = compare.cpu_of(proc.pid)
-        r = wrk(port, path, duration, conns, close)
-        c1 = compare.cpu_of(proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    r["cpu"] = c1 - c0
-    r["us_per_req"] = (r["cpu"] / r["requests"] * 1e6) if r["requests"] else 0
-    return r
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--duration", type=int, default=10)
@@ -108,11 +62,9 @@ def main():
     ap.add_argument("--only", default="weft,uwsgi,gunicorn")
     ap.add_argument("--weft", default=os.path.join(TOP, "weft"))
     args = ap.parse_args()
-    for tool in ("wrk", "uwsgi", "taskset"):
-        if shutil.which(tool) is None:
-            raise SystemExit("%s not found: apt-get install wrk uwsgi-core "
-                             "uwsgi-plugin-python3 "
-                             "uwsgi-plugin-gevent-python3" % tool)
+    benchlib.require(("wrk", "uwsgi", "taskset"),
+                     "wrk uwsgi-core uwsgi-plugin-python3 "
+                     "uwsgi-plugin-gevent-python3")
     servers = args.only.split(",")
     scenarios = [("hello", "/", args.connections_hello, False),
                  ("hello", "/", args.connections_hello, True),
@@ -122,10 +74,11 @@ def main():
     for label, path, conns, close in scenarios:
         label += " close" if close else " k-a"
         for name in servers:
-            port = compare.free_port()
+            port = benchlib.free_port()
             cmd = commands(args, port, close)[name]
             try:
-                r = measure(cmd, port, path, conns, args.duration, close)
+                r = benchlib.measure(cmd, port, args.duration, conns, close,
+                                     path)
             except SystemExit as e:     # the server did not start
                 r = {"rps": 0, "us_per_req": 0, "p99": "?",
                      "errors": str(e)}
@@ -137,9 +90,7 @@ def main():
           "(--worker-connections %d), one worker each, wrk -d%ds, "
           "server on CPU 0, wrk on CPU 1" % (
               args.cores,
-              "uWSGI " + subprocess.run(["uwsgi", "--version"],
-                                        capture_output=True,
-                                        text=True).stdout.strip(),
+              "uWSGI " + benchlib.version(["uwsgi", "--version"]),
               args.cores, args.cores, args.duration))
     print("%-16s %5s %-9s %10s %10s %8s  %s" % (
         "scenario", "conns", "server", "req/s", "us/req", "p99", "errors"))

@@ -3,9 +3,10 @@
 every weft engine pair {ugreen, greenlet} x {epoll, libevent}, and on
 uWSGI's --ugreen and --greenlet modes, on the same machine in the same run.
 
-Reuses bench/compare.py's approach (and its helpers): each server pinned to
-CPU 0, wrk pinned to CPU 1 (taskset), a 1 s warm-up, then a measured run;
-requests/s from wrk, server CPU time per request from /proc (utime+stime).
+Reuses bench/compare.py's approach (the helpers in bench/benchlib.py):
+each server pinned to CPU 0, wrk pinned to CPU 1 (taskset), a 1 s warm-up,
+then a measured run; requests/s from wrk, server CPU time per request from
+/proc (utime+stime).
 The ratio compares a weft pair with uWSGI on the same suspend engine
 (uWSGI always uses epoll on Linux): > 1 means weft serves more per second,
 and for us/req < 1 means weft spends less CPU per request.
@@ -33,8 +34,6 @@ uwsgi-plugin-greenlet-python3, and a built weft. Loopback only.
 
 import argparse
 import os
-import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-import compare  # noqa: E402  (bench/compare.py: ports, CPU, server start)
+import benchlib  # noqa: E402  (bench/benchlib.py: ports, wrk, CPU, servers)
 
 HELLO = os.path.join(HERE, "hello.py")
 
@@ -67,52 +66,14 @@ SCENARIOS = {
 }
 
 
-def wrk(port, path, duration, conns, close):
-    """compare.wrk with a path: one wrk run, pinned to CPU 1."""
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c%d" % conns,
-           "-d%ds" % duration, "--latency", "--timeout", "10s"]
-    if close:
-        cmd += ["-H", "Connection: close"]
-    cmd.append("http://127.0.0.1:%d%s" % (port, path))
-    out = subprocess.run(cmd, capture_output=True, text=True,
-                         timeout=duration + 30).stdout
-    m = re.search(r"(\d+) requests in", out)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    errs = re.search(r"Socket errors: (.*)", out)
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    p99 = re.search(r"99%\s+([\d.]+)(\w+)", out)
-    return {
-        "requests": int(m.group(1)) if m else 0,
-        "rps": float(rps.group(1)) if rps else 0.0,
-        "errors": (errs.group(1) if errs else "") +
-                  (" non2xx=%s" % non2xx.group(1) if non2xx else ""),
-        "p99": (p99.group(1) + p99.group(2)) if p99 else "?",
-    }
-
-
 def measure(cmd, port, path, duration, conns, close):
-    proc = compare.run_server(cmd, port)
-    died = None
-    try:
-        wrk(port, path, 1, conns, close)
-        c0 = compare.cpu_of(proc.pid)
-        r = wrk(port, path, duration, conns, close)
-        c1 = compare.cpu_of(proc.pid)
-        died = proc.poll()      # not None: it died under load
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    r["cpu"] = c1 - c0
-    if died is not None:
+    """benchlib.measure with wrk --timeout 10s; a server that died under
+    load is named at the start of the errors."""
+    r = benchlib.measure(cmd, port, duration, conns, close, path, "10s")
+    if r["died"] is not None:
         # uWSGI --ugreen on Python 3.11 segfaults when cores that suspended
         # finish in another order (spec 2.3): say so in the table
-        r["errors"] = "SERVER DIED (status %s) " % died + r["errors"]
-    r["us"] = r["cpu"] / r["requests"] * 1e6 if r["requests"] else 0.0
+        r["errors"] = "SERVER DIED (status %s) " % r["died"] + r["errors"]
     return r
 
 
@@ -144,12 +105,10 @@ def main():
     ap.add_argument("--weft", default=os.path.join(TOP, "weft"))
     ap.add_argument("--skip-uwsgi", action="store_true")
     args = ap.parse_args()
-    need = ["wrk", "taskset"] + ([] if args.skip_uwsgi else ["uwsgi"])
-    for tool in need:
-        if shutil.which(tool) is None:
-            raise SystemExit("%s not found: apt-get install wrk util-linux "
-                             "uwsgi-core uwsgi-plugin-python3 "
-                             "uwsgi-plugin-greenlet-python3" % tool)
+    benchlib.require(["wrk", "taskset"] +
+                     ([] if args.skip_uwsgi else ["uwsgi"]),
+                     "wrk util-linux uwsgi-core uwsgi-plugin-python3 "
+                     "uwsgi-plugin-greenlet-python3")
     have = built(args.weft)
     pairs = []
     for eng in ("ugreen", "greenlet"):
@@ -170,24 +129,23 @@ def main():
         uw = {}
         if not args.skip_uwsgi:
             for eng in ("ugreen", "greenlet"):
-                p = compare.free_port()
+                p = benchlib.free_port()
                 uw[eng] = measure(uwsgi_cmd(p, app, cores, eng), p, path,
                                   dur, conns, True)
                 rows.append((scen, "uWSGI --%s" % eng, uw[eng], None))
         for eng, io in pairs:
-            p = compare.free_port()
+            p = benchlib.free_port()
             r = measure(weft_cmd(args.weft, p, app, cores, io, eng), p,
                         path, dur, conns, True)
             rows.append((scen, "weft %s/%s" % (io, eng), r, uw.get(eng)))
         if scen == "hello":
             for eng, io in pairs:
-                p = compare.free_port()
+                p = benchlib.free_port()
                 r = measure(weft_cmd(args.weft, p, app, cores, io, eng), p,
                             path, dur, conns, False)
                 rows.append(("hello-ka", "weft %s/%s" % (io, eng), r, None))
 
-    ver = "" if args.skip_uwsgi else subprocess.run(
-        ["uwsgi", "--version"], capture_output=True, text=True).stdout.strip()
+    ver = "" if args.skip_uwsgi else benchlib.version(["uwsgi", "--version"])
     print("weft engine matrix vs uWSGI %s; wrk -t1, hello -d%ds, sleep "
           "-d%ds; server on CPU 0, wrk on CPU 1; Connection: close except "
           "hello-ka (keep-alive, weft only)" % (
@@ -197,9 +155,10 @@ def main():
     print("|---|---|---:|---:|---:|---:|---:|---|")
     for scen, label, r, u in rows:
         rr = "%.2f" % (r["rps"] / u["rps"]) if u and u["rps"] else ""
-        ru = "%.2f" % (r["us"] / u["us"]) if u and u["us"] else ""
+        ru = ("%.2f" % (r["us_per_req"] / u["us_per_req"])
+              if u and u["us_per_req"] else "")
         print("| %s | %s | %.0f | %s | %.1f | %s | %s | %s |" % (
-            scen, label, r["rps"], rr, r["us"], ru, r["p99"],
+            scen, label, r["rps"], rr, r["us_per_req"], ru, r["p99"],
             r["errors"].strip() or "-"))
     return 0
 

@@ -4,7 +4,7 @@ plugin) and under Debian's puma, on the same machine in the same run, and
 print requests/s, server CPU per request, and the ratios weft/uWSGI and
 weft/puma.
 
-The approach of bench/compare.py (whose helpers this imports): each server
+The approach of bench/compare.py (helpers in bench/benchlib.py): each server
 is pinned to CPU 0 and wrk to CPU 1 (taskset); a 1 s warm-up, then the
 measured run; CPU time is utime+stime of the server and its children from
 /proc over the requests wrk counted.
@@ -33,8 +33,6 @@ run is bounded by --duration.
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -42,7 +40,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from compare import free_port, measure  # noqa: E402  (bench/compare.py)
+from benchlib import (free_port, measure_args, print_notes,  # noqa: E402
+                      require, version)
 
 
 def commands(args, engine, close):
@@ -76,11 +75,8 @@ def main():
                     help="uWSGI --ruby-gc-freq (its default is 1)")
     ap.add_argument("--weft", default=os.path.join(TOP, "weft"))
     args = ap.parse_args()
-    for tool in ("wrk", "uwsgi", "puma", "taskset"):
-        if shutil.which(tool) is None:
-            raise SystemExit("%s not found: apt-get install wrk uwsgi-core "
-                             "uwsgi-plugin-rack-ruby3.1 uwsgi-plugin-fiber "
-                             "puma" % tool)
+    require(("wrk", "uwsgi", "puma", "taskset"),
+            "wrk uwsgi-core uwsgi-plugin-rack-ruby3.1 uwsgi-plugin-fiber puma")
     tmp = None
     if args.app is None:
         tmp = tempfile.TemporaryDirectory(prefix="weft-bench-")
@@ -98,16 +94,14 @@ def main():
             label = "%s %s" % (engine, "close" if close else "keep-alive")
             res = {}
             for name, cmd, port in commands(args, engine, close):
-                res[name] = measure(name, cmd, port, args, close)
+                res[name] = measure_args(cmd, port, args, close)
             rows.append((label, res))
 
     print("weft vs uWSGI %s (rack_ruby31, --ruby-gc-freq %d) vs %s: %s, "
           "--async %d for fiber rows, puma -t %s, wrk -c%d -d%ds, server on "
           "CPU 0, wrk on CPU 1"
-          % (subprocess.run(["uwsgi", "--version"], capture_output=True,
-                            text=True).stdout.strip(), args.uwsgi_gc_freq,
-             subprocess.run(["puma", "--version"], capture_output=True,
-                            text=True).stdout.strip(),
+          % (version(["uwsgi", "--version"]), args.uwsgi_gc_freq,
+             version(["puma", "--version"]),
              os.path.basename(args.app), args.cores, args.puma_threads,
              args.connections, args.duration))
     print("%-18s %10s %10s %10s %7s %7s %9s %9s %9s" % (
@@ -120,11 +114,7 @@ def main():
             w["rps"] / u["rps"] if u["rps"] else 0,
             w["rps"] / p["rps"] if p["rps"] else 0,
             w["us_per_req"], u["us_per_req"], p["us_per_req"]))
-        for name in ("weft", "uwsgi", "puma"):
-            if r[name]["errors"].strip():
-                print("    %s: %s" % (name, r[name]["errors"].strip()))
-        print("    p99 latency: weft %s, uwsgi %s, puma %s" % (
-            w["p99"], u["p99"], p["p99"]))
+        print_notes([(name, r[name]) for name in ("weft", "uwsgi", "puma")])
     print("(us = server CPU microseconds per request; r/s ratios > 1: weft "
           "serves more)")
 

@@ -231,6 +231,7 @@ struct wf__core {
     int ready_fd;
     int timed_out;
     int cancelled;          /* harakiri or shutdown: every wait fails */
+    int in_request;         /* a request runs (not between two) */
 
     struct wf__core *rq_next;
     const struct wf_lang_ops *lang;

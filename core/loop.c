@@ -748,6 +748,7 @@ bind_core(struct wf__conn *k, struct wf__core *c)
     c->ready_fd = -1;
     c->timed_out = 0;
     c->cancelled = 0;
+    c->in_request = 1;
     wf__resp_init(c);
 }
 
@@ -958,6 +959,7 @@ request_done(struct wf__core *c, struct wf__conn *k)
     wf__w.requests++;
     c->requests++;
     k->requests++;
+    c->in_request = 0;
     wf__log_request(c);
     keep = !c->resp.close && !c->resp.broken && k->req.keepalive &&
            k->lsn->proto == WF_PROTO_HTTP && !wf__w.stopping;
@@ -1137,6 +1139,44 @@ log_request_vars(struct wf__core *c)
            (unsigned long long)c->resp.sent, buf);
 }
 
+/* See core.h: log the harakiri of c's request and cancel it (504). */
+WF_API void
+wf_harakiri(struct wf_core *pub, const char *stack)
+{
+    struct wf__core *c = wf__core(pub);
+    size_t ml = 0, ul = 0;
+    const char *m, *u;
+
+    if (c->conn == NULL || !c->in_request || c->cancelled) {
+        return;
+    }
+    m = wf__req_get(&c->conn->req, "REQUEST_METHOD", &ml);
+    u = wf__req_get(&c->conn->req, "REQUEST_URI", &ul);
+    wf_log(WF_LOG_ERROR, "HARAKIRI: core %u of worker %u: %.*s %.*s from %s "
+           "has run for %llds (--harakiri %ld); cancelled with 504, the "
+           "other requests go on%s%s", c->pub.id, wf__w.id, (int)ml,
+           m ? m : "-", (int)ul, u ? u : "-", c->conn->raddr,
+           (long long)((wf__now_ms() - c->t_start) / 1000), wf__cfg.harakiri,
+           stack && *stack ? "; it waited in:\n" : "",
+           stack ? stack : "");
+    if (wf__cfg.harakiri_verbose) {
+        log_request_vars(c);
+    }
+    wf__core_cancel(c, 504);
+}
+
+/* See core.h. */
+WF_API long
+wf_request_age_ms(const struct wf_core *pub)
+{
+    const struct wf__core *c = (const struct wf__core *)pub;
+
+    if (c->conn == NULL || !c->in_request) {
+        return -1;
+    }
+    return (long)(wf__now_ms() - c->t_start);
+}
+
 /* --harakiri, per core: a request suspended for longer is cancelled alone
  * (504), with where it waited in the log; the others go on. Loop
  * context, about twice a second. */
@@ -1148,31 +1188,21 @@ check_harakiri(int64_t now)
     for (i = 0; i < wf__w.ncores; i++) {
         struct wf__core *c = &wf__w.cores[i];
         char stack[4096];
-        size_t ml = 0, ul = 0, n = 0;
-        const char *m, *u;
+        size_t n = 0;
 
         if ((c->state != WF_CS_WAITING && c->state != WF_CS_QUEUED) ||
             c->cancelled || now - c->t_start <= wf__cfg.harakiri * 1000) {
             continue;
         }
-        m = wf__req_get(&c->conn->req, "REQUEST_METHOD", &ml);
-        u = wf__req_get(&c->conn->req, "REQUEST_URI", &ul);
         stack[0] = '\0';
-        if (wf__sus_ops && wf__sus_ops->backtrace) {
+        if (wf__sus_ops && WF_HAS_OP(wf__sus_plugin, wf__sus_ops,
+                                     backtrace, 1)) {
             n = wf__sus_ops->backtrace(&c->pub, stack, sizeof(stack));
-        } else if (c->lang_switch && c->lang->backtrace) {
+        } else if (c->lang_switch &&
+                   WF_HAS_OP(c->lang_plugin, c->lang, backtrace, 1)) {
             n = c->lang->backtrace(&c->pub, stack, sizeof(stack));
         }
-        wf_log(WF_LOG_ERROR, "HARAKIRI: core %u of worker %u: %.*s %.*s "
-               "from %s has run for %llds (--harakiri %ld); cancelled with "
-               "504, the other requests go on%s%s", c->pub.id, wf__w.id,
-               (int)ml, m ? m : "-", (int)ul, u ? u : "-", c->conn->raddr,
-               (long long)((now - c->t_start) / 1000), wf__cfg.harakiri,
-               n ? "; it waited in:\n" : "", n ? stack : "");
-        if (wf__cfg.harakiri_verbose) {
-            log_request_vars(c);
-        }
-        wf__core_cancel(c, 504);
+        wf_harakiri(&c->pub, n ? stack : NULL);
     }
 }
 
@@ -1459,7 +1489,8 @@ worker_init(unsigned id, struct wf_err *err)
         const struct wf_plugin *lp = wf__langs[i];
         const struct wf_lang_ops *lo = lp ? lp->ops : NULL;
 
-        if (lo && (lo->modifier1 & 255) == i && lo->loop_wait &&
+        if (lo && (lo->modifier1 & 255) == i &&
+            WF_HAS_OP(lp, lo, loop_wait, 2) &&
             wf__w.nwaiters < sizeof(wf__w.waiters) / sizeof(*wf__w.waiters)) {
             wf__w.waiters[wf__w.nwaiters++] = lo->loop_wait;
         }

@@ -6,16 +6,20 @@
  * because the loader checks the descriptor size). Add a dated line below.
  *
  * 2026-11-26  1.0  first ABI: plugin descriptor, four ops tables, core API.
- * 2026-11-26  1.1  wf_lang_ops.backtrace and .loop_wait and
- *                  wf_suspend_ops.backtrace appended; wf_loop_ops given its
+ * 2026-11-26  1.1  wf_lang_ops.backtrace and wf_suspend_ops.backtrace
+ *                  appended; wf_loop_ops given its
  *                  first real shape (no plugin had used it); loop-engine
  *                  and option functions added to the core API.
+ * 2026-11-26  1.2  wf_lang_ops.loop_wait appended.
+ *
+ * A field appended in minor M is read only from plugins built with minor
+ * >= M (their ops tables are shorter otherwise): see WF_HAS_OP.
  */
 #ifndef WEFT_ABI_H
 #define WEFT_ABI_H
 
 #define WF_ABI_MAJOR 1
-#define WF_ABI_MINOR 1
+#define WF_ABI_MINOR 2
 
 /* "weft" in ASCII: the first word of every plugin descriptor. */
 #define WF_PLUGIN_MAGIC 0x77656674u
@@ -37,6 +41,11 @@
 #ifndef WF_BUILD_FLAGS
 #define WF_BUILD_FLAGS 0u
 #endif
+
+/* Whether plugin p (a struct wf_plugin *) was built with ops field `field`
+ * of its ops table `ops`, appended in ABI minor `minor`, and set it. */
+#define WF_HAS_OP(p, ops, field, minor)                                    \
+    ((p)->abi_minor >= (minor) && (ops)->field != NULL)
 
 /* Marks the core API that the weft binary exports to its plugins; the rest
  * of the binary is built with -fvisibility=hidden. */

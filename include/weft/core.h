@@ -184,6 +184,16 @@ WF_API struct wf_core *wf_loop_accept(int lfd);
  * free the core. Runs in the context the loop engine made for it. */
 WF_API void wf_loop_serve(struct wf_core *c);
 
+/* Milliseconds since the request on c started, or -1 when none runs (a
+ * connection between two requests). */
+WF_API long wf_request_age_ms(const struct wf_core *c);
+
+/* --harakiri for a loop engine's core: log the request (and `stack`, where
+ * it waits, or NULL) and cancel it: the client gets a 504 if nothing went
+ * out yet, and every wait of the core returns -ECANCELED; the engine then
+ * stops the core's context (a loop engine: kill its greenlet). */
+WF_API void wf_harakiri(struct wf_core *c, const char *stack);
+
 /* Set an option by name from a plugin's on_set (e.g. --gevent N sets
  * --async N). Master context. 0, or -1 + err. */
 WF_API int wf_opt_set(const char *name, const char *value,

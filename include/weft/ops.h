@@ -199,7 +199,7 @@ struct wf_lang_ops {
     /* loop: the worker is about to wait for I/O (entering 1) or is back
      * (entering 0); no core runs in between. A language lets its other
      * threads run meanwhile (Python releases the GIL). Optional.
-     * (ABI 1.1) */
+     * (ABI 1.2) */
     void (*loop_wait)(int entering);
 };
 
