@@ -114,6 +114,7 @@ static struct {
     int accepting;
     PyObject *ctl_w, *ctl_cb;
     PyObject *tick_w, *tick_cb;
+    PyObject *hk_w, *hk_cb;     /* --harakiri timer */
     PyObject *done;         /* gevent.event.Event: run() may return */
     int stopping;           /* 0, 1 gracefully, 2 now */
     int64_t mercy_at;       /* kill what still runs from then on */
@@ -421,6 +422,31 @@ gv_finish(void)
     gv_call0(gv.done, "set", "gevent: waking the main greenlet failed");
 }
 
+/* Kill slot s's request greenlet with uwsgi.RequestCancelled (without
+ * waiting for it to end). Hub. */
+static void
+gv_kill_slot(struct gv_slot *s)
+{
+    PyObject *kill, *args, *kw, *r = NULL;
+
+    s->cancelled = 1;
+    kill = PyObject_GetAttrString(s->glet, "kill");
+    args = PyTuple_Pack(1, gv.cancel_exc);
+    kw = Py_BuildValue("{s:O}", "block", Py_False);
+    if (kill != NULL && args != NULL && kw != NULL) {
+        r = PyObject_Call(kill, args, kw);
+    }
+    if (r == NULL) {
+        pyw_log_exc(WF_LOG_ERROR, "gevent: killing a request greenlet "
+                   "failed");
+    }
+    Py_XDECREF(r);
+    Py_XDECREF(kw);
+    Py_XDECREF(args);
+    Py_XDECREF(kill);
+    gv.killed++;
+}
+
 /* Kill the request greenlets that run and were not killed yet. Hub. */
 static unsigned
 gv_kill_running(void)
@@ -429,7 +455,6 @@ gv_kill_running(void)
 
     for (i = 0; i < gv.n; i++) {
         struct gv_slot *s = &gv.slot[i];
-        PyObject *kill, *args, *kw, *r = NULL;
 
         /* a greenlet not started yet would never start (and its core
          * would never be freed): the next tick gets it */
@@ -437,26 +462,68 @@ gv_kill_running(void)
             s->cancelled) {
             continue;
         }
-        s->cancelled = 1;
-        kill = PyObject_GetAttrString(s->glet, "kill");
-        args = PyTuple_Pack(1, gv.cancel_exc);
-        kw = Py_BuildValue("{s:O}", "block", Py_False);
-        if (kill != NULL && args != NULL && kw != NULL) {
-            r = PyObject_Call(kill, args, kw);
-        }
-        if (r == NULL) {
-            pyw_log_exc(WF_LOG_ERROR, "gevent: killing a request greenlet "
-                       "failed");
-        }
-        Py_XDECREF(r);
-        Py_XDECREF(kw);
-        Py_XDECREF(args);
-        Py_XDECREF(kill);
+        gv_kill_slot(s);
         n++;
     }
-    gv.killed += n;
     return n;
 }
+
+/* Where slot s's greenlet waits: traceback.format_stack(gr_frame), one
+ * string, innermost last; or NULL. New reference. Hub. */
+static PyObject *
+gv_stack_of(struct gv_slot *s)
+{
+    PyObject *frame, *mod = NULL, *lines = NULL, *sep = NULL, *out = NULL;
+
+    frame = PyObject_GetAttrString(s->glet, "gr_frame");
+    if (frame != NULL && frame != Py_None) {
+        mod = PyImport_ImportModule("traceback");
+        lines = mod ? PyObject_CallMethod(mod, "format_stack", "O", frame)
+                    : NULL;
+        sep = PyUnicode_FromString("");
+        out = lines && sep ? PyUnicode_Join(sep, lines) : NULL;
+    }
+    if (out == NULL) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(sep);
+    Py_XDECREF(lines);
+    Py_XDECREF(mod);
+    Py_XDECREF(frame);
+    return out;
+}
+
+/* --harakiri under gevent, twice a second: a request running longer is
+ * logged with where its greenlet waits, answered 504 and its greenlet
+ * killed; the others go on. Hub. */
+static PyObject *
+gv_on_harakiri(PyObject *self, PyObject *unused)
+{
+    long limit = gv_opt_long("harakiri", 0) * 1000;
+    unsigned i;
+
+    for (i = 0; i < gv.n && limit > 0; i++) {
+        struct gv_slot *s = &gv.slot[i];
+        PyObject *stack;
+
+        if (s->core == NULL || s->glet == NULL || !s->running ||
+            s->cancelled || s->idle ||
+            wf_request_age_ms(s->core) <= limit) {
+            continue;
+        }
+        stack = gv_stack_of(s);
+        wf_harakiri(s->core, stack ? PyUnicode_AsUTF8(stack) : NULL);
+        PyErr_Clear();
+        Py_XDECREF(stack);
+        gv_kill_slot(s);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef gv_harakiri_def = {
+    "weft_harakiri", gv_on_harakiri, METH_NOARGS,
+    "cancel the requests that run longer than --harakiri"
+};
 
 /* Every 100 ms while stopping gracefully. Hub. */
 static PyObject *
@@ -789,6 +856,11 @@ gv_run_cleanup(void)
     Py_CLEAR(gv.ctl_cb);
     Py_CLEAR(gv.tick_w);
     Py_CLEAR(gv.tick_cb);
+    if (gv.hk_w != NULL) {
+        gv_call0(gv.hk_w, "stop", "gevent: stopping the harakiri timer");
+    }
+    Py_CLEAR(gv.hk_w);
+    Py_CLEAR(gv.hk_cb);
     Py_CLEAR(gv.done);
     for (k = 0; k < gv.n; k++) {
         if (gv.slot[k].glet != NULL) {
@@ -853,6 +925,18 @@ gv_run(struct wf_err *err)
         goto fail;
     }
     Py_DECREF(r);
+    if (gv_opt_long("harakiri", 0) > 0) {
+        gv.hk_w = PyObject_CallMethod(gv.loop, "timer", "dd", 0.5, 0.5);
+        gv.hk_cb = PyCFunction_New(&gv_harakiri_def, NULL);
+        r = gv.hk_w && gv.hk_cb ? PyObject_CallMethod(gv.hk_w, "start", "O",
+                                                      gv.hk_cb) : NULL;
+        if (r == NULL) {
+            wf_err_set(err, "gevent: cannot start the harakiri timer: %s",
+                       pyw_exc_line(buf, sizeof(buf)));
+            goto fail;
+        }
+        Py_DECREF(r);
+    }
     gv_listeners(1);
 
     /* The main greenlet waits; the hub runs the worker. An exception

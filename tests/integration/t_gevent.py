@@ -584,4 +584,30 @@ def test_a_bad_request_gets_400_and_the_worker_goes_on():
         assert srv.get("/?s=0.01").status == 200
 
 
+def test_harakiri_cancels_a_stuck_greenlet_alone():
+    need_gevent()
+    with Server("--gevent", "4", "--harakiri", "1", "--wsgi-file",
+                app("gevent_sleep.py")) as srv:
+        res = []
+
+        def stuck():
+            r = srv.get("/?s=5")
+            res.append((time.time(), r))
+
+        t = threading.Thread(target=stuck)
+        t0 = time.time()
+        t.start()
+        time.sleep(0.2)
+        for _ in range(5):       # the others go on meanwhile
+            assert srv.get("/?s=0.01").status == 200
+        t.join(10)
+        end, r = res[0]
+        assert r.status == 504, r
+        assert 0.9 < end - t0 < 3, end - t0
+        time.sleep(0.2)
+        log = srv.log()
+        assert "HARAKIRI: core" in log and "/?s=5" in log, log
+        assert "gevent_sleep.py" in log, log       # where it waited
+
+
 weftest.main()
