@@ -1166,6 +1166,20 @@ wf_harakiri(struct wf_core *pub, const char *stack)
 }
 
 /* See core.h. */
+WF_API void
+wf_loop_heartbeat(void)
+{
+    if (wf__slot != NULL) {
+        if (wf__slot->busy_since == 0) {
+            snprintf(wf__slot->req, sizeof(wf__slot->req), "the %s loop "
+                     "(a request that never gives it a turn)",
+                     wf__loop_plugin ? wf__loop_plugin->name : "worker's");
+        }
+        wf__slot->busy_since = wf__now_ms();
+    }
+}
+
+/* See core.h. */
 WF_API long
 wf_request_age_ms(const struct wf_core *pub)
 {

@@ -194,6 +194,12 @@ WF_API long wf_request_age_ms(const struct wf_core *c);
  * stops the core's context (a loop engine: kill its greenlet). */
 WF_API void wf_harakiri(struct wf_core *c, const char *stack);
 
+/* A loop engine's "my loop turns" for the master's --harakiri: call it
+ * from a periodic timer of the loop (twice a second); when the calls stop
+ * for longer than --harakiri seconds, the master kills the worker (its
+ * loop is blocked) and starts a new one. */
+WF_API void wf_loop_heartbeat(void);
+
 /* Set an option by name from a plugin's on_set (e.g. --gevent N sets
  * --async N). Master context. 0, or -1 + err. */
 WF_API int wf_opt_set(const char *name, const char *value,

@@ -502,6 +502,9 @@ gv_on_harakiri(PyObject *self, PyObject *unused)
     long limit = gv_opt_long("harakiri", 0) * 1000;
     unsigned i;
 
+    /* the hub turns: tell the master (a blocked hub stops these) */
+    wf_loop_heartbeat();
+
     for (i = 0; i < gv.n && limit > 0; i++) {
         struct gv_slot *s = &gv.slot[i];
         PyObject *stack;
@@ -936,6 +939,7 @@ gv_run(struct wf_err *err)
             goto fail;
         }
         Py_DECREF(r);
+        wf_loop_heartbeat();    /* the master watches the hub from now */
     }
     gv_listeners(1);
 

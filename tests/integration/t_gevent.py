@@ -610,4 +610,20 @@ def test_harakiri_cancels_a_stuck_greenlet_alone():
         assert "gevent_sleep.py" in log, log       # where it waited
 
 
+def test_harakiri_replaces_a_worker_whose_hub_is_blocked():
+    need_gevent()
+    with Server("--gevent", "4", "--harakiri", "1", "--wsgi-file",
+                app("gevent_block.py")) as srv:
+        old = int(srv.get("/quick").body)
+        try:
+            r = srv.get("/?s=4")
+            assert r.status != 200, r
+        except (EOFError, ConnectionError, ValueError):
+            pass
+        assert weftest.wait_for(
+            lambda: int(srv.get("/quick").body) != old, 10)
+        log = srv.log()
+        assert "HARAKIRI: worker" in log and "gevent loop" in log, log
+
+
 weftest.main()
