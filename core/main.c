@@ -256,9 +256,6 @@ choose_engines(const struct wf_plugin **selected)
 
         wf__plugin_scan(io_cb, &best);
         if (best.name[0] == '\0') {
-            char dirs[64];
-
-            snprintf(dirs, sizeof(dirs), "%s", "");
             wf_err_set(&err, "no usable I/O engine plugin found; build one "
                        "(./configure --enable-engines=epoll) or give "
                        "--plugins-dir");

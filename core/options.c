@@ -171,6 +171,21 @@ wf__opt_record(const char *name, const char *value, int given)
     nrecs++;
 }
 
+/* See option.h. */
+WF_API long
+wf_opt_long(const char *name, long def)
+{
+    const char *v = wf_opt_get(name);
+    char *end;
+    long n;
+
+    if (v == NULL) {
+        return def;
+    }
+    n = strtol(v, &end, 10);
+    return end == v ? def : n;
+}
+
 /* See core.h. */
 WF_API void
 wf_opt_foreach(void (*fn)(const char *name, const char *value, int given,

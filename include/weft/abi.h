@@ -10,7 +10,8 @@
  *                  appended; wf_loop_ops given its
  *                  first real shape (no plugin had used it); loop-engine
  *                  and option functions added to the core API.
- * 2026-11-26  1.2  wf_lang_ops.loop_wait appended.
+ * 2026-11-26  1.2  wf_lang_ops.loop_wait appended; wf_opt_long,
+ *                  wf_loop_heartbeat, wf_harakiri, wf_request_age_ms added.
  *
  * A field appended in minor M is read only from plugins built with minor
  * >= M (their ops tables are shorter otherwise): see WF_HAS_OP.

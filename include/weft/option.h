@@ -59,4 +59,8 @@ struct wf_option {
  */
 WF_API const char *wf_opt_get(const char *name);
 
+/* The value of an option as a number, or def when it is unknown, unset or
+ * not a number. */
+WF_API long wf_opt_long(const char *name, long def);
+
 #endif

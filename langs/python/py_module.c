@@ -486,20 +486,6 @@ build_opt(void)
     return d;
 }
 
-static long
-opt_long(const char *name, long def)
-{
-    const char *v = wf_opt_get(name);
-    char *end;
-    long n;
-
-    if (v == NULL) {
-        return def;
-    }
-    n = strtol(v, &end, 10);
-    return end == v ? def : n;
-}
-
 /*
  * After Py_Initialize: import the module, add its constants, alias it as
  * `weft`, cache what the plugin needs. 0 or -1 + err (Python error logged).
@@ -531,9 +517,9 @@ pyw_module_setup(struct wf_err *err)
                                                  vi[2], 0, "weft")) < 0 ||
         add_obj(m, "cores", PyLong_FromUnsignedLong(wf_ncores())) < 0 ||
         add_obj(m, "numproc", PyLong_FromLong(
-            opt_long("processes", opt_long("workers", 1)))) < 0 ||
+            wf_opt_long("processes", wf_opt_long("workers", 1)))) < 0 ||
         add_obj(m, "buffer_size", PyLong_FromLong(
-            opt_long("buffer-size", 4096))) < 0 ||
+            wf_opt_long("buffer-size", 4096))) < 0 ||
         add_obj(m, "opt", build_opt()) < 0 ||
         PyModule_AddObjectRef(m, "loop", Py_None) < 0 ||
         PyModule_AddObjectRef(m, "has_threads", pyw.enable_threads

@@ -155,20 +155,6 @@ gv_call0(PyObject *obj, const char *method, const char *what)
     return 0;
 }
 
-static long
-gv_opt_long(const char *name, long def)
-{
-    const char *v = wf_opt_get(name);
-    char *end;
-    long n;
-
-    if (v == NULL) {
-        return def;
-    }
-    n = strtol(v, &end, 10);
-    return end == v ? def : n;
-}
-
 static struct gv_slot *
 gv_slot_of(const struct wf_core *c)
 {
@@ -267,7 +253,7 @@ gv_on_gevent(const struct wf_option *o, const char *value,
     if (wf_opt_set("async", value, err) < 0) {
         return -1;
     }
-    if (gv_opt_long("socket-timeout", 0) < 30 &&
+    if (wf_opt_long("socket-timeout", 0) < 30 &&
         wf_opt_set("socket-timeout", "30", err) < 0) {
         return -1;
     }
@@ -499,7 +485,7 @@ gv_stack_of(struct gv_slot *s)
 static PyObject *
 gv_on_harakiri(PyObject *self, PyObject *unused)
 {
-    long limit = gv_opt_long("harakiri", 0) * 1000;
+    long limit = wf_opt_long("harakiri", 0) * 1000;
     unsigned i;
 
     /* the hub turns: tell the master (a blocked hub stops these) */
@@ -813,8 +799,8 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
         goto fail;
     }
     gv.n = ncores ? ncores : 1;
-    gv.mercy_s = gv_opt_long("worker-reload-mercy", 60);
-    if (wf_opt_get("async") == NULL || gv_opt_long("async", 0) < 1) {
+    gv.mercy_s = wf_opt_long("worker-reload-mercy", 60);
+    if (wf_opt_get("async") == NULL || wf_opt_long("async", 0) < 1) {
         wf_log(WF_LOG_WARN, "gevent: 1 core: one connection at a time; "
                "give --gevent N (or --async N) for N at once");
     }
@@ -928,7 +914,7 @@ gv_run(struct wf_err *err)
         goto fail;
     }
     Py_DECREF(r);
-    if (gv_opt_long("harakiri", 0) > 0) {
+    if (wf_opt_long("harakiri", 0) > 0) {
         gv.hk_w = PyObject_CallMethod(gv.loop, "timer", "dd", 0.5, 0.5);
         gv.hk_cb = PyCFunction_New(&gv_harakiri_def, NULL);
         r = gv.hk_w && gv.hk_cb ? PyObject_CallMethod(gv.hk_w, "start", "O",
