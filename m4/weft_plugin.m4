@@ -1,7 +1,7 @@
 # weft_plugin.m4: which plugins to build.
 #
-#   --enable-engines=LIST   engines and loops: ugreen greenlet fiber epoll libevent gevent
-#   --enable-langs=LIST     languages: python rack
+#   --enable-engines=LIST   engines and loops: ugreen greenlet fiber epoll libevent gevent coroae
+#   --enable-langs=LIST     languages: python rack psgi
 #
 # Without a LIST every plugin whose dependencies are found is built and the
 # others are listed as skipped, with the reason. A plugin named in a LIST
@@ -11,28 +11,28 @@
 AC_DEFUN([WEFT_PLUGINS_INIT], [
   AC_ARG_ENABLE([engines],
     [AS_HELP_STRING([--enable-engines=LIST],
-      [comma-separated engines to build: ugreen,greenlet,fiber,epoll,libevent,gevent
+      [comma-separated engines to build: ugreen,greenlet,fiber,epoll,libevent,gevent,coroae
        (default: every one whose dependencies are found)])],
     [weft_engines_asked="$enableval"], [weft_engines_asked=auto])
   AC_ARG_ENABLE([langs],
     [AS_HELP_STRING([--enable-langs=LIST],
-      [comma-separated language plugins to build: python,rack
+      [comma-separated language plugins to build: python,rack,psgi
        (default: every one whose dependencies are found)])],
     [weft_langs_asked="$enableval"], [weft_langs_asked=auto])
   weft_enabled_plugins=""
   weft_skipped_plugins=""
   for weft_p in `echo "$weft_engines_asked" | tr ',' ' '`; do
     case "$weft_p" in
-      auto|yes|ugreen|greenlet|fiber|epoll|libevent|gevent) ;;
+      auto|yes|ugreen|greenlet|fiber|epoll|libevent|gevent|coroae) ;;
       no) weft_engines_asked="" ;;
-      *) AC_MSG_ERROR([--enable-engines: unknown engine '$weft_p'; known: ugreen, greenlet, fiber, epoll, libevent, gevent]) ;;
+      *) AC_MSG_ERROR([--enable-engines: unknown engine '$weft_p'; known: ugreen, greenlet, fiber, epoll, libevent, gevent, coroae]) ;;
     esac
   done
   for weft_p in `echo "$weft_langs_asked" | tr ',' ' '`; do
     case "$weft_p" in
-      auto|yes|python|rack) ;;
+      auto|yes|python|rack|psgi) ;;
       no) weft_langs_asked="" ;;
-      *) AC_MSG_ERROR([--enable-langs: unknown language '$weft_p'; known: python, rack]) ;;
+      *) AC_MSG_ERROR([--enable-langs: unknown language '$weft_p'; known: python, rack, psgi]) ;;
     esac
   done
 ])
@@ -95,6 +95,31 @@ AC_DEFUN([WEFT_RUBY_CHECK], [
   ])
 ])
 
+# Perl to embed: libperl-dev's headers and libperl.so, through
+# ExtUtils::Embed (what `perl -MExtUtils::Embed -e ccopts` prints).
+AC_DEFUN([WEFT_PERL_CHECK], [
+  AS_IF([test -z "$weft_perl_checked"], [
+    weft_perl_checked=1
+    have_perl=no
+    AC_PATH_PROG([PERL], [perl])
+    AS_IF([test -n "$PERL"], [
+      PERL_CFLAGS=`"$PERL" -MExtUtils::Embed -e ccopts 2>/dev/null`
+      PERL_LIBS=`"$PERL" -MExtUtils::Embed -e ldopts 2>/dev/null`
+      weft_save_cflags="$CFLAGS"; weft_save_libs="$LIBS"
+      CFLAGS="$CFLAGS $PERL_CFLAGS"; LIBS="$PERL_LIBS $LIBS"
+      AC_LINK_IFELSE([AC_LANG_PROGRAM([[#include <EXTERN.h>
+#include <perl.h>]], [[PerlInterpreter *p = perl_alloc(); perl_free(p);]])],
+        [have_perl=yes])
+      CFLAGS="$weft_save_cflags"; LIBS="$weft_save_libs"
+      PERL_VERSION_FOUND=`"$PERL" -e 'printf "%vd", $^V' 2>/dev/null`
+    ])
+    AC_MSG_CHECKING([for libperl to embed])
+    AC_MSG_RESULT([$have_perl $PERL_VERSION_FOUND])
+    AC_SUBST([PERL_CFLAGS])
+    AC_SUBST([PERL_LIBS])
+  ])
+])
+
 AC_DEFUN([WEFT_PLUGIN_CHECK_ALL], [
   WEFT_PLUGIN([epoll], [engines], [
     AS_IF([test "x$ac_cv_header_sys_epoll_h" != xyes],
@@ -140,6 +165,12 @@ AC_DEFUN([WEFT_PLUGIN_CHECK_ALL], [
     WEFT_RUBY_CHECK
     AS_IF([test "x$have_ruby" != xyes],
       [weft_ok=no; weft_why="Ruby's pkg-config file not found; apt-get install ruby-dev"])])
+
+  WEFT_PLUGIN([psgi], [langs], [
+    WEFT_PERL_CHECK
+    AS_IF([test "x$have_perl" != xyes],
+      [weft_ok=no; weft_why="libperl and perl.h not found; apt-get install libperl-dev"])])
+
 ])
 
 AC_DEFUN([WEFT_PLUGINS_REPORT], [
