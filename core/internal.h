@@ -50,7 +50,7 @@ struct wf__config {
     char *daemonize;
     int master;
     int disable_logging;
-    int help, version, list_plugins;
+    int help, help_man, version, list_plugins;
     char *pidfile;
     char *io_engine;
     char *loop;
@@ -90,8 +90,15 @@ int wf__opt_apply(const struct wf_option *opt, const struct wf__optval *v,
 const struct wf_option *wf__opt_find(const char *name,
                                      const struct wf_plugin **owner);
 
-/* Print --help: the core's options and every loaded plugin's. */
+/* Print --help: the core's options, every loaded plugin's, then those of
+ * the plugins found on disk (core/help.c). */
 void wf__opt_help(FILE *out);
+
+/* Print the weft(1) man page in roff from the same tables (--help-man). */
+void wf__opt_help_man(FILE *out);
+
+/* 1 when uWSGI 2.0.21 has an option of this name (core/uwsgi_names.c). */
+int wf__uwsgi_has_option(const char *name);
 
 /* Remember an option's value as text for wf_opt_get. */
 void wf__opt_record(const char *name, const char *value, int given);

@@ -101,42 +101,6 @@ list_cb(const char *path, const struct wf_plugin *p, const char *error,
     }
 }
 
-static void
-help_cb(const char *path, const struct wf_plugin *p, const char *error,
-        void *arg)
-{
-    const struct wf_option *o;
-
-    if (p == NULL || wf__plugin_find(p->name) != NULL) {
-        return;   /* loaded ones are printed by wf__opt_help */
-    }
-    if (p->options == NULL || p->options->name == NULL) {
-        return;
-    }
-    printf("\nPlugin %s (%s; loaded by any of its options):\n", p->name,
-           p->summary ? p->summary : kind_label(p->kind));
-    for (o = p->options; o->name; o++) {
-        char lhs[96];
-
-        if (o->flags & WF_OPT_F_HIDDEN) {
-            continue;
-        }
-        snprintf(lhs, sizeof(lhs), "%s--%s%s%s",
-                 o->short_name ? "-?, " : "    ", o->name,
-                 o->type == WF_OPT_FLAG ? "" : " ",
-                 o->type == WF_OPT_FLAG ? "" :
-                 (o->arg_name ? o->arg_name : "VALUE"));
-        if (o->short_name) {
-            lhs[1] = o->short_name;
-        }
-        printf("  %-34s %s", lhs, o->help ? o->help : "");
-        if (o->def != NULL && o->type != WF_OPT_FLAG) {
-            printf(" (default %s)", o->def);
-        }
-        putchar('\n');
-    }
-}
-
 struct io_pick {
     char name[64];
     int pref;
@@ -505,7 +469,10 @@ main(int argc, char **argv)
     }
     if (wf__cfg.help) {
         wf__opt_help(stdout);
-        wf__plugin_scan(help_cb, NULL);
+        return 0;
+    }
+    if (wf__cfg.help_man) {
+        wf__opt_help_man(stdout);
         return 0;
     }
     if (wf__cfg.list_plugins) {

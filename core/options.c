@@ -127,6 +127,9 @@ const struct wf_option wf__core_options[] = {
     { "help", WF_OPT_FLAG, &wf__cfg.help, NULL, 0, 0, 0,
       "show the options of the core and of every plugin found", 'h', NULL,
       NULL },
+    { "help-man", WF_OPT_FLAG, &wf__cfg.help_man, NULL, 0, 0, 0,
+      "print the weft(1) man page (roff) made from the option tables", 0,
+      NULL, NULL },
     { "version", WF_OPT_FLAG, &wf__cfg.version, NULL, 0, 0, 0,
       "print the version", 0, NULL, NULL },
     { "list-plugins", WF_OPT_FLAG, &wf__cfg.list_plugins, NULL, 0, 0, 0,
@@ -776,57 +779,3 @@ wf__opt_apply(const struct wf_option *o, const struct wf__optval *v,
     return 0;
 }
 
-static void
-help_table(FILE *out, const struct wf_option *tab)
-{
-    const struct wf_option *o;
-
-    for (o = tab; o && o->name; o++) {
-        char lhs[96];
-
-        if (o->flags & WF_OPT_F_HIDDEN) {
-            continue;
-        }
-        if (o->short_name) {
-            snprintf(lhs, sizeof(lhs), "-%c, --%s%s%s", o->short_name,
-                     o->name, o->type == WF_OPT_FLAG ? "" : " ",
-                     o->type == WF_OPT_FLAG ? "" :
-                     (o->arg_name ? o->arg_name : "VALUE"));
-        } else {
-            snprintf(lhs, sizeof(lhs), "    --%s%s%s", o->name,
-                     o->type == WF_OPT_FLAG ? "" : " ",
-                     o->type == WF_OPT_FLAG ? "" :
-                     (o->arg_name ? o->arg_name : "VALUE"));
-        }
-        fprintf(out, "  %-34s %s", lhs, o->help ? o->help : "");
-        if (o->def != NULL && o->type != WF_OPT_FLAG) {
-            fprintf(out, " (default %s)", o->def);
-        }
-        fputc('\n', out);
-    }
-}
-
-/* See internal.h. */
-void
-wf__opt_help(FILE *out)
-{
-    const struct wf_plugin *const *all;
-    unsigned n, i;
-
-    fprintf(out,
-            "Usage: weft [OPTIONS]\n"
-            "Serve WSGI and Rack apps on many async cores per process.\n"
-            "Options also go in an ini file: weft --ini app.ini "
-            "([uwsgi] or [weft] section, name = value).\n\n"
-            "Core options:\n");
-    help_table(out, wf__core_options);
-    all = wf__plugin_all(&n);
-    for (i = 0; i < n; i++) {
-        if (all[i]->options == NULL || all[i]->options->name == NULL) {
-            continue;
-        }
-        fprintf(out, "\nPlugin %s (%s):\n", all[i]->name,
-                all[i]->summary ? all[i]->summary : "");
-        help_table(out, all[i]->options);
-    }
-}

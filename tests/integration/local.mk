@@ -12,6 +12,7 @@ WEFT_INTEGRATION_TESTS = \
 	tests/integration/t_rack.py \
 	tests/integration/t_psgi.py \
 	tests/integration/t_gevent.py \
-	tests/integration/t_matrix.py
+	tests/integration/t_matrix.py \
+	tests/integration/t_sdk.py
 TESTS += $(WEFT_INTEGRATION_TESTS)
 EXTRA_DIST += $(WEFT_INTEGRATION_TESTS)
