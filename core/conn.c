@@ -1,0 +1,559 @@
+/*
+ * Connections: accept, reading request heads, admission (a whole head takes
+ * a free core or waits in line for one), keep-alive and the idle list.
+ *
+ * A connection needs no core while the loop reads its head or while it is
+ * idle between two requests; slow clients cannot exhaust the cores.
+ */
+#include "loop.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BODY_STAGING 16384
+
+/* --------------------------------------------------------- accepting */
+
+void
+wf__conn_accepting(int on)
+{
+    struct wf__listener *l;
+
+    if (wf__w.accepting == on || wf__loop_ops != NULL) {
+        return;
+    }
+    for (l = wf__listeners; l; l = l->next) {
+        wf__io_set(l->fd, on ? WF_IO_READ : 0);
+    }
+    wf__w.accepting = on;
+}
+
+/* ------------------------------------------------------ connections */
+
+/* How long a client may take over a request head (or, kept alive,
+ * before its next one). */
+long
+wf__head_timeout_ms(void)
+{
+    return (wf__cfg.http_timeout > 0 ? wf__cfg.http_timeout
+                                     : wf__cfg.socket_timeout) * 1000;
+}
+
+struct wf__conn *
+wf__conn_get(void)
+{
+    struct wf__conn *k = wf__w.conn_free;
+    size_t arena = (size_t)wf__cfg.buffer_size * 2 + 1024;
+
+    if (k != NULL) {
+        wf__w.conn_free = k->next;
+        return k;
+    }
+    k = calloc(1, sizeof(*k));
+    if (k == NULL) {
+        return NULL;
+    }
+    k->buf_cap = (size_t)wf__cfg.buffer_size + 4 + BODY_STAGING;
+    k->buf = malloc(k->buf_cap);
+    k->req.vars = calloc((size_t)wf__cfg.max_vars, sizeof(struct wf_var));
+    k->req.max_vars = (unsigned)wf__cfg.max_vars;
+    k->req.arena = malloc(arena);
+    k->req.arena_cap = arena;
+    k->timer.is_conn = 1;
+    k->timer.heap_idx = -1;
+    if (!k->buf || !k->req.vars || !k->req.arena) {
+        free(k->buf);
+        free(k->req.vars);
+        free(k->req.arena);
+        free(k);
+        return NULL;
+    }
+    return k;
+}
+
+/* The idle list: kept-alive connections between two requests, oldest
+ * first, so that one can make room at the connection limit in O(1). */
+static void
+idle_add(struct wf__conn *k)
+{
+    k->idle = 1;
+    k->idle_next = NULL;
+    k->idle_prev = wf__w.idle_tail;
+    if (wf__w.idle_tail) {
+        wf__w.idle_tail->idle_next = k;
+    } else {
+        wf__w.idle_head = k;
+    }
+    wf__w.idle_tail = k;
+}
+
+static void
+idle_del(struct wf__conn *k)
+{
+    if (!k->idle) {
+        return;
+    }
+    k->idle = 0;
+    if (k->idle_prev) {
+        k->idle_prev->idle_next = k->idle_next;
+    } else {
+        wf__w.idle_head = k->idle_next;
+    }
+    if (k->idle_next) {
+        k->idle_next->idle_prev = k->idle_prev;
+    } else {
+        wf__w.idle_tail = k->idle_prev;
+    }
+}
+
+void
+wf__conn_close(struct wf__conn *k)
+{
+    idle_del(k);
+    if (k->all_prev) {
+        k->all_prev->all_next = k->all_next;
+    } else {
+        wf__w.all_head = k->all_next;
+    }
+    if (k->all_next) {
+        k->all_next->all_prev = k->all_prev;
+    }
+    wf__timer_clear(&k->timer);
+    wf__io_set(k->fd, 0);
+    wf__w.fdtab[k->fd].conn = NULL;
+    close(k->fd);
+    k->fd = -1;
+    k->core = NULL;
+    k->next = wf__w.conn_free;
+    wf__w.conn_free = k;
+    wf__w.nconns--;
+    if (!wf__w.stopping && !wf__w.accept_paused_until) {
+        wf__conn_accepting(1);
+    }
+}
+
+static void start_request(struct wf__conn *k, int head_len);
+
+/* Parse what k holds: > 0 the head's length, 0 incomplete, < 0 bad (logged
+ * and answered; the caller closes). */
+int
+wf__conn_parse_head(struct wf__conn *k)
+{
+    size_t max_head = (size_t)wf__cfg.buffer_size;
+    int r = k->lsn->proto == WF_PROTO_HTTP
+        ? wf__http_parse(k->buf, k->buf_len, max_head, &k->req)
+        : wf__uwsgi_parse(k->buf, k->buf_len, max_head + 4, &k->req);
+
+    if (r < 0) {
+        wf_log(WF_LOG_WARN, "%s: bad request from %s (%d %s); connection "
+               "closed", k->lsn->name, k->raddr, -r, wf__http_reason(-r));
+        if (k->lsn->proto == WF_PROTO_HTTP) {
+            wf__resp_send_error(k, -r);
+        }
+    }
+    return r;
+}
+
+/* The head buffer is full and the head still incomplete: 431, close. */
+int
+wf__conn_head_overflow(struct wf__conn *k)
+{
+    if (k->buf_len < k->buf_cap) {
+        return 0;
+    }
+    if (k->lsn->proto == WF_PROTO_HTTP) {
+        wf__resp_send_error(k, 431);
+    }
+    return 1;
+}
+
+/* The loop reads (more of) k's head; parses; starts the request when it is
+ * whole, answers 400/431/... when it is bad. */
+void
+wf__conn_read_head(struct wf__conn *k)
+{
+    int fresh = k->buf_len > 0;
+
+    idle_del(k);
+    for (;;) {
+        ssize_t n;
+
+        if (fresh) {
+            int r = wf__conn_parse_head(k);
+
+            fresh = 0;
+            if (r > 0) {
+                start_request(k, r);
+                return;
+            }
+            if (r < 0) {
+                wf__conn_close(k);
+                return;
+            }
+        }
+        if (wf__conn_head_overflow(k)) {
+            wf__conn_close(k);
+            return;
+        }
+        n = recv(k->fd, k->buf + k->buf_len, k->buf_cap - k->buf_len, 0);
+        if (n > 0) {
+            k->buf_len += (size_t)n;
+            fresh = 1;
+            continue;
+        }
+        if (n == 0) {
+            wf__conn_close(k);
+            return;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            wf__io_set(k->fd, WF_IO_READ);
+            if (k->timer.heap_idx < 0) {
+                wf__timer_set(&k->timer, wf__now_ms() + wf__head_timeout_ms());
+            }
+            return;
+        }
+        wf__conn_close(k);
+        return;
+    }
+}
+
+static int
+add_var_if_missing(struct wf__conn *k, const char *key, const char *v)
+{
+    if (wf__req_get(&k->req, key, NULL) != NULL) {
+        return 0;
+    }
+    return wf__req_add_var(&k->req, key, strlen(key), v, strlen(v));
+}
+
+/* A whole head in k: complete the variables, pick the language, and run
+ * it on a free core or queue it for the next one. */
+static void attach(struct wf__conn *k, struct wf__core *c);
+
+/* Complete the variables of k's parsed head and check that a language
+ * serves it. Returns 0, or the status to refuse it with. */
+int
+wf__conn_request_vars(struct wf__conn *k)
+{
+    const struct wf_plugin *lp;
+    unsigned m1;
+    int bad = 0;
+
+    if (k->lsn->proto == WF_PROTO_HTTP) {
+        const char *host;
+        size_t hlen;
+        char name[256];
+
+        k->req.modifier1 = (uint8_t)k->lsn->modifier1;
+        host = wf__req_get(&k->req, "HTTP_HOST", &hlen);
+        if (host != NULL && hlen > 0 && hlen < sizeof(name)) {
+            /* SERVER_NAME is the Host without its port */
+            const char *end = host + hlen, *p = end;
+
+            if (host[0] == '[') {
+                p = memchr(host, ']', hlen);
+                p = p ? p + 1 : end;
+            } else {
+                const char *colon = memchr(host, ':', hlen);
+
+                p = colon ? colon : end;
+            }
+            snprintf(name, sizeof(name), "%.*s", (int)(p - host), host);
+        } else {
+            snprintf(name, sizeof(name), "%s", k->lsn->host);
+        }
+        bad |= add_var_if_missing(k, "SERVER_NAME", name);
+        bad |= add_var_if_missing(k, "SERVER_PORT", k->lsn->port);
+        bad |= add_var_if_missing(k, "SCRIPT_NAME", "");
+    }
+    bad |= add_var_if_missing(k, "REMOTE_ADDR", k->raddr);
+    bad |= add_var_if_missing(k, "REMOTE_PORT", k->rport);
+    if (bad) {
+        return 431;
+    }
+    if (wf__cfg.limit_post > 0 && k->req.content_length > wf__cfg.limit_post) {
+        wf_log(WF_LOG_WARN, "%s: %s sent a body of %lld bytes, over "
+               "--limit-post %ld; refused with 413", k->lsn->name, k->raddr,
+               (long long)k->req.content_length, wf__cfg.limit_post);
+        return 413;
+    }
+    m1 = k->req.modifier1;
+    lp = wf__langs[m1];
+    if (lp == NULL && m1 == 0) {
+        lp = wf__lang_default;
+    }
+    if (lp == NULL) {
+        wf_log(WF_LOG_WARN, "-- unavailable modifier requested: %u -- (%s, "
+               "from %s); load the language plugin for it", m1,
+               k->lsn->name, k->raddr);
+        return 500;
+    }
+    wf__body_init(k);
+    return 0;
+}
+
+static void
+start_request(struct wf__conn *k, int head_len)
+{
+    int st;
+
+    k->head_len = (size_t)head_len;
+    wf__timer_clear(&k->timer);
+    /* the read interest stays: most connections come back to reading
+     * without another byte in between, and then no epoll_ctl is needed;
+     * dispatch() drops it if the fd turns ready while the request runs */
+    st = wf__conn_request_vars(k);
+    if (st != 0) {
+        if (k->lsn->proto == WF_PROTO_HTTP) {
+            wf__resp_send_error(k, st);
+        }
+        wf__conn_close(k);
+        return;
+    }
+    if (wf__w.nfree > 0 && wf__w.ready_head == NULL) {
+        attach(k, wf__w.free[--wf__w.nfree]);
+        return;
+    }
+    /* every core is busy: wait in line, in arrival order */
+    k->state = WF_CONN_READY;
+    k->next = NULL;
+    if (wf__w.ready_tail) {
+        wf__w.ready_tail->next = k;
+    } else {
+        wf__w.ready_head = k;
+    }
+    wf__w.ready_tail = k;
+}
+
+void
+wf__conn_bind_core(struct wf__conn *k, struct wf__core *c)
+{
+    unsigned m1 = k->req.modifier1;
+    const struct wf_plugin *lp = wf__langs[m1] ? wf__langs[m1]
+                                               : wf__lang_default;
+    const struct wf_lang_ops *lang = lp->ops;
+
+    k->state = WF_CONN_ACTIVE;
+    k->core = c;
+    c->conn = k;
+    c->lang = lang;
+    c->lang_plugin = lp;
+    c->lang_switch = wf__sus_ops != NULL && lang->save && lang->restore &&
+        !(wf__sus_ops->keeps_lang_state &&
+          strcmp(wf__sus_ops->keeps_lang_state, lp->name) == 0);
+    c->t_start = wf__now_ms();
+    c->switches = 0;
+    c->ready_fd = -1;
+    c->timed_out = 0;
+    c->cancelled = 0;
+    c->in_request = 1;
+    wf__resp_init(c);
+}
+
+static void
+attach(struct wf__conn *k, struct wf__core *c)
+{
+    wf__conn_bind_core(k, c);
+    wf__runq_push(c);
+}
+
+/* The oldest idle keep-alive connection (no byte of its next head yet),
+ * or NULL. */
+static struct wf__conn *
+idle_conn(void)
+{
+    return wf__w.idle_head;
+}
+
+
+void
+wf__conn_accept_some(struct wf__listener *l)
+{
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t slen = sizeof(ss);
+        struct wf__conn *k;
+        int fd;
+
+        if (wf__w.stopping) {
+            return;
+        }
+        if (wf__w.nconns >= wf__w.max_conns) {
+            /* at the limit: an idle keep-alive connection makes room (as
+             * nginx does); clients retry a request on a closed idle
+             * connection */
+            struct wf__conn *idle = idle_conn();
+
+            if (idle == NULL) {
+                break;
+            }
+            wf__conn_close(idle);
+        }
+        fd = accept4(l->fd, (struct sockaddr *)&ss, &slen,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) {
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                /* out of fds or memory: the listener stays readable, so
+                 * stop watching it for a moment instead of spinning */
+                int64_t now = wf__now_ms();
+
+                if (now - wf__w.accept_err_logged >= 1000) {
+                    wf_log_errno("accept4(%s)", l->name);
+                    wf__w.accept_err_logged = now;
+                }
+                wf__conn_accepting(0);
+                wf__w.accept_paused_until = now + 100;
+            }
+            break;
+        }
+        if ((unsigned)fd >= wf__w.max_fds || (k = wf__conn_get()) == NULL) {
+            wf_log(WF_LOG_ERROR, "accept4(%s): no room for fd %d (fd table "
+                   "%u, or out of memory); raise ulimit -n", l->name, fd,
+                   wf__w.max_fds);
+            close(fd);
+            break;
+        }
+        wf__conn_setup(k, fd, l, &ss);
+        /* the head is usually there already: read it now and save a
+         * round through the io engine */
+        wf__conn_read_head(k);
+    }
+    if (wf__w.nconns >= wf__w.max_conns && idle_conn() == NULL) {
+        wf__conn_accepting(0);
+    }
+}
+
+void
+wf__conn_setup(struct wf__conn *k, int fd, struct wf__listener *l,
+           const struct sockaddr_storage *ss)
+{
+    int one = 1;
+
+    wf__w.nconns++;
+    k->idle = 0;
+    k->all_prev = NULL;
+    k->all_next = wf__w.all_head;
+    if (wf__w.all_head) {
+        wf__w.all_head->all_prev = k;
+    }
+    wf__w.all_head = k;
+    k->fd = fd;
+    k->lsn = l;
+    k->buf_len = 0;
+    k->head_len = 0;
+    k->requests = 0;
+    k->core = NULL;
+    k->state = WF_CONN_READING;
+    wf__req_reset(&k->req);
+    wf__w.fdtab[fd].conn = k;
+    wf__w.fdtab[fd].core = NULL;
+    wf__w.fdtab[fd].interest = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+
+        inet_ntop(AF_INET, &s4->sin_addr, k->raddr, sizeof(k->raddr));
+        snprintf(k->rport, sizeof(k->rport), "%u", ntohs(s4->sin_port));
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+        if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+            inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], k->raddr,
+                      sizeof(k->raddr));
+        } else {
+            inet_ntop(AF_INET6, &s6->sin6_addr, k->raddr, sizeof(k->raddr));
+        }
+        snprintf(k->rport, sizeof(k->rport), "%u", ntohs(s6->sin6_port));
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    } else {
+        snprintf(k->raddr, sizeof(k->raddr), "%s", "unix");
+        snprintf(k->rport, sizeof(k->rport), "%s", "0");
+    }
+}
+
+/* k carries its next request: what follows the body is its head. */
+void
+wf__conn_next(struct wf__conn *k)
+{
+    size_t left = k->buf_len - k->body_off;
+
+    memmove(k->buf, k->buf + k->body_off, left);
+    k->buf_len = left;
+    k->head_len = 0;
+    k->state = WF_CONN_READING;
+    wf__req_reset(&k->req);
+}
+
+void
+wf__conn_end_request(struct wf__core *c)
+{
+    struct wf__conn *k = c->conn;
+    int keep = wf__request_done(c, k);
+
+    /* the core is free again: the first waiting head takes it */
+    c->conn = NULL;
+    c->lang = NULL;
+    c->state = WF_CS_FREE;
+    k->core = NULL;
+    wf__w.free[wf__w.nfree++] = c;
+    if (wf__w.ready_head != NULL) {
+        struct wf__conn *next = wf__w.ready_head;
+
+        wf__w.ready_head = next->next;
+        if (wf__w.ready_head == NULL) {
+            wf__w.ready_tail = NULL;
+        }
+        attach(next, wf__w.free[--wf__w.nfree]);
+    }
+    if (!keep) {
+        wf__conn_close(k);
+        return;
+    }
+    wf__conn_next(k);
+    if (k->buf_len > 0) {
+        wf__conn_read_head(k);
+        return;
+    }
+    /* idle keep-alive: the io engine says when the next request comes
+     * (no recv() that would only say EAGAIN) */
+    wf__io_set(k->fd, WF_IO_READ);
+    wf__timer_set(&k->timer, wf__now_ms() + wf__head_timeout_ms());
+    idle_add(k);
+}
+
+/* While stopping: a connection with nothing in flight gets a second for
+ * a request already on its way (answered with Connection: close), then
+ * goes; `all`: it goes now. A client that is sending right now is not
+ * cut. */
+void
+wf__conn_close_idle(int all)
+{
+    struct wf__conn *k = wf__w.all_head, *next;
+    int64_t grace = wf__now_ms() + 1000;
+
+    for (; k != NULL; k = next) {
+        next = k->all_next;
+        if (k->state != WF_CONN_READING || k->buf_len != 0) {
+            continue;
+        }
+        if (all) {
+            wf__conn_close(k);
+        } else if (k->timer.heap_idx < 0 || k->timer.deadline > grace) {
+            /* idle keep-alive, or accepted and its head not here yet: a
+             * second for a request already on its way, then it goes */
+            wf__timer_set(&k->timer, grace);
+        }
+    }
+}
