@@ -131,43 +131,258 @@ pyw_log_exc(struct pyw_core *pc, const char *fmt, ...)
 
 /* ------------------------------------------------------------ environ */
 
+/*
+ * The environ is most of what the Python side of a request costs, so it is
+ * built from parts made once per worker (docs/performance.md):
+ *
+ * - a template dict holds every key whose value does not depend on the
+ *   request (wsgi.*, the PEP's defaults); each environ starts as a copy of
+ *   it, which CPython makes with one memcpy of the key table, sized for the
+ *   request variables that follow, so no resize either;
+ * - each variable name seen is kept as an interned str (its hash computed
+ *   once) in a small table, with the last value seen under it: a request
+ *   that sends the same "Accept: * / *" or "Host" as the one before reuses
+ *   the value object (str is immutable, sharing is safe).
+ *
+ * The table is bounded (PYW_ENV_NAMES names, values up to
+ * PYW_ENV_VALUE_MAX bytes): names past the bound, e.g. a client that sends
+ * a new header name every request, are made per request as before.
+ */
+#define PYW_ENV_SLOTS 512          /* open addressing, a power of two */
+#define PYW_ENV_NAMES 384          /* names kept at most */
+#define PYW_ENV_VALUE_MAX 256      /* longest value remembered */
+#define PYW_ENV_PRESIZE 48         /* keys an environ holds without resize */
+
+struct env_name {
+    PyObject *key;          /* interned str, NULL: a free slot */
+    PyObject *val;          /* the value last seen under it, or NULL */
+    uint32_t hash;
+    int server;             /* the server sets it: a request variable of
+                               this name is not passed on */
+};
+
+static struct {
+    struct env_name slot[PYW_ENV_SLOTS];
+    unsigned used;
+    PyObject *tmpl;         /* the constant part of every environ */
+    /* names the builder itself sets or looks for */
+    struct env_name *server_name, *server_port, *http_host, *https,
+                    *uwsgi_scheme;
+    PyObject *k_scheme, *k_input, *k_errors, *k_core, *k_ready_fd,
+             *k_timeout, *v_https, *s_close;
+} env;
+
+
+
 static PyObject *
 latin1(const char *s, size_t n)
 {
     return PyUnicode_DecodeLatin1(s, (Py_ssize_t)n, NULL);
 }
 
-static int
-set_str(PyObject *d, const char *key, const char *val, size_t n)
+static uint32_t
+env_hash(const char *k, size_t n)
 {
-    PyObject *v = latin1(val, n);
-    int rc;
+    uint32_t h = 2166136261u;      /* FNV-1a */
 
-    if (v == NULL) {
-        return -1;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (unsigned char)k[i]) * 16777619u;
     }
-    rc = PyDict_SetItemString(d, key, v);
-    Py_DECREF(v);
+    return h;
+}
+
+/* The table's entry for name k, made on first sight; NULL when the table
+ * is full (or out of memory: then the caller makes the name itself and
+ * meets the error again there). */
+static struct env_name *
+env_name(const char *k, size_t n)
+{
+    uint32_t h = env_hash(k, n);
+    unsigned i = h & (PYW_ENV_SLOTS - 1);
+
+    for (unsigned probe = 0; probe < PYW_ENV_SLOTS; probe++) {
+        struct env_name *e = &env.slot[i];
+
+        if (e->key == NULL) {
+            if (env.used >= PYW_ENV_NAMES) {
+                return NULL;
+            }
+            PyObject *key = latin1(k, n);
+            if (key == NULL) {
+                PyErr_Clear();
+                return NULL;
+            }
+            PyUnicode_InternInPlace(&key);
+            if (PyObject_Hash(key) == -1) {
+                PyErr_Clear();
+                Py_DECREF(key);
+                return NULL;
+            }
+            e->key = key;
+            e->hash = h;
+            env.used++;
+            return e;
+        }
+        if (e->hash == h && (size_t)PyUnicode_GET_LENGTH(e->key) == n &&
+            memcmp(PyUnicode_DATA(e->key), k, n) == 0) {
+            return e;
+        }
+        i = (i + 1) & (PYW_ENV_SLOTS - 1);
+    }
+    return NULL;
+}
+
+/* The value v as a str: the one last seen under name e when the bytes
+ * are the same. New reference, or NULL with an exception. Decoded latin-1
+ * (PEP 3333), so a remembered value is always one byte per character. */
+static PyObject *
+env_value(struct env_name *e, const char *v, size_t n)
+{
+    PyObject *o = e != NULL ? e->val : NULL;
+
+    if (o != NULL && (size_t)PyUnicode_GET_LENGTH(o) == n &&
+        memcmp(PyUnicode_DATA(o), v, n) == 0) {
+        return Py_NewRef(o);
+    }
+    o = latin1(v, n);
+    if (o != NULL && e != NULL && n <= PYW_ENV_VALUE_MAX) {
+        Py_XSETREF(e->val, Py_NewRef(o));
+    }
+    return o;
+}
+
+/* environ[name] = value (bytes), through the table. 0 or -1. */
+static int
+env_set(PyObject *d, struct env_name *e, const char *name, size_t nl,
+        const char *v, size_t vl)
+{
+    PyObject *k = e != NULL ? Py_NewRef(e->key) : latin1(name, nl);
+    PyObject *val = k != NULL ? env_value(e, v, vl) : NULL;
+    int rc = val != NULL ? PyDict_SetItem(d, k, val) : -1;
+
+    Py_XDECREF(k);
+    Py_XDECREF(val);
     return rc;
 }
 
-static int
-set_default(PyObject *d, const char *key, const char *val, size_t n)
+/* A server-owned name: in the table, marked, and (val != NULL) set in d.
+ * Returns the interned name (borrowed: the table keeps it), or NULL with
+ * an exception. */
+static PyObject *
+env_fixed(PyObject *d, const char *name, PyObject *val)
 {
-    PyObject *k = PyUnicode_FromString(key);
-    if (k == NULL) {
-        return -1;
+    struct env_name *e = env_name(name, strlen(name));
+
+    if (e == NULL) {
+        return PyErr_NoMemory();
     }
-    int rc = PyDict_Contains(d, k);
-    if (rc == 0) {
-        PyObject *v = latin1(val, n);
-        rc = v ? PyDict_SetItem(d, k, v) : -1;
-        Py_XDECREF(v);
-    } else if (rc == 1) {
-        rc = 0;
+    e->server = 1;
+    if (val != NULL && PyDict_SetItem(d, e->key, val) < 0) {
+        return NULL;
     }
-    Py_DECREF(k);
-    return rc;
+    return e->key;
+}
+
+/* The template and the fixed names, once per worker. 0, or -1 with an
+ * exception. */
+static int
+env_init(void)
+{
+    static const char *const defaults[][2] = {
+        /* the PEP's required keys, for a protocol that did not give them
+         * (the uwsgi protocol from a minimal front end) */
+        { "SERVER_NAME", "localhost" }, { "SERVER_PORT", "80" },
+        { "SCRIPT_NAME", "" }, { "PATH_INFO", "" }, { "QUERY_STRING", "" },
+        { "REQUEST_METHOD", "GET" }, { "SERVER_PROTOCOL", "HTTP/1.0" },
+    };
+    PyObject *d = NULL, *http = NULL;
+
+    if ((env.v_https = PyUnicode_InternFromString("https")) == NULL ||
+        (env.s_close = PyUnicode_InternFromString("close")) == NULL ||
+        (http = PyUnicode_InternFromString("http")) == NULL) {
+        goto fail;
+    }
+    env.server_name = env_name("SERVER_NAME", 11);
+    env.server_port = env_name("SERVER_PORT", 11);
+    env.http_host = env_name("HTTP_HOST", 9);
+    env.https = env_name("HTTPS", 5);
+    env.uwsgi_scheme = env_name("UWSGI_SCHEME", 12);
+    if (env.server_name == NULL || env.server_port == NULL ||
+        env.http_host == NULL || env.https == NULL ||
+        env.uwsgi_scheme == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+
+    /* Presized: a copy keeps the template's table size. */
+    d = _PyDict_NewPresized(PYW_ENV_PRESIZE);
+    if (d == NULL) {
+        goto fail;
+    }
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+        const char *k = defaults[i][0], *v = defaults[i][1];
+        if (env_set(d, env_name(k, strlen(k)), k, strlen(k), v,
+                    strlen(v)) < 0) {
+            goto fail;
+        }
+    }
+    /* Server-owned names, set after the request's variables before this
+     * table existed: a variable of the same name never reached the app. */
+    if ((env.k_scheme = env_fixed(d, "wsgi.url_scheme", http)) == NULL ||
+        env_fixed(d, "wsgi.version", pyw.version_tuple) == NULL ||
+        env_fixed(d, "wsgi.multithread", Py_False) == NULL ||
+        env_fixed(d, "wsgi.multiprocess", Py_True) == NULL ||
+        env_fixed(d, "wsgi.run_once", Py_False) == NULL ||
+        env_fixed(d, "wsgi.input_terminated", Py_True) == NULL ||
+        env_fixed(d, "wsgi.file_wrapper",
+                  (PyObject *)&pyw_file_wrapper_type) == NULL ||
+        (env.k_input = env_fixed(d, "wsgi.input", NULL)) == NULL ||
+        (env.k_errors = env_fixed(d, "wsgi.errors", NULL)) == NULL) {
+        goto fail;
+    }
+    if (pyw.async_extras &&
+        (env_fixed(d, "x-wsgiorg.fdevent.readable", pyw.fd_readable) == NULL ||
+         env_fixed(d, "x-wsgiorg.fdevent.writable", pyw.fd_writable) == NULL ||
+         (env.k_timeout = env_fixed(d, "x-wsgiorg.fdevent.timeout",
+                                    Py_None)) == NULL ||
+         (env.k_ready_fd = env_fixed(d, "uwsgi.ready_fd", Py_None)) == NULL ||
+         (env.k_core = env_fixed(d, "uwsgi.core", NULL)) == NULL)) {
+        goto fail;
+    }
+    Py_DECREF(http);
+    env.tmpl = d;
+    return 0;
+
+fail:
+    Py_XDECREF(d);
+    Py_XDECREF(http);
+    return -1;
+}
+
+/* Drop what env_init and the builder kept (before the interpreter ends). */
+void
+pyw_environ_fini(void)
+{
+    for (unsigned i = 0; i < PYW_ENV_SLOTS; i++) {
+        Py_CLEAR(env.slot[i].key);
+        Py_CLEAR(env.slot[i].val);
+    }
+    env.used = 0;
+    Py_CLEAR(env.tmpl);
+    env.k_scheme = env.k_input = env.k_errors = env.k_core = NULL;
+    env.k_ready_fd = env.k_timeout = NULL;
+    env.server_name = env.server_port = env.http_host = NULL;
+    env.https = env.uwsgi_scheme = NULL;
+    Py_CLEAR(env.v_https);
+    Py_CLEAR(env.s_close);
+}
+
+/* The interned "close", for py_finish. Borrowed; NULL before the first
+ * environ. */
+PyObject *
+pyw_str_close(void)
+{
+    return env.s_close;
 }
 
 static int
@@ -189,90 +404,80 @@ pyw_environ_new(struct pyw_core *pc)
     struct wf_core *c = pc->core;
     unsigned n = 0;
     const struct wf_var *v = wf_req_vars(c, &n);
-    PyObject *d = PyDict_New(), *o;
-    size_t hl = 0, sl = 0;
-    const char *host, *s;
+    PyObject *d, *o;
+    const char *host = NULL;
+    size_t hl = 0;
+    int has_name = 0, has_port = 0, https = 0;
 
+    if (env.tmpl == NULL && env_init() < 0) {
+        return NULL;
+    }
+    d = PyDict_Copy(env.tmpl);
     if (d == NULL) {
         return NULL;
     }
     for (unsigned i = 0; i < n; i++) {
-        PyObject *k = latin1(v[i].key, v[i].klen);
-        PyObject *val = k ? latin1(v[i].val, v[i].vlen) : NULL;
-        if (val == NULL || PyDict_SetItem(d, k, val) < 0) {
-            Py_XDECREF(k);
-            Py_XDECREF(val);
+        struct env_name *e = env_name(v[i].key, v[i].klen);
+
+        if (e != NULL && e->server) {
+            continue;
+        }
+        if (env_set(d, e, v[i].key, v[i].klen, v[i].val, v[i].vlen) < 0) {
             goto fail;
         }
-        Py_DECREF(k);
-        Py_DECREF(val);
+        if (e == NULL) {
+            continue;
+        }
+        if (e == env.http_host) {
+            host = v[i].val;
+            hl = v[i].vlen;
+        } else if (e == env.server_name) {
+            has_name = 1;
+        } else if (e == env.server_port) {
+            has_port = 1;
+        } else if (e == env.https) {
+            https |= is_on(v[i].val, v[i].vlen);
+        } else if (e == env.uwsgi_scheme) {
+            https |= v[i].vlen == 5 &&
+                     strncasecmp(v[i].val, "https", 5) == 0;
+        }
     }
 
-    /* The PEP's required keys, when the protocol did not give them. */
-    host = wf_req_get(c, "HTTP_HOST", &hl);
-    if (host != NULL) {
+    /* The PEP's SERVER_NAME and SERVER_PORT from the Host, when the
+     * protocol did not give them (the template has the last resort). */
+    if (host != NULL && (!has_name || !has_port)) {
         const char *colon = memchr(host, ':', hl);
         const char *br = memchr(host, ']', hl);
         if (colon != NULL && br != NULL && br > colon) {
             colon = memchr(br, ':', hl - (size_t)(br - host));
         }
-        if (set_default(d, "SERVER_NAME", host,
-                        colon ? (size_t)(colon - host) : hl) < 0 ||
-            set_default(d, "SERVER_PORT", colon ? colon + 1 : "80",
-                        colon ? hl - (size_t)(colon + 1 - host) : 2) < 0) {
+        if ((!has_name &&
+             env_set(d, env.server_name, NULL, 0, host,
+                     colon ? (size_t)(colon - host) : hl) < 0) ||
+            (!has_port &&
+             env_set(d, env.server_port, NULL, 0, colon ? colon + 1 : "80",
+                     colon ? hl - (size_t)(colon + 1 - host) : 2) < 0)) {
             goto fail;
         }
     }
-    if (set_default(d, "SERVER_NAME", "localhost", 9) < 0 ||
-        set_default(d, "SERVER_PORT", "80", 2) < 0 ||
-        set_default(d, "SCRIPT_NAME", "", 0) < 0 ||
-        set_default(d, "PATH_INFO", "", 0) < 0 ||
-        set_default(d, "QUERY_STRING", "", 0) < 0 ||
-        set_default(d, "REQUEST_METHOD", "GET", 3) < 0 ||
-        set_default(d, "SERVER_PROTOCOL", "HTTP/1.0", 8) < 0) {
-        goto fail;
-    }
-
-    s = wf_req_get(c, "HTTPS", &sl);
-    int https = is_on(s, sl);
-    if (!https) {
-        s = wf_req_get(c, "UWSGI_SCHEME", &sl);
-        https = s != NULL && sl == 5 && strncasecmp(s, "https", 5) == 0;
-    }
-    if (PyDict_SetItemString(d, "wsgi.version", pyw.version_tuple) < 0 ||
-        set_str(d, "wsgi.url_scheme", https ? "https" : "http",
-                https ? 5 : 4) < 0) {
+    if (https && PyDict_SetItem(d, env.k_scheme, env.v_https) < 0) {
         goto fail;
     }
     o = pyw_input_new(pc);
-    if (o == NULL || PyDict_SetItemString(d, "wsgi.input", o) < 0) {
+    if (o == NULL || PyDict_SetItem(d, env.k_input, o) < 0) {
         Py_XDECREF(o);
         goto fail;
     }
     Py_DECREF(o);
-    if (PyDict_SetItemString(d, "wsgi.errors", pc->errors) < 0 ||
-        PyDict_SetItemString(d, "wsgi.multithread", Py_False) < 0 ||
-        PyDict_SetItemString(d, "wsgi.multiprocess", Py_True) < 0 ||
-        PyDict_SetItemString(d, "wsgi.run_once", Py_False) < 0 ||
-        PyDict_SetItemString(d, "wsgi.input_terminated", Py_True) < 0 ||
-        PyDict_SetItemString(d, "wsgi.file_wrapper",
-                             (PyObject *)&pyw_file_wrapper_type) < 0) {
+    if (PyDict_SetItem(d, env.k_errors, pc->errors) < 0) {
         goto fail;
     }
     if (pyw.async_extras) {
-        o = PyLong_FromUnsignedLong(c->id);
-        if (o == NULL || PyDict_SetItemString(d, "uwsgi.core", o) < 0) {
-            Py_XDECREF(o);
+        if (pc->id_obj == NULL &&
+            (pc->id_obj = PyLong_FromUnsignedLong(c->id)) == NULL) {
             goto fail;
         }
-        Py_DECREF(o);
-        if (PyDict_SetItemString(d, "x-wsgiorg.fdevent.readable",
-                                 pyw.fd_readable) < 0 ||
-            PyDict_SetItemString(d, "x-wsgiorg.fdevent.writable",
-                                 pyw.fd_writable) < 0 ||
-            PyDict_SetItemString(d, "x-wsgiorg.fdevent.timeout",
-                                 Py_None) < 0 ||
-            PyDict_SetItemString(d, "uwsgi.ready_fd", Py_None) < 0) {
+        if (PyDict_SetItem(d, env.k_core, pc->id_obj) < 0) {
             goto fail;
         }
     }
@@ -295,12 +500,11 @@ pyw_environ_reentry(struct pyw_core *pc)
     int fd = wf_ready_fd(c);
     int to = wf_timed_out(c);
 
-    if (pyw.async_extras && pc->environ != NULL) {
+    if (pyw.async_extras && pc->environ != NULL && env.tmpl != NULL) {
         PyObject *o = fd >= 0 ? PyLong_FromLong(fd) : Py_NewRef(Py_None);
-        if (o == NULL || PyDict_SetItemString(pc->environ, "uwsgi.ready_fd",
-                                              o) < 0 ||
-            PyDict_SetItemString(pc->environ, "x-wsgiorg.fdevent.timeout",
-                                 to ? Py_True : Py_None) < 0) {
+        if (o == NULL || PyDict_SetItem(pc->environ, env.k_ready_fd, o) < 0 ||
+            PyDict_SetItem(pc->environ, env.k_timeout,
+                           to ? Py_True : Py_None) < 0) {
             PyErr_Clear();
         }
         Py_XDECREF(o);

@@ -417,9 +417,18 @@ py_start(struct pyw_core *pc)
 static void
 py_finish(struct pyw_core *pc)
 {
-    if (pc->result != NULL) {
-        PyObject *close = PyObject_GetAttrString(pc->result, "close");
-        if (close == NULL) {
+    /* A list, tuple or bytes has no close(): skip the lookup. Otherwise
+     * look it up without raising AttributeError when it is missing (an
+     * exception object per request costs more than the whole environ). */
+    if (pc->result != NULL && !PyList_CheckExact(pc->result) &&
+        !PyTuple_CheckExact(pc->result) && !PyBytes_CheckExact(pc->result)) {
+        PyObject *close = NULL;
+        PyObject *name = pyw_str_close();
+        int found = name != NULL
+                    ? _PyObject_LookupAttr(pc->result, name, &close)
+                    : ((close = PyObject_GetAttrString(pc->result,
+                                                       "close")) != NULL);
+        if (found <= 0) {
             PyErr_Clear();
         } else {
             PyObject *r = PyObject_CallNoArgs(close);
@@ -903,9 +912,11 @@ python_shutdown(void)
             pyw_ts_leave(pc);
         }
         Py_CLEAR(pc->errors);
+        Py_CLEAR(pc->id_obj);
         pyw_ts_core_fini(pc);
     }
     Py_CLEAR(pyw.app);
+    pyw_environ_fini();
     if (pyw.leaked > 0) {
         /* Frames of abandoned requests still point into leaked state:
          * finalising could touch them (spec 9.8). Flush and go. */

@@ -86,6 +86,7 @@ struct pyw_core {
     PyObject *status;           /* bytes "200 OK" */
     PyObject *headers;          /* list of (bytes, bytes) */
     PyObject *errors;           /* wsgi.errors, one per core, reused */
+    PyObject *id_obj;           /* environ['uwsgi.core'], made once */
 
     int file_fd;                /* PYW_FILE */
     off_t file_off, file_end;
@@ -141,6 +142,8 @@ void pyw_ts_core_fini(struct pyw_core *pc);
 /* py_wsgi.c */
 int pyw_wsgi_types_init(void);
 PyObject *pyw_environ_new(struct pyw_core *pc);
+void pyw_environ_fini(void);
+PyObject *pyw_str_close(void);
 void pyw_environ_reentry(struct pyw_core *pc);
 PyObject *pyw_start_response_new(struct pyw_core *pc);
 PyObject *pyw_write_new(struct pyw_core *pc);
