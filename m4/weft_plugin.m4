@@ -171,6 +171,12 @@ AC_DEFUN([WEFT_PLUGIN_CHECK_ALL], [
     AS_IF([test "x$have_perl" != xyes],
       [weft_ok=no; weft_why="libperl and perl.h not found; apt-get install libperl-dev"])])
 
+  WEFT_PLUGIN([coroae], [engines], [
+    WEFT_PERL_CHECK
+    AS_IF([test "x$have_perl" != xyes],
+      [weft_ok=no; weft_why="needs the psgi plugin's Perl; apt-get install libperl-dev"],
+      [AS_IF(["$PERL" -MCoro -MAnyEvent -e 1 >/dev/null 2>&1], [],
+        [weft_ok=no; weft_why="the Perl modules Coro and AnyEvent not found; apt-get install libcoro-perl libanyevent-perl libev-perl"])])])
 ])
 
 AC_DEFUN([WEFT_PLUGINS_REPORT], [

@@ -660,6 +660,14 @@ psgi_handle(struct wf_core *c)
         if (rc->client_gone) {
             sv_setpvs(ERRSV, "");
             ret = client_gone(rc);
+        } else if (strncmp(SvPV_nolen(ERRSV), "uwsgi::RequestCancelled",
+                           23) == 0) {
+            /* harakiri or a reload past the mercy: already logged */
+            wf_log(WF_LOG_WARN, "psgi: %s cancelled (core %u)",
+                   ps_req_line(rc, rl, sizeof(rl)), rc->id);
+            sv_setpvs(ERRSV, "");
+            wf_response_error(c, 504);
+            ret = WF_ERROR;
         } else {
             ps_log_err("the app died", rc);
             wf_response_error(c, 500);

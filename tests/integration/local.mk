@@ -11,6 +11,7 @@ WEFT_INTEGRATION_TESTS = \
 	tests/integration/t_wsgi_state.py \
 	tests/integration/t_rack.py \
 	tests/integration/t_psgi.py \
+	tests/integration/t_coroae.py \
 	tests/integration/t_gevent.py \
 	tests/integration/t_matrix.py \
 	tests/integration/t_sdk.py
