@@ -6,6 +6,7 @@
  * idle between two requests; slow clients cannot exhaust the cores.
  */
 #include "loop.h"
+#include "static.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -357,6 +358,7 @@ wf__conn_bind_core(struct wf__conn *k, struct wf__core *c)
     c->cancelled = 0;
     c->in_request = 1;
     wf__resp_init(c);
+    wf__static_route(k, c);
 }
 
 static void

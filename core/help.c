@@ -9,6 +9,7 @@
 
 #include "internal.h"
 #include "registry.h"
+#include "static.h"
 
 /* One rendering: a group heading, then each option of the group. */
 struct help_fmt {
@@ -78,6 +79,7 @@ walk(FILE *out, const struct help_fmt *f)
     char title[128];
 
     walk_table(out, f, "Core options", NULL, wf__core_options);
+    walk_table(out, f, "Static files", NULL, wf__static_options);
     all = wf__plugin_all(&n);
     for (i = 0; i < n; i++) {
         snprintf(title, sizeof(title), "Plugin %s", all[i]->name);

@@ -9,6 +9,7 @@
  * `--plugin ugreen`, and an ini file can name plugin options.
  */
 #include "internal.h"
+#include "static.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -136,6 +137,14 @@ const struct wf_option wf__core_options[] = {
       "list the plugins found: kind, file, what each needs", 0, NULL, NULL },
     { NULL }
 };
+
+/* The core's option tables: the one above, then those of the core files
+ * that keep their options beside their code (static files, stats, logs). */
+static const struct wf_option *const core_tables[] = {
+    wf__core_options, wf__static_options, NULL
+};
+#define FOR_CORE_OPTION(t, o) \
+    for ((t) = core_tables; *(t); (t)++) for ((o) = *(t); (o)->name; (o)++)
 
 /* ------------------------------------------------------------ the record */
 
@@ -373,11 +382,12 @@ static const struct wf_option *
 find_short(char s, const struct wf_plugin **owner)
 {
     const struct wf_plugin *const *all;
+    const struct wf_option *const *t;
     const struct wf_option *o;
     unsigned n, i;
 
     *owner = NULL;
-    for (o = wf__core_options; o->name; o++) {
+    FOR_CORE_OPTION(t, o) {
         if (o->short_name == s) {
             return o;
         }
@@ -410,9 +420,10 @@ static const struct {
 static int
 core_is_flag(const char *name)
 {
+    const struct wf_option *const *t;
     const struct wf_option *o;
 
-    for (o = wf__core_options; o->name; o++) {
+    FOR_CORE_OPTION(t, o) {
         if (strcmp(o->name, name) == 0) {
             return o->type == WF_OPT_FLAG;
         }
@@ -582,11 +593,12 @@ const struct wf_option *
 wf__opt_find(const char *name, const struct wf_plugin **owner)
 {
     const struct wf_plugin *const *all;
+    const struct wf_option *const *t;
     const struct wf_option *o;
     unsigned n, i;
 
     *owner = NULL;
-    for (o = wf__core_options; o->name; o++) {
+    FOR_CORE_OPTION(t, o) {
         if (strcmp(o->name, name) == 0) {
             return o;
         }

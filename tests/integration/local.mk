@@ -14,6 +14,7 @@ WEFT_INTEGRATION_TESTS = \
 	tests/integration/t_coroae.py \
 	tests/integration/t_gevent.py \
 	tests/integration/t_matrix.py \
-	tests/integration/t_sdk.py
+	tests/integration/t_sdk.py \
+	tests/integration/t_static.py
 TESTS += $(WEFT_INTEGRATION_TESTS)
 EXTRA_DIST += $(WEFT_INTEGRATION_TESTS)

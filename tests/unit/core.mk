@@ -21,3 +21,12 @@ tests_unit_check_timer_LDADD = $(UNIT_LDADD)
 tests_unit_check_options_DEPENDENCIES = libweftcore.a
 tests_unit_check_registry_DEPENDENCIES = libweftcore.a
 tests_unit_check_timer_DEPENDENCIES = libweftcore.a
+# static files: the path resolver
+check_PROGRAMS += tests/unit/check_static
+TESTS += tests/unit/check_static
+tests_unit_check_static_SOURCES = tests/unit/check_static.c tests/unit/check_util.h
+tests_unit_check_static_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_check_static_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_static_LDFLAGS = $(UNIT_LINKFLAGS)
+tests_unit_check_static_LDADD = $(UNIT_LDADD)
+tests_unit_check_static_DEPENDENCIES = libweftcore.a

@@ -1,0 +1,1371 @@
+/*
+ * Static files, served by the core on the async cores (uWSGI's
+ * --static-map, --static-map2, --check-static and friends).
+ *
+ * The decision is made once, when a request is bound to a core
+ * (wf__static_route, called from the loop): a GET or HEAD whose path maps
+ * to a regular file under a static root gets this file's handler in place
+ * of the language's. The handler is a small state machine run by the same
+ * machinery that runs an app's generator: it sends the head and then the
+ * file with non-blocking send()/sendfile(), and when the socket is full it
+ * registers a wait for writability and returns WF_AGAIN. Whoever runs the
+ * core then gives the worker away: the suspend engine (ugreen, greenlet),
+ * the core's own loop without an engine (the core waits like a yielding
+ * generator), or the loop engine (the gevent hub). So a slow client never
+ * holds the worker, whichever loop runs it, and weft needs no offload
+ * threads.
+ *
+ * The path is resolved by wf__static_resolve, a pure function (no I/O):
+ * it percent-decodes the request path and refuses, before the file system
+ * is asked anything, what could leave the root: ".." segments, encoded
+ * slashes and backslashes, NUL and control bytes, and bytes that are not
+ * strict UTF-8 (overlong forms of '.' and '/' included). Symlinks are
+ * checked after: the real path of the file must lie under the real path
+ * of its root, or under a --static-safe directory.
+ *
+ * A directory is served through its --static-index file; without one it
+ * is refused (403), never listed. With --check-static a directory or a
+ * missing file falls through to the app, as in uWSGI.
+ */
+#include "internal.h"
+#include "static.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ options */
+
+static struct {
+    struct wf_strlist maps, maps2, check, index, skip_ext, expires_type,
+                      expires, gzip, safe;
+    int gzip_all;
+    long offload_threads;
+    char *mimefile;
+} cfg;
+
+/* One static root: a --static-map, --static-map2 or --check-static. */
+struct root {
+    char *prefix;           /* URL prefix ("" for --check-static) */
+    size_t plen;
+    char *dir;              /* real path of the directory */
+    size_t dlen;
+    int keep_prefix;        /* --static-map2: the prefix stays in the path */
+    int check;              /* --check-static: misses go to the app */
+};
+
+struct expire {
+    char *mime;             /* --static-expires-type, or NULL */
+    regex_t re;             /* --static-expires */
+    long secs;
+};
+
+static struct root *roots;
+static size_t nroots;
+static struct expire *expires;
+static size_t nexpires;
+static regex_t *gzips;
+static size_t ngzips;
+static char **safe;         /* real paths */
+static size_t nsafe;
+static int configured;
+
+struct mime {
+    char ext[16];
+    const char *type;
+};
+static struct mime *mimes;
+static size_t nmimes;
+
+static const struct mime builtin_mimes[] = {
+    { "avif", "image/avif" }, { "bmp", "image/bmp" },
+    { "css", "text/css" }, { "csv", "text/csv" },
+    { "gif", "image/gif" }, { "gz", "application/gzip" },
+    { "htm", "text/html" }, { "html", "text/html" },
+    { "ico", "image/vnd.microsoft.icon" }, { "jpeg", "image/jpeg" },
+    { "jpg", "image/jpeg" }, { "js", "text/javascript" },
+    { "json", "application/json" }, { "map", "application/json" },
+    { "md", "text/markdown" }, { "mjs", "text/javascript" },
+    { "mp3", "audio/mpeg" }, { "mp4", "video/mp4" },
+    { "otf", "font/otf" }, { "pdf", "application/pdf" },
+    { "png", "image/png" }, { "svg", "image/svg+xml" },
+    { "tar", "application/x-tar" }, { "ttf", "font/ttf" },
+    { "txt", "text/plain" }, { "wasm", "application/wasm" },
+    { "webm", "video/webm" }, { "webp", "image/webp" },
+    { "woff", "font/woff" }, { "woff2", "font/woff2" },
+    { "xml", "application/xml" }, { "zip", "application/zip" },
+};
+
+static int
+mime_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct mime *)a)->ext,
+                  ((const struct mime *)b)->ext);
+}
+
+/* Read /etc/mime.types (or --mimefile) once; the built-in table when it
+ * cannot be read. Master context, at start-up. */
+static void
+load_mimes(void)
+{
+    const char *path = cfg.mimefile ? cfg.mimefile : "/etc/mime.types";
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    size_t cap = 0, i;
+
+    if (mimes != NULL) {
+        return;
+    }
+    if (f != NULL) {
+        while (fgets(line, sizeof(line), f) != NULL) {
+            char *save = NULL, *type, *ext, *t;
+
+            if (line[0] == '#') {
+                continue;
+            }
+            type = strtok_r(line, " \t\r\n", &save);
+            if (type == NULL || strchr(type, '/') == NULL) {
+                continue;
+            }
+            t = NULL;
+            while ((ext = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
+                if (strlen(ext) >= sizeof(mimes->ext)) {
+                    continue;
+                }
+                if (t == NULL && (t = strdup(type)) == NULL) {
+                    break;
+                }
+                if (nmimes == cap) {
+                    struct mime *n;
+
+                    cap = cap ? cap * 2 : 1024;
+                    n = realloc(mimes, cap * sizeof(*mimes));
+                    if (n == NULL) {
+                        break;
+                    }
+                    mimes = n;
+                }
+                for (i = 0; ext[i]; i++) {
+                    mimes[nmimes].ext[i] = (char)tolower((unsigned char)ext[i]);
+                }
+                mimes[nmimes].ext[i] = '\0';
+                mimes[nmimes++].type = t;
+            }
+        }
+        fclose(f);
+    }
+    if (nmimes == 0) {
+        wf_log(WF_LOG_INFO, "static files: %s not readable; using weft's "
+               "built-in list of %zu content types", path,
+               sizeof(builtin_mimes) / sizeof(*builtin_mimes));
+        free(mimes);
+        mimes = malloc(sizeof(builtin_mimes));
+        if (mimes == NULL) {
+            return;
+        }
+        memcpy(mimes, builtin_mimes, sizeof(builtin_mimes));
+        nmimes = sizeof(builtin_mimes) / sizeof(*builtin_mimes);
+    }
+    /* a stable sort keeps the first type given for an extension first */
+    for (i = 1; i < nmimes; i++) {
+        struct mime m = mimes[i];
+        size_t j = i;
+
+        while (j > 0 && strcmp(mimes[j - 1].ext, m.ext) > 0) {
+            mimes[j] = mimes[j - 1];
+            j--;
+        }
+        mimes[j] = m;
+    }
+}
+
+/* The Content-Type for a file name. */
+static const char *
+mime_of(const char *name)
+{
+    const char *dot = strrchr(name, '.'), *slash = strrchr(name, '/');
+    struct mime key, *m;
+    size_t i;
+
+    if (dot == NULL || (slash && dot < slash) || strlen(dot + 1) == 0 ||
+        strlen(dot + 1) >= sizeof(key.ext)) {
+        return "application/octet-stream";
+    }
+    for (i = 0; dot[1 + i]; i++) {
+        key.ext[i] = (char)tolower((unsigned char)dot[1 + i]);
+    }
+    key.ext[i] = '\0';
+    m = bsearch(&key, mimes, nmimes, sizeof(*mimes), mime_cmp);
+    if (m == NULL) {
+        return "application/octet-stream";
+    }
+    /* bsearch may land on any of equal keys: take the first */
+    while (m > mimes && strcmp(m[-1].ext, key.ext) == 0) {
+        m--;
+    }
+    return m->type;
+}
+
+/* A directory's real path, for the option that names it. */
+static char *
+real_dir(const char *opt, const char *dir, struct wf_err *err)
+{
+    char *r = realpath(dir, NULL);
+    struct stat st;
+
+    if (r == NULL || stat(r, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        wf_err_set(err, "--%s %s: %s; give an existing directory", opt, dir,
+                   r ? "not a directory" : strerror(errno));
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int
+add_root(const char *opt, const char *spec, int keep, int check,
+         struct wf_err *err)
+{
+    const char *eq = check ? NULL : strchr(spec, '=');
+    struct root *n, *r;
+    char *dir;
+
+    if (!check && (eq == NULL || spec[0] != '/' || eq[1] == '\0')) {
+        return wf_err_set(err, "--%s %s: give /url=directory", opt, spec);
+    }
+    dir = real_dir(opt, check ? spec : eq + 1, err);
+    if (dir == NULL) {
+        return -1;
+    }
+    n = realloc(roots, (nroots + 1) * sizeof(*roots));
+    if (n == NULL) {
+        free(dir);
+        return wf_err_set(err, "--%s: out of memory", opt);
+    }
+    roots = n;
+    r = &roots[nroots++];
+    r->prefix = check ? strdup("") : strndup(spec, (size_t)(eq - spec));
+    r->plen = strlen(r->prefix);
+    /* "/static/" and "/static" name the same prefix */
+    while (r->plen > 1 && r->prefix[r->plen - 1] == '/') {
+        r->prefix[--r->plen] = '\0';
+    }
+    if (r->plen == 1) {
+        r->prefix[--r->plen] = '\0';    /* "/" maps everything */
+    }
+    r->dir = dir;
+    r->dlen = strlen(dir);
+    if (r->dlen == 1) {
+        r->dlen = 0;                    /* "/" as a root: paths start there */
+    }
+    r->keep_prefix = keep;
+    r->check = check;
+    return 0;
+}
+
+static int
+add_expire(const char *opt, const char *spec, int by_type,
+           struct wf_err *err)
+{
+    const char *eq = strrchr(spec, '=');
+    struct expire *n, *e;
+    char *end, *pat;
+    long secs;
+
+    if (eq == NULL || eq == spec) {
+        return wf_err_set(err, "--%s %s: give %s=SECONDS", opt, spec,
+                          by_type ? "type/subtype" : "REGEXP");
+    }
+    secs = strtol(eq + 1, &end, 10);
+    if (end == eq + 1 || *end != '\0' || secs < 0) {
+        return wf_err_set(err, "--%s %s: %s is not a number of seconds",
+                          opt, spec, eq + 1);
+    }
+    n = realloc(expires, (nexpires + 1) * sizeof(*expires));
+    if (n == NULL) {
+        return wf_err_set(err, "--%s: out of memory", opt);
+    }
+    expires = n;
+    e = &expires[nexpires];
+    e->secs = secs;
+    e->mime = NULL;
+    pat = strndup(spec, (size_t)(eq - spec));
+    if (pat == NULL) {
+        return wf_err_set(err, "--%s: out of memory", opt);
+    }
+    if (by_type) {
+        e->mime = pat;
+    } else {
+        int rc = regcomp(&e->re, pat, REG_EXTENDED | REG_NOSUB);
+
+        free(pat);
+        if (rc != 0) {
+            return wf_err_set(err, "--%s %s: not a regular expression",
+                              opt, spec);
+        }
+    }
+    nexpires++;
+    return 0;
+}
+
+/*
+ * Rebuild the static configuration from the options given so far (each
+ * static option's on_set calls it; the lists are small). Master context,
+ * at start-up. 0 or -1 with err.
+ */
+static int
+prepare(const struct wf_option *opt, const char *value, struct wf_err *err)
+{
+    size_t i;
+
+    (void)value;
+    if (strcmp(opt->name, "offload-threads") == 0) {
+        if (cfg.offload_threads > 0) {
+            wf_log(WF_LOG_INFO, "--offload-threads %ld: accepted and not "
+                   "needed; weft sends static files from the async cores "
+                   "with non-blocking sendfile()", cfg.offload_threads);
+        }
+        return 0;
+    }
+    for (i = 0; i < nroots; i++) {
+        free(roots[i].prefix);
+        free(roots[i].dir);
+    }
+    free(roots);
+    roots = NULL;
+    nroots = 0;
+    for (i = 0; i < nexpires; i++) {
+        if (expires[i].mime) {
+            free(expires[i].mime);
+        } else {
+            regfree(&expires[i].re);
+        }
+    }
+    free(expires);
+    expires = NULL;
+    nexpires = 0;
+    for (i = 0; i < ngzips; i++) {
+        regfree(&gzips[i]);
+    }
+    free(gzips);
+    gzips = NULL;
+    ngzips = 0;
+    for (i = 0; i < nsafe; i++) {
+        free(safe[i]);
+    }
+    free(safe);
+    safe = NULL;
+    nsafe = 0;
+
+    for (i = 0; i < cfg.maps.n; i++) {
+        if (add_root("static-map", cfg.maps.v[i], 0, 0, err) < 0) {
+            return -1;
+        }
+    }
+    for (i = 0; i < cfg.maps2.n; i++) {
+        if (add_root("static-map2", cfg.maps2.v[i], 1, 0, err) < 0) {
+            return -1;
+        }
+    }
+    for (i = 0; i < cfg.check.n; i++) {
+        if (add_root("check-static", cfg.check.v[i], 0, 1, err) < 0) {
+            return -1;
+        }
+    }
+    for (i = 0; i < cfg.expires_type.n; i++) {
+        if (add_expire("static-expires-type", cfg.expires_type.v[i], 1,
+                       err) < 0) {
+            return -1;
+        }
+    }
+    for (i = 0; i < cfg.expires.n; i++) {
+        if (add_expire("static-expires", cfg.expires.v[i], 0, err) < 0) {
+            return -1;
+        }
+    }
+    if (cfg.gzip.n > 0) {
+        gzips = calloc(cfg.gzip.n, sizeof(*gzips));
+        if (gzips == NULL) {
+            return wf_err_set(err, "--static-gzip: out of memory");
+        }
+        for (i = 0; i < cfg.gzip.n; i++) {
+            if (regcomp(&gzips[i], cfg.gzip.v[i],
+                        REG_EXTENDED | REG_NOSUB) != 0) {
+                return wf_err_set(err, "--static-gzip %s: not a regular "
+                                  "expression", cfg.gzip.v[i]);
+            }
+            ngzips++;
+        }
+    }
+    if (cfg.safe.n > 0) {
+        safe = calloc(cfg.safe.n, sizeof(*safe));
+        if (safe == NULL) {
+            return wf_err_set(err, "--static-safe: out of memory");
+        }
+        for (i = 0; i < cfg.safe.n; i++) {
+            if ((safe[i] = real_dir("static-safe", cfg.safe.v[i], err)) ==
+                NULL) {
+                return -1;
+            }
+            nsafe++;
+        }
+    }
+    configured = nroots > 0;
+    if (configured) {
+        load_mimes();
+    }
+    return 0;
+}
+
+/* See static.h. */
+const struct wf_option wf__static_options[] = {
+    { "static-map", WF_OPT_LIST, &cfg.maps, NULL, 0, 0, 0,
+      "serve files of DIR for URLs under /URL (/URL/a.css is DIR/a.css); "
+      "repeatable, the longest prefix wins", 0, prepare, "/URL=DIR" },
+    { "static-map2", WF_OPT_LIST, &cfg.maps2, NULL, 0, 0, 0,
+      "like --static-map, keeping the prefix (/URL/a.css is "
+      "DIR/URL/a.css)", 0, prepare, "/URL=DIR" },
+    { "check-static", WF_OPT_LIST, &cfg.check, NULL, 0, 0, 0,
+      "serve DIR/PATH when it is a file, else pass the request to the app; "
+      "repeatable", 0, prepare, "DIR" },
+    { "static-index", WF_OPT_LIST, &cfg.index, NULL, 0, 0, 0,
+      "file served for a directory (repeatable, tried in order); without "
+      "one a directory is refused, never listed", 0, prepare, "NAME" },
+    { "static-skip-ext", WF_OPT_LIST, &cfg.skip_ext, NULL, 0, 0, 0,
+      "never serve files ending with EXT statically (the app gets them)",
+      0, prepare, "EXT" },
+    { "static-expires-type", WF_OPT_LIST, &cfg.expires_type, NULL, 0, 0, 0,
+      "Expires and Cache-Control max-age SECS for files of this "
+      "Content-Type", 0, prepare, "TYPE=SECS" },
+    { "static-expires", WF_OPT_LIST, &cfg.expires, NULL, 0, 0, 0,
+      "Expires and Cache-Control max-age SECS for files whose path "
+      "matches REGEXP", 0, prepare, "REGEXP=SECS" },
+    { "static-gzip", WF_OPT_LIST, &cfg.gzip, NULL, 0, 0, 0,
+      "serve FILE.gz (Content-Encoding: gzip) for files whose path "
+      "matches REGEXP, when it exists and the client accepts gzip", 0,
+      prepare, "REGEXP" },
+    { "static-gzip-all", WF_OPT_FLAG, &cfg.gzip_all, NULL, 0, 0, 0,
+      "--static-gzip for every static file", 0, prepare, NULL },
+    { "static-safe", WF_OPT_LIST, &cfg.safe, NULL, 0, 0, 0,
+      "symlinks under a static root may point into DIR (repeatable)", 0,
+      prepare, "DIR" },
+    { "offload-threads", WF_OPT_INT, &cfg.offload_threads, NULL, 0, 1024, 0,
+      "accepted for uWSGI compatibility: weft needs no offload threads",
+      0, prepare, "N" },
+    { "mimefile", WF_OPT_STR, &cfg.mimefile, NULL, 0, 0, 0,
+      "content types by extension (default /etc/mime.types)", 0, prepare,
+      "FILE" },
+    { NULL }
+};
+
+/* ------------------------------------------------------- the resolver */
+
+static int
+hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0';
+    }
+    ch |= 0x20;
+    if (ch >= 'a' && ch <= 'f') {
+        return ch - 'a' + 10;
+    }
+    return -1;
+}
+
+/* Length of the strict UTF-8 sequence at s (n bytes left), or 0 when it
+ * is not one: overlong forms, surrogates and values above U+10FFFF are
+ * refused (RFC 3629). */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80) {
+        return 1;
+    }
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    }
+    if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80) {
+            return 0;
+        }
+        if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0)) {
+            return 0;
+        }
+        return 3;
+    }
+    if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+            (s[3] & 0xc0) != 0x80) {
+            return 0;
+        }
+        if ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90)) {
+            return 0;
+        }
+        return 4;
+    }
+    return 0;
+}
+
+/* See static.h. */
+int
+wf__static_resolve(const char *root, size_t rootlen, const char *rel,
+                   size_t rellen, char *out, size_t cap)
+{
+    size_t o = rootlen, i = 0, seg;
+
+    if (cap < rootlen + 2) {
+        return -WF_STATIC_TOO_LONG;
+    }
+    memcpy(out, root, rootlen);
+    while (i < rellen) {
+        /* one segment: decode into out after a '/' */
+        if (rel[i] == '/') {
+            i++;
+            continue;
+        }
+        if (o + 1 >= cap) {
+            return -WF_STATIC_TOO_LONG;
+        }
+        out[o] = '/';
+        seg = o + 1;
+        o = seg;
+        while (i < rellen && rel[i] != '/') {
+            int ch = (unsigned char)rel[i];
+
+            if (ch == '%') {
+                int h, l;
+
+                if (i + 2 >= rellen) {
+                    return -WF_STATIC_BAD;
+                }
+                h = hexval((unsigned char)rel[i + 1]);
+                l = hexval((unsigned char)rel[i + 2]);
+                if (h < 0 || l < 0) {
+                    return -WF_STATIC_BAD;
+                }
+                ch = h * 16 + l;
+                if (ch == '/' || ch == 0) {
+                    /* an encoded slash would hide a segment from the
+                     * ".." check; NUL would cut the path */
+                    return -WF_STATIC_FORBIDDEN;
+                }
+                i += 3;
+            } else {
+                i++;
+            }
+            if (ch < 0x20 || ch == 0x7f || ch == '\\') {
+                return -WF_STATIC_FORBIDDEN;
+            }
+            if (o + 1 >= cap) {
+                return -WF_STATIC_TOO_LONG;
+            }
+            out[o++] = (char)ch;
+        }
+        /* the segment is whole: check it decoded */
+        {
+            size_t k = seg;
+
+            while (k < o) {
+                size_t l = utf8_len((const unsigned char *)out + k, o - k);
+
+                if (l == 0) {
+                    return -WF_STATIC_FORBIDDEN;
+                }
+                k += l;
+            }
+        }
+        if (o - seg == 2 && out[seg] == '.' && out[seg + 1] == '.') {
+            return -WF_STATIC_FORBIDDEN;
+        }
+        if (o - seg == 1 && out[seg] == '.') {
+            o = seg - 1;    /* "." names the directory itself */
+        }
+    }
+    if (o == 0) {
+        out[o++] = '/';
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
+/* ------------------------------------------------------- the handler */
+
+/* What one core serves. */
+struct st_core {
+    int fd;                 /* the file, or -1 */
+    int status;             /* 200, 206, 304, 403, 416... */
+    off_t off, end;         /* body bytes [off, end) still to send */
+    char head[2048];
+    size_t hlen, hoff;
+    int64_t since;          /* when the socket last took a byte */
+};
+
+static struct st_core *stc;
+static unsigned nstc;
+
+static const struct wf_lang_ops static_ops;
+
+static void
+http_date(time_t t, char *out, size_t cap)
+{
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* An HTTP date (IMF-fixdate, RFC 850 or asctime), or -1. */
+static time_t
+parse_http_date(const char *s, size_t len)
+{
+    static const char *const fmts[] = {
+        "%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
+        "%a %b %e %H:%M:%S %Y",
+    };
+    char buf[64];
+    size_t i;
+
+    if (len >= sizeof(buf)) {
+        return -1;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    for (i = 0; i < sizeof(fmts) / sizeof(*fmts); i++) {
+        struct tm tm;
+        const char *e;
+
+        memset(&tm, 0, sizeof(tm));
+        e = strptime(buf, fmts[i], &tm);
+        if (e != NULL && *e == '\0') {
+            return timegm(&tm);
+        }
+    }
+    return -1;
+}
+
+/* Does the If-None-Match list name etag (weak comparison)? */
+static int
+etag_listed(const char *list, size_t len, const char *etag)
+{
+    size_t i = 0, el = strlen(etag);
+
+    while (i < len) {
+        size_t j;
+
+        while (i < len && (list[i] == ' ' || list[i] == ',' ||
+                           list[i] == '\t')) {
+            i++;
+        }
+        if (i < len && list[i] == '*') {
+            return 1;
+        }
+        if (i + 2 <= len && list[i] == 'W' && list[i + 1] == '/') {
+            i += 2;
+        }
+        j = i;
+        while (j < len && list[j] != ',') {
+            j++;
+        }
+        {
+            size_t k = j;
+
+            while (k > i && (list[k - 1] == ' ' || list[k - 1] == '\t')) {
+                k--;
+            }
+            if (k - i == el && memcmp(list + i, etag, el) == 0) {
+                return 1;
+            }
+        }
+        i = j;
+    }
+    return 0;
+}
+
+/* Parse "bytes=a-b" / "a-" / "-n" for a file of size sz. 1 with [*a, *b]
+ * (inclusive) set, 0 when the header is to be ignored (bad syntax,
+ * several ranges), -1 when unsatisfiable. */
+static int
+parse_range(const char *v, size_t len, off_t sz, off_t *a, off_t *b)
+{
+    char buf[128], *p, *dash, *end;
+    long long x, y;
+
+    if (len >= sizeof(buf) || len < 7 || strncasecmp(v, "bytes=", 6) != 0) {
+        return 0;
+    }
+    memcpy(buf, v + 6, len - 6);
+    buf[len - 6] = '\0';
+    if (strchr(buf, ',') != NULL) {
+        return 0;       /* several ranges: the whole file (RFC 9110 14.2) */
+    }
+    for (p = buf; *p == ' '; p++) {
+    }
+    dash = strchr(p, '-');
+    if (dash == NULL) {
+        return 0;
+    }
+    if (dash == p) {
+        /* the last y bytes */
+        if (!isdigit((unsigned char)dash[1])) {
+            return 0;
+        }
+        y = strtoll(dash + 1, &end, 10);
+        if (*end != '\0' && *end != ' ') {
+            return 0;
+        }
+        if (y == 0 || sz == 0) {
+            return -1;
+        }
+        *a = y >= sz ? 0 : sz - y;
+        *b = sz - 1;
+        return 1;
+    }
+    if (!isdigit((unsigned char)*p)) {
+        return 0;
+    }
+    x = strtoll(p, &end, 10);
+    if (end != dash) {
+        return 0;
+    }
+    if (dash[1] == '\0' || dash[1] == ' ') {
+        y = sz - 1;
+    } else {
+        if (!isdigit((unsigned char)dash[1])) {
+            return 0;
+        }
+        y = strtoll(dash + 1, &end, 10);
+        if ((*end != '\0' && *end != ' ') || y < x) {
+            return 0;
+        }
+    }
+    if (x >= sz) {
+        return -1;
+    }
+    if (y >= sz) {
+        y = sz - 1;
+    }
+    *a = x;
+    *b = y;
+    return 1;
+}
+
+static const char *
+req_get(struct wf__conn *k, const char *key, size_t *len)
+{
+    return wf__req_get(&k->req, key, len);
+}
+
+/* Does the client accept gzip? (a bare "gzip" token, not q=0) */
+static int
+accepts_gzip(struct wf__conn *k)
+{
+    size_t len;
+    const char *v = req_get(k, "HTTP_ACCEPT_ENCODING", &len);
+    char buf[256], *tok, *save = NULL;
+
+    if (v == NULL || len >= sizeof(buf)) {
+        return 0;
+    }
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    for (tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') {
+            tok++;
+        }
+        if (strncasecmp(tok, "gzip", 4) == 0 &&
+            (tok[4] == '\0' || tok[4] == ';' || tok[4] == ' ')) {
+            const char *q = strstr(tok, "q=");
+
+            return !(q && strtod(q + 2, NULL) == 0.0);
+        }
+    }
+    return 0;
+}
+
+/* Is real path p (NUL-terminated) inside dir (dlen bytes; 0: "/")? */
+static int
+under(const char *p, const char *dir, size_t dlen)
+{
+    return strncmp(p, dir, dlen) == 0 && (p[dlen] == '/' || p[dlen] == '\0');
+}
+
+/* Open path as a regular file under root r (symlinks checked). Returns
+ * the fd, -1 when it is not there (or not a regular file: *isdir says a
+ * directory), -2 forbidden. */
+static int
+open_checked(const struct root *r, const char *path, struct stat *st,
+             int *isdir)
+{
+    char *real;
+    int fd, ok;
+    size_t i;
+
+    *isdir = 0;
+    if (stat(path, st) < 0) {
+        return errno == EACCES ? -2 : -1;
+    }
+    if (S_ISDIR(st->st_mode)) {
+        *isdir = 1;
+        return -1;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        return -2;
+    }
+    real = realpath(path, NULL);
+    if (real == NULL) {
+        return -1;
+    }
+    ok = under(real, r->dir, r->dlen);
+    for (i = 0; !ok && i < nsafe; i++) {
+        ok = under(real, safe[i], strlen(safe[i]));
+    }
+    if (!ok) {
+        wf_log(WF_LOG_WARN, "static: %s resolves to %s, outside %s and "
+               "every --static-safe directory; refused", path, real,
+               r->dlen ? r->dir : "/");
+        free(real);
+        return -2;
+    }
+    free(real);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        return errno == EACCES ? -2 : -1;
+    }
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        close(fd);
+        return -2;
+    }
+    return fd;
+}
+
+static int
+skipped_ext(const char *path)
+{
+    size_t i, pl = strlen(path);
+
+    for (i = 0; i < cfg.skip_ext.n; i++) {
+        size_t el = strlen(cfg.skip_ext.v[i]);
+
+        if (el > 0 && el <= pl &&
+            strcasecmp(path + pl - el, cfg.skip_ext.v[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void
+head_add(struct st_core *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+head_add(struct st_core *s, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (s->hlen >= sizeof(s->head)) {
+        return;
+    }
+    va_start(ap, fmt);
+    n = vsnprintf(s->head + s->hlen, sizeof(s->head) - s->hlen, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        s->hlen += (size_t)n;
+        if (s->hlen > sizeof(s->head)) {
+            s->hlen = sizeof(s->head);
+        }
+    }
+}
+
+static const char *
+reason_of(int code)
+{
+    switch (code) {
+    case 206: return "Partial Content";
+    case 304: return "Not Modified";
+    case 403: return "Forbidden";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    }
+    return wf__http_reason(code);
+}
+
+/* Start the head: status line; the core records the status for the log
+ * and the stats. */
+static void
+head_start(struct wf__core *c, struct st_core *s, int code)
+{
+    struct wf__conn *k = c->conn;
+    struct wf__resp *r = &c->resp;
+    char st[64];
+
+    s->status = code;
+    s->hlen = s->hoff = 0;
+    snprintf(st, sizeof(st), "%d %s", code, reason_of(code));
+    wf_response_status(&c->pub, st, strlen(st));
+    if (k->lsn->proto == WF_PROTO_HTTP) {
+        head_add(s, "HTTP/1.%d %s\r\n", k->req.http_minor >= 1 ? 1 : 0, st);
+    } else {
+        size_t pl;
+        const char *p = req_get(k, "SERVER_PROTOCOL", &pl);
+
+        if (p == NULL || pl == 0 || pl > 15) {
+            p = "HTTP/1.0";
+            pl = 8;
+        }
+        head_add(s, "%.*s %s\r\n", (int)pl, p, st);
+    }
+    r->close = k->lsn->proto != WF_PROTO_HTTP || !k->req.keepalive ||
+               wf__w.stopping;
+}
+
+/* End the head: framing and connection headers. */
+static void
+head_end(struct wf__core *c, struct st_core *s, off_t body_len)
+{
+    struct wf__conn *k = c->conn;
+    struct wf__resp *r = &c->resp;
+
+    if (s->status != 304) {
+        head_add(s, "Content-Length: %lld\r\n", (long long)body_len);
+    }
+    if (k->lsn->proto == WF_PROTO_HTTP) {
+        if (r->close) {
+            head_add(s, "Connection: close\r\n");
+        } else if (k->req.http_minor == 0) {
+            head_add(s, "Connection: keep-alive\r\n");
+        }
+    }
+    head_add(s, "\r\n");
+    if (s->hlen >= sizeof(s->head)) {
+        /* cannot happen with the bounded values above; never send a
+         * cut head */
+        WF_BUG("static: response head over %zu bytes", sizeof(s->head));
+    }
+    {
+        /* for the request log: header lines, less the status line */
+        unsigned n = 0;
+        size_t i;
+
+        for (i = 0; i + 1 < s->hlen; i++) {
+            n += s->head[i] == '\r' && s->head[i + 1] == '\n';
+        }
+        r->nheaders = n >= 2 ? n - 2 : 0;
+    }
+    r->head_sent = 1;
+    r->content_length = r->no_body ? -1 : (int64_t)body_len;
+    r->hlen = s->hlen;
+}
+
+/* An error with a short text body ("403 Forbidden\n"). */
+static void
+prepare_error(struct wf__core *c, struct st_core *s, int code, off_t size)
+{
+    char body[64];
+    int n;
+
+    head_start(c, s, code);
+    n = snprintf(body, sizeof(body), "%d %s\n", code, reason_of(code));
+    if (code == 416) {
+        head_add(s, "Content-Range: bytes */%lld\r\n", (long long)size);
+    }
+    head_add(s, "Content-Type: text/plain\r\n");
+    head_end(c, s, n);
+    if (!c->resp.no_body) {
+        /* the body rides in the head buffer */
+        head_add(s, "%s", body);
+        c->resp.sent += (uint64_t)n;
+    }
+    s->off = s->end = 0;
+}
+
+/* Decide the response for file fd (stat st, path for type and expiry,
+ * gz: the .gz variant is served). */
+static void
+prepare_file(struct wf__core *c, struct st_core *s, int fd,
+             const struct stat *st, const char *path, int gz)
+{
+    struct wf__conn *k = c->conn;
+    char etag[64], lm[40], date[40];
+    const char *v, *type = mime_of(path);
+    size_t vlen;
+    off_t a = 0, b = st->st_size - 1;
+    int code = 200, not_modified = 0;
+    size_t i;
+
+    snprintf(etag, sizeof(etag), "\"%llx-%llx%s\"",
+             (unsigned long long)st->st_mtime,
+             (unsigned long long)st->st_size, gz ? "-gz" : "");
+    http_date(st->st_mtime, lm, sizeof(lm));
+    if ((v = req_get(k, "HTTP_IF_NONE_MATCH", &vlen)) != NULL) {
+        not_modified = etag_listed(v, vlen, etag);
+    } else if ((v = req_get(k, "HTTP_IF_MODIFIED_SINCE", &vlen)) != NULL) {
+        time_t t = parse_http_date(v, vlen);
+
+        not_modified = t != (time_t)-1 && st->st_mtime <= t;
+    }
+    if (not_modified) {
+        code = 304;
+    } else if ((v = req_get(k, "HTTP_RANGE", &vlen)) != NULL) {
+        size_t irl;
+        const char *ir = req_get(k, "HTTP_IF_RANGE", &irl);
+        int rr = 0;
+
+        if (ir == NULL || (irl == strlen(etag) && memcmp(ir, etag, irl) == 0)
+            || (irl == strlen(lm) && memcmp(ir, lm, irl) == 0)) {
+            rr = parse_range(v, vlen, st->st_size, &a, &b);
+        }
+        if (rr < 0) {
+            close(fd);
+            prepare_error(c, s, 416, st->st_size);
+            return;
+        }
+        if (rr > 0) {
+            code = 206;
+        }
+    }
+    head_start(c, s, code);
+    if (code == 304) {
+        c->resp.no_body = 1;
+    }
+    head_add(s, "Content-Type: %s\r\n", type);
+    if (gz) {
+        head_add(s, "Content-Encoding: gzip\r\n");
+    }
+    if (gz || ngzips > 0 || cfg.gzip_all) {
+        head_add(s, "Vary: Accept-Encoding\r\n");
+    }
+    head_add(s, "Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n",
+             lm, etag);
+    for (i = 0; i < nexpires; i++) {
+        const struct expire *e = &expires[i];
+
+        if (e->mime ? strcmp(e->mime, type) == 0
+                    : regexec(&e->re, path, 0, NULL, 0) == 0) {
+            http_date(time(NULL) + e->secs, date, sizeof(date));
+            head_add(s, "Expires: %s\r\nCache-Control: max-age=%ld\r\n",
+                     date, e->secs);
+            break;
+        }
+    }
+    if (code == 206) {
+        head_add(s, "Content-Range: bytes %lld-%lld/%lld\r\n", (long long)a,
+                 (long long)b, (long long)st->st_size);
+    }
+    if (code == 304 || st->st_size == 0) {
+        b = a - 1;
+    }
+    head_end(c, s, b - a + 1);
+    if (c->resp.no_body) {
+        close(fd);
+        s->fd = -1;
+        s->off = s->end = 0;
+        return;
+    }
+    s->fd = fd;
+    s->off = a;
+    s->end = b + 1;
+}
+
+/* The raw path of k's request (before '?'), or NULL. */
+static const char *
+req_path(struct wf__conn *k, size_t *len)
+{
+    const char *u = req_get(k, "REQUEST_URI", len);
+    const char *q;
+
+    if (u == NULL || *len == 0 || u[0] != '/') {
+        u = req_get(k, "PATH_INFO", len);
+        if (u == NULL || *len == 0 || u[0] != '/') {
+            return NULL;
+        }
+    }
+    q = memchr(u, '?', *len);
+    if (q != NULL) {
+        *len = (size_t)(q - u);
+    }
+    q = memchr(u, '#', *len);
+    if (q != NULL) {
+        *len = (size_t)(q - u);
+    }
+    return u;
+}
+
+/* Try root r for k's request path. 1: s is ready to serve (a file or a
+ * refusal), 0: not here (go on). */
+static int
+try_root(struct wf__core *c, struct st_core *s, const struct root *r,
+         const char *rel, size_t rellen)
+{
+    char path[PATH_MAX + 1];
+    struct stat st;
+    int len, fd, isdir;
+
+    len = wf__static_resolve(r->dir, r->dlen, rel, rellen, path,
+                             sizeof(path) - 64);
+    if (len < 0) {
+        wf_log(WF_LOG_WARN, "static: %s asked for %.*s: %s; refused",
+               c->conn->raddr, (int)rellen, rel,
+               len == -WF_STATIC_BAD ? "bad percent-encoding" :
+               len == -WF_STATIC_TOO_LONG ? "path too long" :
+               "a path that could leave the static root");
+        prepare_error(c, s, len == -WF_STATIC_BAD ? 400 :
+                      len == -WF_STATIC_TOO_LONG ? 414 : 403, 0);
+        return 1;
+    }
+    fd = open_checked(r, path, &st, &isdir);
+    if (isdir) {
+        size_t i;
+
+        for (i = 0; i < cfg.index.n; i++) {
+            int n = snprintf(path + len, sizeof(path) - (size_t)len, "%s%s",
+                             path[len - 1] == '/' ? "" : "/",
+                             cfg.index.v[i]);
+            int sub;
+
+            if (n <= 0 || (size_t)n >= sizeof(path) - (size_t)len - 4) {
+                continue;
+            }
+            fd = open_checked(r, path, &st, &sub);
+            if (fd >= 0 || fd == -2) {
+                break;
+            }
+        }
+        if (fd == -1) {
+            if (r->check) {
+                return 0;       /* the app may serve "/" */
+            }
+            prepare_error(c, s, 403, 0);
+            return 1;
+        }
+        len = (int)strlen(path);
+    }
+    if (fd == -1) {
+        return 0;
+    }
+    if (fd == -2) {
+        prepare_error(c, s, 403, 0);
+        return 1;
+    }
+    if (skipped_ext(path)) {
+        close(fd);
+        return 0;
+    }
+    if ((cfg.gzip_all || ngzips > 0) && (size_t)len + 4 < sizeof(path) &&
+        accepts_gzip(c->conn)) {
+        size_t i;
+        int want = cfg.gzip_all;
+
+        for (i = 0; !want && i < ngzips; i++) {
+            want = regexec(&gzips[i], path, 0, NULL, 0) == 0;
+        }
+        if (want) {
+            struct stat gst;
+            int gfd, gdir;
+
+            memcpy(path + len, ".gz", 4);
+            gfd = open_checked(r, path, &gst, &gdir);
+            path[len] = '\0';
+            if (gfd >= 0) {
+                close(fd);
+                prepare_file(c, s, gfd, &gst, path, 1);
+                return 1;
+            }
+        }
+    }
+    prepare_file(c, s, fd, &st, path, 0);
+    return 1;
+}
+
+/* c serves a static response: its handler replaces the app's. */
+static int
+serve(struct wf__core *c)
+{
+    c->lang = &static_ops;
+    c->lang_switch = 0;     /* no interpreter state to switch */
+    return 1;
+}
+
+/* See static.h. */
+int
+wf__static_route(struct wf__conn *k, struct wf__core *c)
+{
+    const struct root *best = NULL;
+    struct st_core *s;
+    const char *path, *m;
+    size_t plen, mlen, i;
+
+    if (!configured) {
+        return 0;
+    }
+    m = req_get(k, "REQUEST_METHOD", &mlen);
+    if (m == NULL || !((mlen == 3 && memcmp(m, "GET", 3) == 0) ||
+                       (mlen == 4 && memcmp(m, "HEAD", 4) == 0))) {
+        return 0;
+    }
+    path = req_path(k, &plen);
+    if (path == NULL) {
+        return 0;
+    }
+    if (stc == NULL || nstc != wf__w.ncores) {
+        free(stc);
+        nstc = wf__w.ncores;
+        stc = calloc(nstc, sizeof(*stc));
+        if (stc == NULL) {
+            nstc = 0;
+            return 0;
+        }
+        for (i = 0; i < nstc; i++) {
+            stc[i].fd = -1;
+        }
+    }
+    s = &stc[c->pub.id];
+    s->fd = -1;
+    s->status = 0;
+    s->hlen = s->hoff = 0;
+    s->off = s->end = 0;
+    s->since = 0;
+    /* the longest --static-map prefix that matches at a segment end */
+    for (i = 0; i < nroots; i++) {
+        const struct root *r = &roots[i];
+
+        if (r->check || plen < r->plen ||
+            memcmp(path, r->prefix, r->plen) != 0 ||
+            (plen > r->plen && path[r->plen] != '/')) {
+            continue;
+        }
+        if (best == NULL || r->plen > best->plen) {
+            best = r;
+        }
+    }
+    if (best != NULL) {
+        size_t off = best->keep_prefix ? 0 : best->plen;
+
+        if (try_root(c, s, best, path + off, plen - off)) {
+            return serve(c);
+        }
+    }
+    for (i = 0; i < nroots; i++) {
+        if (roots[i].check && try_root(c, s, &roots[i], path, plen)) {
+            return serve(c);
+        }
+    }
+    return 0;
+}
+
+/* Send what is left of s without waiting. 0 done, -EAGAIN the socket is
+ * full, other -errno the client is gone. */
+static int
+push(struct wf__core *c, struct st_core *s)
+{
+    int fd = c->conn->fd;
+
+    while (s->hoff < s->hlen) {
+        ssize_t w = send(fd, s->head + s->hoff, s->hlen - s->hoff,
+                         MSG_NOSIGNAL | MSG_DONTWAIT |
+                         (s->off < s->end ? MSG_MORE : 0));
+
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        }
+        s->hoff += (size_t)w;
+        s->since = wf__now_ms();
+    }
+    while (s->off < s->end) {
+        size_t want = (size_t)(s->end - s->off);
+        ssize_t w;
+
+        /* bounded slices: other cores get a turn between two */
+        if (want > 1 << 20) {
+            want = 1 << 20;
+        }
+        w = sendfile(fd, s->fd, &s->off, want);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        }
+        if (w == 0) {
+            /* the file shrank under us: the framing is now wrong */
+            wf_log(WF_LOG_WARN, "static: a file shrank while it was sent; "
+                   "connection closed");
+            return -EIO;
+        }
+        c->resp.sent += (uint64_t)w;
+        s->since = wf__now_ms();
+    }
+    return 0;
+}
+
+static void
+static_release(struct wf_core *pub)
+{
+    struct st_core *s = &stc[pub->id];
+
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+}
+
+/* The handler: push; on a full socket register a wait for writability
+ * (bounded by --socket-timeout since the last byte taken) and return
+ * WF_AGAIN, so the engine, the loop or the hub runs the others. */
+static int
+static_handle(struct wf_core *pub)
+{
+    struct wf__core *c = wf__core(pub);
+    struct st_core *s = &stc[pub->id];
+    int r;
+
+    if (s->hoff == 0 && s->since == 0) {
+        s->since = wf__now_ms();
+    }
+    wf_clear_ready(pub);
+    r = push(c, s);
+    if (r == -EAGAIN) {
+        int64_t idle = wf__now_ms() - s->since;
+        long left = wf_socket_timeout_ms() - (long)idle;
+
+        if (left <= 0) {
+            wf_log(WF_LOG_WARN, "core %u: client %s took no bytes for %lds "
+                   "(--socket-timeout); static file cut", pub->id,
+                   c->conn->raddr, wf__cfg.socket_timeout);
+            r = -ETIMEDOUT;
+        } else if ((r = wf_wait_fd(pub, c->conn->fd, WF_IO_WRITE)) == 0) {
+            wf_wait_timer(pub, left);
+            return WF_AGAIN;
+        }
+    }
+    if (r < 0) {
+        c->resp.broken = 1;
+        c->resp.close = 1;
+    }
+    static_release(pub);
+    s->since = 0;
+    return WF_DONE;
+}
+
+static const struct wf_lang_ops static_ops = {
+    .handle = static_handle,
+    .release = static_release,
+};

@@ -1,0 +1,401 @@
+"""Static files served by the core (issue 11): --static-map (longest
+prefix), --static-map2, --check-static, --static-index, --static-skip-ext,
+--static-expires(-type), --static-gzip(-all), --static-safe, content types,
+conditional requests (304), ranges (206, 416), HEAD, keep-alive after; the
+traversal list on every loop (the core's loop without an engine, ugreen,
+greenlet, gevent); a large file to a slow reader while sleeps on the same
+worker finish."""
+
+import gzip
+import os
+import socket
+import time
+
+import weftest
+from weftest import Reader, Server, app, parallel, request
+
+D = weftest.scratch_dir()
+ROOT = os.path.join(D, "www")
+IMG = os.path.join(D, "img")
+CSS = b"body { color: red }\n"
+SECRET = b"top secret, outside the root\n"
+BIG = 8 * 1024 * 1024
+
+
+def setup_tree():
+    os.makedirs(os.path.join(ROOT, "css"), exist_ok=True)
+    os.makedirs(os.path.join(ROOT, "sub"), exist_ok=True)
+    os.makedirs(os.path.join(ROOT, "noindex"), exist_ok=True)
+    os.makedirs(IMG, exist_ok=True)
+    with open(os.path.join(ROOT, "css", "site.css"), "wb") as f:
+        f.write(CSS)
+    with open(os.path.join(ROOT, "css", "site.css.gz"), "wb") as f:
+        f.write(gzip.compress(CSS))
+    with open(os.path.join(ROOT, "sub", "index.html"), "wb") as f:
+        f.write(b"<p>index</p>\n")
+    with open(os.path.join(ROOT, "app.py"), "wb") as f:
+        f.write(b"print('source')\n")
+    with open(os.path.join(ROOT, "data.bin"), "wb") as f:
+        f.write(bytes(range(256)) * 4)
+    with open(os.path.join(ROOT, "big.bin"), "wb") as f:
+        f.truncate(BIG)
+    with open(os.path.join(IMG, "pixel.gif"), "wb") as f:
+        f.write(b"GIF89a-img-dir")
+    os.makedirs(os.path.join(D, "outside"), exist_ok=True)
+    with open(os.path.join(D, "outside", "secret.txt"), "wb") as f:
+        f.write(SECRET)
+    with open(os.path.join(D, "secret.txt"), "wb") as f:
+        f.write(SECRET)
+    for name, target in (("evil", os.path.join(D, "secret.txt")),
+                         ("evildir", os.path.join(D, "outside")),
+                         ("good", os.path.join(ROOT, "css", "site.css"))):
+        p = os.path.join(ROOT, name)
+        if not os.path.lexists(p):
+            os.symlink(target, p)
+
+
+setup_tree()
+
+
+def static_server(*args, appname="hello.py", **kw):
+    weftest.require("python")
+    return Server("--wsgi-file", app(appname),
+                  "--static-map", "/static=" + ROOT,
+                  "--static-map", "/static/img=" + IMG,
+                  "--static-index", "index.html", *args, **kw)
+
+
+def get(srv, path, headers=None, method="GET"):
+    return request(srv.port, method, path, headers=headers)
+
+
+def test_a_file_is_served_with_its_type_length_date_and_etag():
+    with static_server() as srv:
+        r = get(srv, "/static/css/site.css")
+        assert r.status == 200, r
+        assert r.body == CSS
+        assert r.header("content-type") == "text/css"
+        assert r.header("content-length") == str(len(CSS))
+        assert r.header("last-modified").endswith(" GMT")
+        assert r.header("etag").startswith('"')
+        assert r.header("accept-ranges") == "bytes"
+        r = get(srv, "/static/img/pixel.gif")
+        assert r.header("content-type") == "image/gif"
+        # the longest prefix wins: /static/img is the img directory
+        assert r.body == b"GIF89a-img-dir", r
+        r = get(srv, "/static/data.bin")
+        assert r.header("content-type") == "application/octet-stream"
+        assert r.body == bytes(range(256)) * 4
+        srv.expect_log("GET /static/css/site.css => generated %d bytes"
+                       % len(CSS))
+
+
+def test_head_sends_the_head_only():
+    with static_server() as srv:
+        s = srv.connect()
+        s.sendall(b"HEAD /static/css/site.css HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        rd = Reader(s)
+        r = rd.response(head=True)
+        assert r.status == 200 and r.header("content-length") == str(len(CSS))
+        r = rd.response()
+        assert r.body == b"Hello World", r
+        s.close()
+
+
+def test_a_missing_file_falls_through_to_the_app():
+    with static_server() as srv:
+        r = get(srv, "/static/not-collected.css")
+        assert r.status == 200 and r.body == b"Hello World", r
+        r = get(srv, "/hello")
+        assert r.body == b"Hello World"
+
+
+def test_a_directory_is_served_by_its_index_or_refused_never_listed():
+    with static_server() as srv:
+        r = get(srv, "/static/sub/")
+        assert r.status == 200 and r.body == b"<p>index</p>\n", r
+        assert r.header("content-type") == "text/html"
+        for path in ("/static/noindex", "/static/noindex/", "/static/",
+                     "/static"):
+            r = get(srv, path)
+            assert r.status == 403, (path, r)
+            assert b"site.css" not in r.body
+
+
+def test_conditional_requests_get_304():
+    with static_server() as srv:
+        r = get(srv, "/static/css/site.css")
+        etag, lm = r.header("etag"), r.header("last-modified")
+        r = get(srv, "/static/css/site.css", {"If-None-Match": etag})
+        assert r.status == 304 and r.body == b"", r
+        assert r.header("etag") == etag
+        r = get(srv, "/static/css/site.css", {"If-None-Match": '"other", '
+                                              + "W/" + etag})
+        assert r.status == 304, r
+        r = get(srv, "/static/css/site.css", {"If-None-Match": '"other"'})
+        assert r.status == 200 and r.body == CSS
+        r = get(srv, "/static/css/site.css", {"If-Modified-Since": lm})
+        assert r.status == 304, r
+        r = get(srv, "/static/css/site.css",
+                {"If-Modified-Since": "Thu, 01 Jan 1970 00:00:01 GMT"})
+        assert r.status == 200 and r.body == CSS
+        r = get(srv, "/static/css/site.css",
+                {"If-Modified-Since": "not a date"})
+        assert r.status == 200
+
+
+def test_ranges_get_206_or_416():
+    data = bytes(range(256)) * 4
+    with static_server() as srv:
+        r = get(srv, "/static/data.bin", {"Range": "bytes=10-19"})
+        assert r.status == 206 and r.body == data[10:20], r
+        assert r.header("content-range") == "bytes 10-19/1024"
+        assert r.header("content-length") == "10"
+        r = get(srv, "/static/data.bin", {"Range": "bytes=1000-"})
+        assert r.status == 206 and r.body == data[1000:]
+        r = get(srv, "/static/data.bin", {"Range": "bytes=-24"})
+        assert r.status == 206 and r.body == data[-24:]
+        assert r.header("content-range") == "bytes 1000-1023/1024"
+        r = get(srv, "/static/data.bin", {"Range": "bytes=1000-5000"})
+        assert r.status == 206 and r.body == data[1000:]
+        r = get(srv, "/static/data.bin", {"Range": "bytes=1024-"})
+        assert r.status == 416, r
+        assert r.header("content-range") == "bytes */1024"
+        r = get(srv, "/static/data.bin", {"Range": "bytes=-0"})
+        assert r.status == 416, r
+        # several ranges, or nonsense: the whole file
+        r = get(srv, "/static/data.bin", {"Range": "bytes=0-1,5-6"})
+        assert r.status == 200 and r.body == data
+        r = get(srv, "/static/data.bin", {"Range": "lines=1-2"})
+        assert r.status == 200 and r.body == data
+        # If-Range with another validator: the whole file
+        r = get(srv, "/static/data.bin", {"Range": "bytes=0-1",
+                                          "If-Range": '"old"'})
+        assert r.status == 200 and r.body == data
+
+
+def test_keep_alive_goes_on_after_static_responses():
+    with static_server() as srv:
+        s = srv.connect()
+        rd = Reader(s)
+        for path, want in (("/static/css/site.css", CSS),
+                           ("/hello", b"Hello World"),
+                           ("/static/img/pixel.gif", b"GIF89a-img-dir"),
+                           ("/static/noindex/", None),
+                           ("/static/css/site.css", CSS)):
+            s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+            r = rd.response()
+            if want is None:
+                assert r.status == 403
+            else:
+                assert r.body == want, (path, r)
+            assert r.header("connection") != "close"
+        assert not rd.eof(0.3)
+        # HTTP/1.0 without keep-alive: closed after
+        s.sendall(b"GET /static/css/site.css HTTP/1.0\r\n\r\n")
+        r = rd.response()
+        assert r.body == CSS and r.header("connection") == "close"
+        assert rd.eof()
+        s.close()
+
+
+def test_static_map2_keeps_the_prefix_and_check_static_falls_through():
+    weftest.require("python")
+    with Server("--wsgi-file", app("hello.py"),
+                "--static-map2", "/css=" + ROOT,
+                "--check-static", IMG) as srv:
+        r = get(srv, "/css/site.css")
+        assert r.body == CSS, r
+        r = get(srv, "/pixel.gif")
+        assert r.body == b"GIF89a-img-dir", r
+        r = get(srv, "/hello")
+        assert r.body == b"Hello World"
+        # a directory under --check-static is the app's
+        r = get(srv, "/")
+        assert r.body == b"Hello World", r
+
+
+def test_skip_ext_expires_and_gzip():
+    with static_server("--static-skip-ext", ".py",
+                       "--static-expires-type", "text/css=3600",
+                       "--static-expires", r"\.gif$=60",
+                       "--static-gzip-all") as srv:
+        r = get(srv, "/static/app.py")
+        assert r.body == b"Hello World", r
+        r = get(srv, "/static/css/site.css", {"Accept-Encoding": "gzip"})
+        assert r.header("content-encoding") == "gzip", r
+        assert gzip.decompress(r.body) == CSS
+        assert r.header("content-type") == "text/css"
+        assert r.header("cache-control") == "max-age=3600"
+        assert r.header("expires").endswith(" GMT")
+        assert "Accept-Encoding" in r.header("vary")
+        r = get(srv, "/static/css/site.css",
+                {"Accept-Encoding": "br, gzip;q=0"})
+        assert r.header("content-encoding") is None and r.body == CSS
+        r = get(srv, "/static/css/site.css")
+        assert r.header("content-encoding") is None and r.body == CSS
+        r = get(srv, "/static/img/pixel.gif", {"Accept-Encoding": "gzip"})
+        assert r.header("cache-control") == "max-age=60", r
+        assert r.header("content-encoding") is None
+
+
+def test_static_gzip_by_regexp():
+    with static_server("--static-gzip", r"\.css$") as srv:
+        r = get(srv, "/static/css/site.css", {"Accept-Encoding": "gzip"})
+        assert r.header("content-encoding") == "gzip", r
+        r = get(srv, "/static/data.bin", {"Accept-Encoding": "gzip"})
+        assert r.header("content-encoding") is None
+
+
+def test_offload_threads_is_accepted_and_said_to_be_unneeded():
+    with static_server("--offload-threads", "4") as srv:
+        srv.expect_log("--offload-threads 4: accepted and not needed")
+
+
+def test_a_bad_static_map_stops_the_start():
+    r = weftest.run_weft("--static-map", "/x=" + os.path.join(D, "nope"),
+                         http_socket=True)
+    assert r.returncode != 0
+    assert "--static-map" in r.stderr and "nope" in r.stderr, r.stderr
+    r = weftest.run_weft("--static-map", "nourl", http_socket=True)
+    assert r.returncode != 0 and "/url=directory" in r.stderr, r.stderr
+
+
+# ------------------------------------------------------------ security
+
+TRAVERSALS = [
+    "/static/../secret.txt",
+    "/static/../../secret.txt",
+    "/static/css/../../secret.txt",
+    "/static/%2e%2e/secret.txt",
+    "/static/%2E%2E/secret.txt",
+    "/static/.%2e/secret.txt",
+    "/static/%2e%2e%2fsecret.txt",
+    "/static/..%2fsecret.txt",
+    "/static/css%2f..%2f..%2fsecret.txt",
+    "/static/..%5csecret.txt",
+    "/static/%c0%ae%c0%ae/secret.txt",
+    "/static/%c0%ae%c0%ae%c0%afsecret.txt",
+    "/static/%e0%80%ae%e0%80%ae/secret.txt",
+    "/static/secret.txt%00.css",
+    "/static/css/site.css%00",
+    "/static/evil",
+    "/static/evildir/secret.txt",
+    "/static/%2e%2e/outside/secret.txt",
+    "/static/img/../../secret.txt",
+]
+
+
+def raw_get(srv, path):
+    """GET path exactly as given (no client normalisation): status, body."""
+    s = srv.connect()
+    s.sendall(b"GET " + path.encode("latin-1") +
+              b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    r = Reader(s).response()
+    s.close()
+    return r
+
+
+def check_traversals(srv, label):
+    for path in TRAVERSALS:
+        r = raw_get(srv, path)
+        assert SECRET not in r.body, (label, path, r)
+        assert r.status in (400, 403, 404), (label, path, r)
+    # the server is fine after them
+    r = raw_get(srv, "/static/css/site.css")
+    assert r.body == CSS, (label, r)
+    r = raw_get(srv, "/static/good")
+    assert r.body == CSS, (label, "a symlink inside the root", r)
+
+
+def loops():
+    """(label, app, args) of each loop built here."""
+    built = weftest.built_plugins()
+    out = [("core loop, no engine", "sleeping_async.py",
+            ("--async", "12"))]
+    for name, args in (("ugreen", ("--async", "12", "--ugreen")),
+                       ("greenlet", ("--async", "12", "--greenlet")),
+                       ("gevent", ("--gevent", "12"))):
+        if name in built:
+            out.append((name, "sleeping_green.py" if name != "gevent"
+                        else "gevent_sleep.py", args))
+        else:
+            print("  (%s not built: skipped)" % name)
+    return out
+
+
+def test_traversal_list_is_refused_on_every_loop():
+    weftest.require("python")
+    for label, appname, args in loops():
+        with static_server(*args, appname=appname) as srv:
+            check_traversals(srv, label)
+
+
+def test_static_safe_allows_a_symlink_target():
+    with static_server("--static-safe", os.path.join(D, "outside")) as srv:
+        r = raw_get(srv, "/static/evildir/secret.txt")
+        assert r.status == 200 and r.body == SECRET, r
+        # still not the file outside both
+        r = raw_get(srv, "/static/evil")
+        assert r.status == 403, r
+
+
+def test_static_over_the_uwsgi_protocol():
+    with static_server(uwsgi=True) as srv:
+        out = srv.uwsgi_request("/static/css/site.css")
+        head, _, body = out.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK"), out
+        assert body == CSS
+
+
+# --------------------------------------------------------- concurrency
+
+def slow_download(port, path, result, fast):
+    """Read path's response slowly (64 KiB, then a pause) until `fast` is
+    set, then at full speed; appends the byte count to result."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    s.settimeout(30)
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+              % path.encode())
+    got = 0
+    t0 = time.time()
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += len(d)
+        # about 1.3 MB/s: 8 MB would take 6 s
+        if not fast.is_set() and time.time() - t0 < 30:
+            time.sleep(0.05)
+    s.close()
+    result.append(got)
+
+
+def test_a_slow_download_does_not_stop_sleeps_on_the_same_worker():
+    import threading
+    weftest.require("python")
+    for label, appname, args in loops():
+        with static_server(*args, appname=appname) as srv:
+            res, fast = [], threading.Event()
+            t = threading.Thread(target=slow_download,
+                                 args=(srv.port, "/static/big.bin", res,
+                                       fast))
+            t.start()
+            time.sleep(0.3)     # the download is under way
+            t0 = time.time()
+            rs, dt = parallel(lambda i: get(srv, "/?s=1"), 10)
+            alive = t.is_alive()
+            fast.set()
+            t.join(60)
+            assert all(r.status == 200 for r in rs), (label, rs)
+            # 10 x 1 s sleeps while the file goes out: generous bound
+            assert dt < 5, (label, dt)
+            assert alive, (label, "the download ended before the sleeps: "
+                           "the test proves nothing")
+            assert res and res[0] > BIG, (label, res)
+
+
+weftest.main()
