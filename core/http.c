@@ -1,10 +1,12 @@
 /*
  * The HTTP/1.0 and 1.1 request head parser (RFC 9112 sections 2 to 7).
  *
- * The caller reads into one buffer and calls wf__http_parse() again from
- * the start each time more bytes arrive, so the incomplete case is made
- * cheap: the end of the head is found first with memchr(), and nothing is
- * stored until it is there. Then one pass over the lines fills the
+ * The caller reads into one buffer and calls wf__http_parse_more() each
+ * time more bytes arrive, with a struct wf__http_scan that remembers how
+ * far the previous calls looked: the end of the head is searched for with
+ * memchr() from where the last search stopped (a head read a byte at a
+ * time costs linear time, not quadratic), and nothing is stored until it
+ * is there. Then one pass over the lines fills the
  * request. Strings that are verbatim in the input are not copied; the
  * arena only receives HTTP_* names, a percent-decoded PATH_INFO and
  * merged duplicate headers.
@@ -243,26 +245,41 @@ http_request_line(const char *p, size_t n, struct http_reqline *rl)
 /*
  * The head is not complete yet. Refuse what can already be refused (a
  * client speaking TLS or garbage need not wait for the timeout); otherwise
- * return 0.
+ * return 0. sc remembers how far earlier calls looked, so that a head
+ * arriving a few bytes at a time is not scanned again from its start.
  */
 static int
-http_check_partial(const char *p, const char *end)
+http_check_partial(const char *p, const char *end, struct wf__http_scan *sc,
+                   const char *buf)
 {
-    const char *nl = memchr(p, '\n', (size_t) (end - p));
+    const char *from = buf + sc->nl_off, *nl;
     struct http_reqline rl;
-    size_t i = 0, n;
+    size_t i, n;
+    int rc;
 
+    if (sc->line_ok) {
+        return 0;
+    }
+    if (from < p) {
+        from = p;
+    }
+    nl = memchr(from, '\n', (size_t) (end - from));
     if (nl != NULL) {
         n = (size_t) (nl - p);
         if (n > 0 && p[n - 1] == '\r') {
             n--;
         }
-        return http_request_line(p, n, &rl);
+        rc = http_request_line(p, n, &rl);
+        sc->line_ok = rc == 0;
+        return rc;
     }
+    sc->nl_off = (size_t) (end - buf);
     n = (size_t) (end - p);
+    i = sc->tok_len;
     while (i < n && http_tchar[(unsigned char) p[i]]) {
         i++;
     }
+    sc->tok_len = i;
     /* Not a token, or the method not followed by SP: no later byte can
      * make this a request line. */
     if (i < n && (i == 0 || p[i] != ' ')) {
@@ -625,19 +642,38 @@ http_header(struct wf__req *r, struct http_hdrs *hs, const char *h, size_t n)
     return http_store(r, hs, bit, h, i, NULL, 0, ", ", val, vlen);
 }
 
+/* See proto.h. */
+void
+wf__http_scan_init(struct wf__http_scan *sc)
+{
+    memset(sc, 0, sizeof(*sc));
+}
+
+/* See proto.h: the stateless form. */
+int
+wf__http_parse(const char *buf, size_t len, size_t max_head,
+               struct wf__req *r)
+{
+    struct wf__http_scan sc = { 0 };
+
+    return wf__http_parse_more(buf, len, max_head, r, &sc);
+}
+
 /*
  * Parse an HTTP/1.x request head from buf[0..len) into r (see proto.h for
  * the variables set). r's vars/max_vars/arena/arena_cap must be set; the
  * rest is reset here. Returns the length of the head through its blank
  * line, 0 when more bytes are needed, or -400, -431, -501, -505. Values
- * point into buf or r's arena; buf must outlive the request. Any context;
- * no I/O, no allocation.
+ * point into buf or r's arena; buf must outlive the request. sc carries
+ * what earlier calls over a shorter buf (the same bytes, fewer of them)
+ * already looked at: each byte is scanned a bounded number of times, not
+ * once per read. Any context; no I/O, no allocation.
  */
 int
-wf__http_parse(const char *buf, size_t len, size_t max_head,
-               struct wf__req *r)
+wf__http_parse_more(const char *buf, size_t len, size_t max_head,
+                    struct wf__req *r, struct wf__http_scan *sc)
 {
-    const char *p = buf, *end, *head_end, *nl, *le, *authority;
+    const char *p, *end, *head_end, *nl, *le, *authority, *from;
     struct http_reqline rl;
     struct http_hdrs hs = { 0 };
     size_t lim = len < max_head ? len : max_head, alen;
@@ -648,6 +684,10 @@ wf__http_parse(const char *buf, size_t len, size_t max_head,
         lim = INT32_MAX;    /* the result is an int */
     }
     end = buf + lim;
+    if (sc->start > lim) {
+        wf__http_scan_init(sc);     /* not the same buffer: start over */
+    }
+    p = buf + sc->start;
 
     /* Empty lines before the request line (a client's stray CRLF after a
      * body) are skipped, RFC 9112 2.2. */
@@ -660,16 +700,30 @@ wf__http_parse(const char *buf, size_t len, size_t max_head,
             break;
         }
     }
+    if ((size_t) (p - buf) != sc->start) {
+        sc->start = (size_t) (p - buf);
+        sc->head_off = sc->nl_off = sc->start;
+        sc->tok_len = 0;
+        sc->line_ok = 0;
+    }
 
-    head_end = p < end ? http_head_end(p, end) : NULL;
+    /* A line end at or after head_off - 2 was looked at without the two
+     * bytes after it: look again from there. */
+    from = buf + (sc->head_off >= sc->start + 2 ? sc->head_off - 2
+                                                : sc->start);
+    if (from > end) {
+        from = p;
+    }
+    head_end = p < end ? http_head_end(from, end) : NULL;
     if (head_end == NULL) {
+        sc->head_off = lim;
         if (len >= max_head) {
             return -431;
         }
         if (p == end || (end - p == 1 && *p == '\r')) {
             return 0;
         }
-        return http_check_partial(p, end);
+        return http_check_partial(p, end, sc, buf);
     }
 
     wf__req_reset(r);

@@ -285,6 +285,9 @@ trim(char *s)
 }
 
 /* See internal.h. */
+/* ini files including ini files: at most this deep */
+#define INI_MAX_DEPTH 16
+
 int
 wf__ini_read(const char *spec, struct wf__optval **vals, size_t *n,
              size_t *cap, struct wf_err *err)
@@ -357,7 +360,21 @@ wf__ini_read(const char *spec, struct wf__optval **vals, size_t *n,
         }
         snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
         if (strcmp(key, "ini") == 0 && val != NULL) {
-            if (wf__ini_read(val, vals, n, cap, err) < 0) {
+            /* an ini that includes itself, or a cycle: bounded (found
+             * by fuzz/) */
+            static int depth;
+            int rc;
+
+            if (depth >= INI_MAX_DEPTH) {
+                fclose(f);
+                return wf_err_set(err, "%s: ini = %s: ini files included "
+                                  "more than %d deep; an include cycle?",
+                                  origin, val, INI_MAX_DEPTH);
+            }
+            depth++;
+            rc = wf__ini_read(val, vals, n, cap, err);
+            depth--;
+            if (rc < 0) {
                 fclose(f);
                 return -1;
             }
@@ -698,10 +715,12 @@ store(const struct wf_option *o, const char *value, const char *origin,
             case 'm': case 'M': mul = 1024 * 1024; end++; break;
             case 'g': case 'G': mul = 1024L * 1024 * 1024; end++; break;
             }
-            if (l > LONG_MAX / mul) {
+            /* no multiplication that overflows (found by fuzz/) */
+            if (l > LONG_MAX / mul || l < LONG_MIN / mul) {
                 errno = ERANGE;
+            } else {
+                l *= mul;
             }
-            l *= mul;
         }
         if (errno != 0 || end == value || *end != '\0') {
             return wf_err_set(err, "--%s %s (%s): not a whole number",

@@ -89,6 +89,30 @@ int wf__http_parse(const char *buf, size_t len, size_t max_head,
                    struct wf__req *r);
 
 /*
+ * What wf__http_parse_more() already looked at in a head that is still
+ * incomplete. Zeroed (wf__http_scan_init) for each new head; kept between
+ * calls while bytes are only appended to the same buffer.
+ */
+struct wf__http_scan {
+    size_t start;       /* the first byte after skipped empty lines */
+    size_t head_off;    /* no end of head before this offset */
+    size_t nl_off;      /* no line end before this offset */
+    size_t tok_len;     /* bytes of the method known to be tchar */
+    int line_ok;        /* the request line is whole and valid */
+};
+
+void wf__http_scan_init(struct wf__http_scan *sc);
+
+/*
+ * wf__http_parse() for a head that arrives in pieces: buf[0..len) holds
+ * what the previous call saw plus what came since; sc carries what that
+ * call already scanned, so a head read in n pieces costs O(len), not
+ * O(n * len). Same results as wf__http_parse() on the same bytes.
+ */
+int wf__http_parse_more(const char *buf, size_t len, size_t max_head,
+                        struct wf__req *r, struct wf__http_scan *sc);
+
+/*
  * Parse a uwsgi packet head: 4 bytes (modifier1, u16 LE datasize,
  * modifier2) then datasize bytes of {u16 LE klen, key, u16 LE vlen, val}.
  * Returns 4 + datasize when complete, 0 when more bytes are needed, or a

@@ -928,6 +928,83 @@ START_TEST(reset_empties_the_request_and_keeps_the_storage)
 }
 END_TEST
 
+/* ------------------------------------------------------------ incremental */
+
+/* Feed s[0..n) to wf__http_parse_more() `step` bytes at a time, as the
+ * loop does, from an exact-size copy. Returns the first non-zero result,
+ * or 0. */
+static int
+parse_pieces(const char *s, size_t n, size_t step, size_t max_head)
+{
+    struct wf__http_scan sc;
+    size_t len = 0;
+    int rc = 0;
+
+    wf_check_exact_copy(&input, s, n);
+    input_len = n;
+    wf__http_scan_init(&sc);
+    while (len < n) {
+        len = len + step < n ? len + step : n;
+        rc = wf__http_parse_more(input, len, max_head, &r, &sc);
+        if (rc != 0) {
+            break;
+        }
+    }
+    return rc;
+}
+
+START_TEST(pieces_give_what_the_whole_gives)
+{
+    const char *h = complete_heads[_i];
+    size_t n = strlen(h), step;
+
+    for (step = 1; step <= 7; step++) {
+        ck_assert_int_eq(parse_pieces(h, n, step, MAX_HEAD), (int) n);
+    }
+}
+END_TEST
+
+/* A 1 MiB head arriving a byte at a time: before the scan state, every
+ * byte re-scanned the whole buffer (5e11 byte visits: minutes, the test
+ * times out); now each byte is looked at a bounded number of times. */
+START_TEST(a_big_head_read_a_byte_at_a_time_is_scanned_once)
+{
+    size_t big = 1 << 20, n;
+    char *h = malloc(big);
+    static const char *const starts[] = {
+        "GET / HTTP/1.1\r\nX-Long: ",  /* one long header line */
+        "GET /",                         /* one long request line */
+        "\r\n\r\n\r\n",                  /* empty lines, then a method */
+    };
+    unsigned k;
+
+    ck_assert_ptr_nonnull(h);
+    for (k = 0; k < NELEM(starts); k++) {
+        n = strlen(starts[k]);
+        memcpy(h, starts[k], n);
+        memset(h + n, k == 2 ? 'G' : 'a', big - n);
+        ck_assert_int_eq(parse_pieces(h, big, 1, big), -431);
+    }
+    free(h);
+}
+END_TEST
+
+/* Many headers, a byte at a time: the end of the head is found once. */
+START_TEST(many_short_lines_a_byte_at_a_time)
+{
+    char h[8192];
+    size_t n = 0;
+
+    n += (size_t) snprintf(h, sizeof(h), "GET / HTTP/1.1\r\n");
+    while (n < sizeof(h) - 64) {
+        n += (size_t) snprintf(h + n, sizeof(h) - n, "X-A: %zu\r\n", n);
+    }
+    n += (size_t) snprintf(h + n, sizeof(h) - n, "\r\n");
+    ck_assert_int_eq(parse_pieces(h, n, 1, sizeof(h)), (int) n);
+    ck_assert_int_eq(parse_pieces(h, n, 3, sizeof(h)), (int) n);
+}
+END_TEST
+
 /* -------------------------------------------------------------------- fuzz */
 
 static uint64_t fuzz_state;
@@ -1142,6 +1219,12 @@ http_suite(void)
     tcase_add_loop_test(tc, bad_request_line_is_refused_before_the_head_ends,
                         0, NELEM(early_errors));
     tcase_add_test(tc, head_longer_than_max_head_is_431);
+    tcase_add_loop_test(tc, pieces_give_what_the_whole_gives, 0,
+                        NELEM(complete_heads));
+    tcase_add_test(tc, many_short_lines_a_byte_at_a_time);
+
+    tc = wf_check_tcase(s, "linear", 20, setup, teardown);
+    tcase_add_test(tc, a_big_head_read_a_byte_at_a_time_is_scanned_once);
 
     tc = wf_check_tcase(s, "limits", 10, setup, teardown);
     tcase_add_loop_test(tc, too_many_headers_or_a_full_arena_is_431, 0,
