@@ -148,7 +148,8 @@ wf__conn_parse_head(struct wf__conn *k)
 {
     size_t max_head = (size_t)wf__cfg.buffer_size;
     int r = k->lsn->proto == WF_PROTO_HTTP
-        ? wf__http_parse(k->buf, k->buf_len, max_head, &k->req)
+        ? wf__http_parse_more(k->buf, k->buf_len, max_head, &k->req,
+                              &k->scan)
         : wf__uwsgi_parse(k->buf, k->buf_len, max_head + 4, &k->req);
 
     if (r < 0) {
@@ -455,6 +456,7 @@ wf__conn_setup(struct wf__conn *k, int fd, struct wf__listener *l,
     k->lsn = l;
     k->buf_len = 0;
     k->head_len = 0;
+    wf__http_scan_init(&k->scan);
     k->requests = 0;
     k->core = NULL;
     k->state = WF_CONN_READING;
@@ -494,6 +496,7 @@ wf__conn_next(struct wf__conn *k)
     memmove(k->buf, k->buf + k->body_off, left);
     k->buf_len = left;
     k->head_len = 0;
+    wf__http_scan_init(&k->scan);
     k->state = WF_CONN_READING;
     wf__req_reset(&k->req);
 }

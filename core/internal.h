@@ -206,6 +206,7 @@ struct wf__conn {
     char *buf;
     size_t buf_len, buf_cap;
     size_t head_len;        /* 0 while the head is incomplete */
+    struct wf__http_scan scan;  /* what the head parser looked at */
     struct wf__req req;
 
     /* body */
