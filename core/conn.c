@@ -7,6 +7,7 @@
  */
 #include "loop.h"
 #include "static.h"
+#include "policy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -228,15 +229,6 @@ wf__conn_read_head(struct wf__conn *k)
     }
 }
 
-static int
-add_var_if_missing(struct wf__conn *k, const char *key, const char *v)
-{
-    if (wf__req_get(&k->req, key, NULL) != NULL) {
-        return 0;
-    }
-    return wf__req_add_var(&k->req, key, strlen(key), v, strlen(v));
-}
-
 /* A whole head in k: complete the variables, pick the language, and run
  * it on a free core or queue it for the next one. */
 static void attach(struct wf__conn *k, struct wf__core *c);
@@ -247,40 +239,25 @@ int
 wf__conn_request_vars(struct wf__conn *k)
 {
     const struct wf_plugin *lp;
+    struct wf__cgi_site site;
     unsigned m1;
-    int bad = 0;
+    int bad;
 
     if (k->lsn->proto == WF_PROTO_HTTP) {
-        const char *host;
-        size_t hlen;
-        char name[256];
-
         k->req.modifier1 = (uint8_t)k->lsn->modifier1;
-        host = wf__req_get(&k->req, "HTTP_HOST", &hlen);
-        if (host != NULL && hlen > 0 && hlen < sizeof(name)) {
-            /* SERVER_NAME is the Host without its port */
-            const char *end = host + hlen, *p = end;
-
-            if (host[0] == '[') {
-                p = memchr(host, ']', hlen);
-                p = p ? p + 1 : end;
-            } else {
-                const char *colon = memchr(host, ':', hlen);
-
-                p = colon ? colon : end;
-            }
-            snprintf(name, sizeof(name), "%.*s", (int)(p - host), host);
-        } else {
-            snprintf(name, sizeof(name), "%s", k->lsn->host);
-        }
-        bad |= add_var_if_missing(k, "SERVER_NAME", name);
-        bad |= add_var_if_missing(k, "SERVER_PORT", k->lsn->port);
-        bad |= add_var_if_missing(k, "SCRIPT_NAME", "");
     }
-    bad |= add_var_if_missing(k, "REMOTE_ADDR", k->raddr);
-    bad |= add_var_if_missing(k, "REMOTE_PORT", k->rport);
-    if (bad) {
-        return 431;
+    /* the CGI defaults: one rule for HTTP and uwsgi (core/policy.c) */
+    site.host = k->lsn->host;
+    site.port = k->lsn->is_unix ? NULL : k->lsn->port;
+    site.raddr = k->raddr;
+    site.rport = k->rport;
+    bad = wf__cgi_defaults(&k->req, &site);
+    if (bad < 0) {
+        if (bad == -400) {
+            wf_log(WF_LOG_WARN, "%s: %s sent a SERVER_PROTOCOL that is not "
+                   "HTTP/x.y; refused with 400", k->lsn->name, k->raddr);
+        }
+        return -bad;
     }
     if (wf__cfg.limit_post > 0 && k->req.content_length > wf__cfg.limit_post) {
         wf_log(WF_LOG_WARN, "%s: %s sent a body of %lld bytes, over "

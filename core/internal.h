@@ -164,6 +164,8 @@ struct wf__resp {
     char *obuf;             /* body held back until we know its length */
     size_t olen, ocap;
     int64_t content_length; /* given by the app, or -1 */
+    int64_t length_hint;    /* wf_response_length(), or -1 */
+    int refusal;            /* enum wf_http_verdict of the last -EINVAL */
     uint64_t sent;          /* body bytes sent */
     unsigned nheaders;
     unsigned head_sent : 1;

@@ -9,6 +9,7 @@
  * the head goes out chunked (HTTP/1.1) or with Connection: close.
  */
 #include "internal.h"
+#include "policy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,27 +23,14 @@
 
 #define OBUF_MAX 16384
 
-/* See internal.h. */
+/* See internal.h: the reason phrase of code (core/policy.c's table), or
+ * "Unknown". */
 const char *
 wf__http_reason(int code)
 {
-    switch (code) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    }
-    return "Error";
+    const char *r = wf_http_reason(code);
+
+    return r != NULL ? r : "Unknown";
 }
 
 /* See internal.h. */
@@ -55,6 +43,8 @@ wf__resp_init(struct wf__core *c)
     r->hlen = 0;
     r->olen = 0;
     r->content_length = -1;
+    r->length_hint = -1;
+    r->refusal = WF_HTTP_OK;
     r->sent = 0;
     r->nheaders = 0;
     r->head_sent = 0;
@@ -125,54 +115,67 @@ send_all(struct wf__core *c, struct iovec *iov, int n)
     return 0;
 }
 
-static int
-is_token_char(unsigned char ch)
-{
-    static const char *const extra = "!#$%&'*+-.^_`|~";
-
-    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-           (ch >= 'A' && ch <= 'Z') || (ch && strchr(extra, ch) != NULL);
-}
-
+/* See core.h. The status line is checked by the one table of
+ * core/policy.c (wf_http_status_check). */
 WF_API int
 wf_response_status(struct wf_core *pub, const char *status, size_t len)
 {
     struct wf__core *c = wf__core(pub);
-    size_t i;
-    int code;
+    int code, v;
 
     if (c->resp.head_sent) {
         return -EALREADY;
     }
-    if (len < 4 || len >= sizeof(c->resp.status) - 1 || status[3] != ' ') {
+    v = wf_http_status_check(status, len);
+    if (v == WF_HTTP_OK && len >= sizeof(c->resp.status) - 1) {
+        v = WF_HTTP_STATUS_FORM;
+    }
+    if (v != WF_HTTP_OK) {
+        c->resp.refusal = v;
         return -EINVAL;
-    }
-    for (i = 0; i < 3; i++) {
-        if (status[i] < '0' || status[i] > '9') {
-            return -EINVAL;
-        }
-    }
-    for (i = 4; i < len; i++) {
-        unsigned char ch = (unsigned char)status[i];
-
-        if (ch < 0x20 && ch != '\t') {
-            return -EINVAL;
-        }
-        if (ch == 0x7f) {
-            return -EINVAL;
-        }
     }
     code = (status[0] - '0') * 100 + (status[1] - '0') * 10 +
            (status[2] - '0');
-    if (code < 100 || code > 599) {
-        return -EINVAL;
-    }
     memcpy(c->resp.status, status, len);
     c->resp.status[len] = '\0';
     c->resp.status_len = len;
     c->resp.status_set = 1;
-    c->resp.no_body = c->conn->req.is_head || code < 200 || code == 204 ||
-                      code == 304;
+    c->resp.no_body = c->conn->req.is_head || code == 204 || code == 304;
+    return 0;
+}
+
+/* See core.h. */
+WF_API int
+wf_response_status_code(struct wf_core *pub, int code)
+{
+    char line[96];
+    int n;
+
+    if (code < 0 || code > 999) {
+        wf__core(pub)->resp.refusal = WF_HTTP_STATUS_FORM;
+        return -EINVAL;
+    }
+    n = snprintf(line, sizeof(line), "%03d %s", code, wf__http_reason(code));
+    return wf_response_status(pub, line, (size_t)n);
+}
+
+/* See core.h. */
+WF_API int
+wf_response_refusal(const struct wf_core *pub)
+{
+    return ((const struct wf__core *)pub)->resp.refusal;
+}
+
+/* See core.h. */
+WF_API int
+wf_response_length(struct wf_core *pub, uint64_t len)
+{
+    struct wf__resp *r = &wf__core(pub)->resp;
+
+    if (r->head_sent || r->length_hint >= 0 || len > INT64_MAX) {
+        return -EALREADY;
+    }
+    r->length_hint = (int64_t)len;
     return 0;
 }
 
@@ -187,6 +190,7 @@ wf_response_reset(struct wf_core *pub)
     c->resp.hlen = 0;
     c->resp.nheaders = 0;
     c->resp.content_length = -1;
+    c->resp.length_hint = -1;
     c->resp.app_connection_close = 0;
 }
 
@@ -212,49 +216,39 @@ hbuf_append(struct wf__resp *r, const char *s, size_t n)
     return 0;
 }
 
+/* See core.h. One table decides (wf_http_header_check); a Content-Length
+ * given twice goes out once, two different ones are refused (issue 12). */
 WF_API int
 wf_response_header(struct wf_core *pub, const char *name, size_t nlen,
                    const char *val, size_t vlen)
 {
     struct wf__core *c = wf__core(pub);
     struct wf__resp *r = &c->resp;
-    size_t i;
+    int v;
 
     if (r->head_sent) {
         return -EALREADY;
     }
-    if (nlen == 0) {
+    v = wf_http_header_check(name, nlen, val, vlen);
+    if (v != WF_HTTP_OK) {
+        r->refusal = v;
         return -EINVAL;
-    }
-    for (i = 0; i < nlen; i++) {
-        if (!is_token_char((unsigned char)name[i])) {
-            return -EINVAL;
-        }
-    }
-    for (i = 0; i < vlen; i++) {
-        unsigned char ch = (unsigned char)val[i];
-
-        if (ch == '\r' || ch == '\n' || ch == '\0') {
-            return -EINVAL;
-        }
     }
     if (nlen == 14 && strncasecmp(name, "Content-Length", 14) == 0) {
-        int64_t v = 0;
+        int64_t n = 0;
+        size_t i;
 
-        if (vlen == 0 || vlen > 18) {
-            return -EINVAL;
-        }
         for (i = 0; i < vlen; i++) {
-            if (val[i] < '0' || val[i] > '9') {
+            n = n * 10 + (val[i] - '0');
+        }
+        if (r->content_length >= 0) {
+            if (n != r->content_length) {
+                r->refusal = WF_HTTP_HEADER_LENGTH_TWICE;
                 return -EINVAL;
             }
-            v = v * 10 + (val[i] - '0');
+            return 0;
         }
-        r->content_length = v;
-    } else if (nlen == 17 && strncasecmp(name, "Transfer-Encoding", 17) == 0) {
-        /* framing is the server's: an app's own chunking would be
-         * chunked twice */
-        return -EINVAL;
+        r->content_length = n;
     } else if (nlen == 10 && strncasecmp(name, "Connection", 10) == 0) {
         if (vlen == 5 && strncasecmp(val, "close", 5) == 0) {
             r->app_connection_close = 1;
@@ -293,7 +287,9 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
         size_t l;
         const char *p = wf__req_get(&c->conn->req, "SERVER_PROTOCOL", &l);
 
-        if (p != NULL && l > 0 && l < 16) {
+        /* checked when the request came (wf__cgi_defaults); checked
+         * again here because it goes verbatim into the head */
+        if (p != NULL && l < 16 && wf__http_proto_ok(p, l)) {
             proto = p;
             plen = l;
         } else {
@@ -304,35 +300,42 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
         wf__w.stopping) {
         r->close = 1;
     }
-    if (http) {
-        if (r->content_length >= 0) {
-            /* the app's framing */
-        } else if (r->no_body) {
-            if (final && c->conn->req.is_head && body_len > 0) {
-                elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
-                                         "Content-Length: %zu\r\n",
-                                         body_len);
-            }
-        } else if (final) {
+    /* the framing: decided here, for every language */
+    if (r->content_length < 0 && r->length_hint >= 0) {
+        /* the language knows the length (a list, a file): announced, and
+         * held to like the app's own */
+        r->content_length = r->length_hint;
+        if (!r->no_body || c->conn->req.is_head) {
+            elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
+                                     "Content-Length: %lld\r\n",
+                                     (long long)r->length_hint);
+        }
+    } else if (!http || r->content_length >= 0) {
+        /* the app's Content-Length (in hbuf), or the uwsgi protocol */
+    } else if (r->no_body) {
+        if (final && c->conn->req.is_head && body_len > 0) {
             elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
                                      "Content-Length: %zu\r\n", body_len);
-        } else if (c->conn->req.http_minor >= 1) {
-            r->chunked = 1;
-            elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
-                                     "Transfer-Encoding: chunked\r\n");
-        } else {
-            r->close = 1;
         }
-        if (r->close && !r->app_connection_close) {
-            elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
-                                     "Connection: close\r\n");
-        } else if (!r->close && c->conn->req.http_minor == 0) {
-            elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
-                                     "Connection: keep-alive\r\n");
-        }
+    } else if (final) {
+        elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
+                                 "Content-Length: %zu\r\n", body_len);
+    } else if (c->conn->req.http_minor >= 1) {
+        r->chunked = 1;
+        elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
+                                 "Transfer-Encoding: chunked\r\n");
     } else {
+        r->close = 1;
+    }
+    if (!http) {
         /* the uwsgi protocol: a raw response ended by closing */
         r->close = 1;
+    } else if (r->close && !r->app_connection_close) {
+        elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
+                                 "Connection: close\r\n");
+    } else if (!r->close && c->conn->req.http_minor == 0) {
+        elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
+                                 "Connection: keep-alive\r\n");
     }
     memcpy(extra + elen, "\r\n", 2);
     elen += 2;
@@ -357,6 +360,14 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
         r->sent += body_len;
     }
     return send_all(c, iov, n);
+}
+
+/* The body length the response will announce: the app's Content-Length,
+ * else the language's wf_response_length(), else -1. */
+static int64_t
+announced(const struct wf__resp *r)
+{
+    return r->content_length >= 0 ? r->content_length : r->length_hint;
 }
 
 /* Body bytes, framed. */
@@ -449,7 +460,9 @@ wf_write(struct wf_core *pub, const void *buf, size_t len)
         return 0;
     }
     if (!r->head_sent) {
-        if (r->content_length < 0 && r->olen + len <= OBUF_MAX) {
+        int64_t known = announced(r);
+
+        if (known < 0 && r->olen + len <= OBUF_MAX) {
             if (r->ocap < OBUF_MAX) {
                 char *nb = realloc(r->obuf, OBUF_MAX);
 
@@ -463,12 +476,12 @@ wf_write(struct wf_core *pub, const void *buf, size_t len)
             r->olen += len;
             return (ssize_t)len;
         }
-        if (r->content_length >= 0 && r->olen == 0) {
-            /* the app gave the length: head and first chunk together */
+        if (known >= 0 && r->olen == 0) {
+            /* the length is known: head and first chunk together */
             struct iovec b = { (void *)buf, len };
 
-            if (len > (uint64_t)r->content_length) {
-                b.iov_len = (size_t)r->content_length;
+            if (len > (uint64_t)known) {
+                b.iov_len = (size_t)known;
                 r->close = 1;
             }
             ret = send_head(c, 0, &b, 1, b.iov_len);
@@ -483,31 +496,25 @@ wf_write(struct wf_core *pub, const void *buf, size_t len)
     return ret < 0 ? ret : (ssize_t)len;
 }
 
-WF_API ssize_t
-wf_sendfile(struct wf_core *pub, int fd, off_t offset, size_t len)
+/*
+ * Send len bytes of fd from offset as body, framed (the head goes first
+ * if it has not). *sent receives the body bytes that went out (0 when the
+ * response has no body). Returns 0 or -errno; -EIO when the file ended
+ * early (the framing is then wrong: the connection closes).
+ */
+static int
+send_file(struct wf__core *c, int fd, off_t offset, size_t len,
+          size_t *sent)
 {
-    struct wf__core *c = wf__core(pub);
     struct wf__resp *r = &c->resp;
-    struct stat st;
-    size_t left, total;
+    int64_t known = announced(r);
+    size_t left;
     char size[24];
     int ret;
 
-    if (!r->status_set) {
-        return -EINVAL;
-    }
-    if (len == 0) {
-        if (fstat(fd, &st) < 0) {
-            return -errno;
-        }
-        if (st.st_size <= offset) {
-            return 0;
-        }
-        len = (size_t)(st.st_size - offset);
-    }
-    if (r->content_length >= 0 && r->sent + r->olen + len >
-        (uint64_t)r->content_length) {
-        len = (size_t)((uint64_t)r->content_length - r->sent - r->olen);
+    *sent = 0;
+    if (known >= 0 && r->sent + r->olen + len > (uint64_t)known) {
+        len = (size_t)((uint64_t)known - r->sent - r->olen);
     }
     ret = flush_head(c);
     if (ret < 0) {
@@ -525,7 +532,6 @@ wf_sendfile(struct wf_core *pub, int fd, off_t offset, size_t len)
             return ret;
         }
     }
-    total = len;
     left = len;
     while (left > 0) {
         ssize_t w = sendfile(c->conn->fd, fd, &offset, left);
@@ -535,7 +541,7 @@ wf_sendfile(struct wf_core *pub, int fd, off_t offset, size_t len)
                 continue;
             }
             if (errno == EAGAIN) {
-                int wr = wf_wait_io(pub, c->conn->fd, WF_IO_WRITE,
+                int wr = wf_wait_io(&c->pub, c->conn->fd, WF_IO_WRITE,
                                     wf__cfg.socket_timeout * 1000);
 
                 if (wr <= 0) {
@@ -555,6 +561,7 @@ wf_sendfile(struct wf_core *pub, int fd, off_t offset, size_t len)
             return -EIO;
         }
         left -= (size_t)w;
+        *sent += (size_t)w;
         r->sent += (uint64_t)w;
     }
     if (r->chunked) {
@@ -565,7 +572,80 @@ wf_sendfile(struct wf_core *pub, int fd, off_t offset, size_t len)
             return ret;
         }
     }
-    return (ssize_t)total;
+    return 0;
+}
+
+/* The length of fd from offset, for a len of 0: 0 or -errno. */
+static int
+file_rest(int fd, off_t offset, size_t *len)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0) {
+        return -errno;
+    }
+    *len = st.st_size > offset ? (size_t)(st.st_size - offset) : 0;
+    return 0;
+}
+
+/* See core.h. */
+WF_API ssize_t
+wf_sendfile(struct wf_core *pub, int fd, off_t offset, size_t len)
+{
+    struct wf__core *c = wf__core(pub);
+    size_t sent;
+    int ret;
+
+    if (!c->resp.status_set) {
+        return -EINVAL;
+    }
+    if (len == 0 && (ret = file_rest(fd, offset, &len)) < 0) {
+        return ret;
+    }
+    if (len == 0) {
+        return 0;
+    }
+    ret = send_file(c, fd, offset, len, &sent);
+    return ret < 0 ? ret : (ssize_t)sent;
+}
+
+/* See core.h. */
+WF_API int
+wf_response_file(struct wf_core *pub, int fd, off_t offset, size_t len)
+{
+    struct wf__core *c = wf__core(pub);
+    struct wf__resp *r = &c->resp;
+    size_t sent;
+    int ret;
+
+    if (!r->status_set) {
+        return -EINVAL;
+    }
+    if (len == 0 && (ret = file_rest(fd, offset, &len)) < 0) {
+        return ret;
+    }
+    if (!r->head_sent && announced(r) < 0) {
+        /* the body is what the app wrote so far and this file */
+        r->length_hint = (int64_t)(r->olen + len);
+    }
+    ret = send_file(c, fd, offset, len, &sent);
+    if (ret == -EIO) {
+        char rl[256];
+
+        wf_log(WF_LOG_ERROR, "core %u: the file (fd %d) ended %zu bytes "
+               "early while %s sent it; connection closed", c->pub.id, fd,
+               len - sent, wf__req_line(&c->conn->req, rl, sizeof(rl)));
+    }
+    return ret;
+}
+
+/* See core.h. */
+WF_API const char *
+wf_req_line(const struct wf_core *pub, char *buf, size_t len)
+{
+    const struct wf__core *c = (const struct wf__core *)pub;
+
+    return wf__req_line(&c->conn->req, buf, len);
 }
 
 WF_API int

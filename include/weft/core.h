@@ -103,8 +103,101 @@ WF_API int wf_response_header(struct wf_core *c, const char *name, size_t nlen,
 WF_API ssize_t wf_write(struct wf_core *c, const void *buf, size_t len);
 
 /* Send len bytes of file fd from offset (len 0: to the end of the file).
- * Returns the count sent or -errno. Core context. */
+ * Returns the count sent, 0 when nothing was sent because the response
+ * has no body (HEAD, 204, 304) or the range is empty, or -errno. Prefer
+ * wf_response_file(), which sets the length and tells "no body" from a
+ * failure. Core context. */
 WF_API ssize_t wf_sendfile(struct wf_core *c, int fd, off_t offset, size_t len);
+
+/*
+ * HTTP policy. The core decides the framing (Content-Length or chunked),
+ * the reason phrase, and what a status line or header may hold; a language
+ * plugin converts its objects, asks, and raises its own error from the
+ * verdict. The same table checks at the app's call (start_response) and
+ * when the head is built, so a plugin may check early and the core still
+ * refuses what a plugin forgot. (ABI 1.3)
+ */
+
+/* Verdicts of the checks below; 0 is good. Status verdicts are about the
+ * status line, NAME verdicts about a header's name, VALUE verdicts about
+ * its value, HEADER verdicts about the header as a whole. */
+enum wf_http_verdict {
+    WF_HTTP_OK = 0,
+    WF_HTTP_STATUS_FORM = 1,     /* not "NNN reason" */
+    WF_HTTP_STATUS_INTERIM,      /* 1xx given as the final status */
+    WF_HTTP_STATUS_RANGE,        /* above 599 */
+    WF_HTTP_STATUS_CTL,          /* a control byte in the reason */
+    WF_HTTP_NAME_EMPTY = 10,
+    WF_HTTP_NAME_TOKEN,          /* not an RFC 9110 token */
+    WF_HTTP_VALUE_CTL = 20,      /* CR, LF, NUL, DEL or another control byte
+                                    (HTAB is allowed) */
+    WF_HTTP_VALUE_LENGTH,        /* Content-Length not 1-18 decimal digits */
+    WF_HTTP_HEADER_FRAMING = 30, /* Transfer-Encoding: the server frames */
+    WF_HTTP_HEADER_LENGTH_TWICE, /* a second Content-Length, other value */
+};
+
+/* Whether verdict v is about a header's name, its value, or the header. */
+#define WF_HTTP_VERDICT_ON_NAME(v)   ((v) >= 10 && (v) < 20)
+#define WF_HTTP_VERDICT_ON_VALUE(v)  ((v) >= 20 && (v) < 30)
+
+/* The verdict as a predicate for an error message: "header name 'X Y' "
+ * + "is not an HTTP token (...)", "value of header 'X' " + "contains CR,
+ * ...", "bad status '101 ...': " + "...", "header 'X': " + "...". Static
+ * storage. Any context. */
+WF_API const char *wf_http_verdict_text(int verdict);
+
+/* Check a status line "NNN reason" (no CR/LF) as the app gave it: three
+ * digits 200-599, a space, a reason without control bytes but HTAB.
+ * Returns a verdict. Pure: any context, no core needed. */
+WF_API int wf_http_status_check(const char *status, size_t len);
+
+/* Check one response header as the app gave it (name: an RFC 9110 token;
+ * value: no control byte but HTAB; Content-Length: 1-18 digits;
+ * Transfer-Encoding: refused, the framing is the server's). Returns a
+ * verdict. Pure: any context, no core needed. */
+WF_API int wf_http_header_check(const char *name, size_t nlen,
+                                const char *val, size_t vlen);
+
+/* The reason phrase of an HTTP status code (RFC 9110 names: 413 "Content
+ * Too Large"), or NULL when the code has none registered. Static storage.
+ * Any context. */
+WF_API const char *wf_http_reason(int code);
+
+/* Set the status from a code: "code reason" with wf_http_reason(), or
+ * "Unknown" for a code without one. Same returns as wf_response_status();
+ * on -EINVAL wf_response_refusal() says why. Core context. */
+WF_API int wf_response_status_code(struct wf_core *c, int code);
+
+/* The verdict behind the last -EINVAL of wf_response_status(),
+ * wf_response_status_code() or wf_response_header() on c (a duplicate
+ * Content-Length with another value is only found there), or WF_HTTP_OK.
+ * Core context. */
+WF_API int wf_response_refusal(const struct wf_core *c);
+
+/* The language knows the whole body is len bytes (a list of strings):
+ * the core frames it with Content-Length len, unless the app gave its own
+ * Content-Length (the app's wins). Call before the first body byte; later
+ * calls, or calls after the head went out, change nothing (-EALREADY).
+ * Returns 0 or -EALREADY. Core context. */
+WF_API int wf_response_length(struct wf_core *c, uint64_t len);
+
+/* Send len bytes of the regular file fd from offset off as body (len 0:
+ * to the end of the file). Before the head has gone out, and when neither
+ * the app nor wf_response_length() fixed the length, the body is framed
+ * as these len bytes. Loops until all is sent, waiting through the engine
+ * when the socket is full. fd stays the caller's. Returns 0 when the bytes
+ * are sent or the response has no body (HEAD, 204, 304: nothing to send is
+ * success), -EIO when the file is shorter than promised (logged by the
+ * core; the connection will close), -EPIPE / -ECONNRESET / -ETIMEDOUT
+ * when the client is gone, -EINVAL without a status. Core context. */
+WF_API int wf_response_file(struct wf_core *c, int fd, off_t off,
+                            size_t len);
+
+/* "METHOD URI" of c's request for log lines (REQUEST_URI, else PATH_INFO
+ * and QUERY_STRING), truncated to len - 1 bytes, control bytes shown as
+ * '?'. Returns buf. Any context while the request exists. */
+WF_API const char *wf_req_line(const struct wf_core *c, char *buf,
+                               size_t len);
 
 /* 1 once the head has gone out. */
 WF_API int wf_response_started(const struct wf_core *c);

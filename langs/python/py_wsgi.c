@@ -12,25 +12,12 @@
 
 /* ------------------------------------------------------------ logging */
 
-/* "GET /path" of the core's request, for log lines. */
+/* "GET /path?query" of the core's request, for log lines: the core's
+ * format (wf_req_line). */
 const char *
 pyw_req_line(struct pyw_core *pc, char *buf, size_t len)
 {
-    size_t ml = 0, pl = 0;
-    const char *m = wf_req_get(pc->core, "REQUEST_METHOD", &ml);
-    const char *p = wf_req_get(pc->core, "PATH_INFO", &pl);
-
-    if (m == NULL) {
-        m = "?";
-        ml = 1;
-    }
-    if (p == NULL) {
-        p = "";
-        pl = 0;
-    }
-    snprintf(buf, len, "%.*s %.*s", (int)(ml > 16 ? 16 : ml), m,
-             (int)(pl > 200 ? 200 : pl), p);
-    return buf;
+    return wf_req_line(pc->core, buf, len);
 }
 
 /* "TypeName: message" of the pending exception, without clearing it.
@@ -405,9 +392,7 @@ pyw_environ_new(struct pyw_core *pc)
     unsigned n = 0;
     const struct wf_var *v = wf_req_vars(c, &n);
     PyObject *d, *o;
-    const char *host = NULL;
-    size_t hl = 0;
-    int has_name = 0, has_port = 0, https = 0;
+    int https = 0;
 
     if (env.tmpl == NULL && env_init() < 0) {
         return NULL;
@@ -428,14 +413,7 @@ pyw_environ_new(struct pyw_core *pc)
         if (e == NULL) {
             continue;
         }
-        if (e == env.http_host) {
-            host = v[i].val;
-            hl = v[i].vlen;
-        } else if (e == env.server_name) {
-            has_name = 1;
-        } else if (e == env.server_port) {
-            has_port = 1;
-        } else if (e == env.https) {
+        if (e == env.https) {
             https |= is_on(v[i].val, v[i].vlen);
         } else if (e == env.uwsgi_scheme) {
             https |= v[i].vlen == 5 &&
@@ -443,23 +421,9 @@ pyw_environ_new(struct pyw_core *pc)
         }
     }
 
-    /* The PEP's SERVER_NAME and SERVER_PORT from the Host, when the
-     * protocol did not give them (the template has the last resort). */
-    if (host != NULL && (!has_name || !has_port)) {
-        const char *colon = memchr(host, ':', hl);
-        const char *br = memchr(host, ']', hl);
-        if (colon != NULL && br != NULL && br > colon) {
-            colon = memchr(br, ':', hl - (size_t)(br - host));
-        }
-        if ((!has_name &&
-             env_set(d, env.server_name, NULL, 0, host,
-                     colon ? (size_t)(colon - host) : hl) < 0) ||
-            (!has_port &&
-             env_set(d, env.server_port, NULL, 0, colon ? colon + 1 : "80",
-                     colon ? hl - (size_t)(colon + 1 - host) : 2) < 0)) {
-            goto fail;
-        }
-    }
+    /* SERVER_NAME, SERVER_PORT and the PEP's other required keys are
+     * among the variables: the core gives the ones the protocol did not
+     * (core/policy.c, wf__cgi_defaults). */
     if (https && PyDict_SetItem(d, env.k_scheme, env.v_https) < 0) {
         goto fail;
     }
@@ -514,27 +478,6 @@ pyw_environ_reentry(struct pyw_core *pc)
 
 /* ---------------------------------------------------------- the head */
 
-static int
-is_tchar(unsigned char ch)
-{
-    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-           (ch >= 'A' && ch <= 'Z') || (ch != 0 && strchr("!#$%&'*+-.^_`|~",
-                                                       ch) != NULL);
-}
-
-/* A header value may hold visible latin-1 and blanks, nothing else. */
-static int
-value_ok(const char *s, Py_ssize_t n)
-{
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static PyObject *
 encode_latin1(PyObject *s, const char *what)
 {
@@ -556,6 +499,7 @@ check_status(PyObject *status)
     PyObject *b;
     const char *s;
     Py_ssize_t n;
+    int v;
 
     if (!PyUnicode_Check(status)) {
         return PyErr_Format(PyExc_TypeError,
@@ -568,20 +512,32 @@ check_status(PyObject *status)
     }
     s = PyBytes_AS_STRING(b);
     n = PyBytes_GET_SIZE(b);
-    if (n < 4 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' ||
-        s[2] < '0' || s[2] > '9' || s[3] != ' ' || !value_ok(s, n)) {
+    /* the core's verdict (one table for every language) */
+    v = wf_http_status_check(s, (size_t)n);
+    if (v != WF_HTTP_OK) {
         Py_DECREF(b);
         return PyErr_Format(PyExc_ValueError,
-                            "start_response: bad status %R: want three "
-                            "digits, a space and a reason, like '200 OK'",
-                            status);
+                            "start_response: bad status %R: %s", status,
+                            wf_http_verdict_text(v));
     }
     return b;
 }
 
 /* The headers, checked: a list of (bytes name, bytes value). */
+/* Raise ValueError for header `name` from the core's verdict v. */
+static void
+pyw_header_error(PyObject *name, int v)
+{
+    PyErr_Format(PyExc_ValueError, WF_HTTP_VERDICT_ON_NAME(v) ?
+                 "start_response: header name %R %s" :
+                 WF_HTTP_VERDICT_ON_VALUE(v) ?
+                 "start_response: value of header %R %s" :
+                 "start_response: header %R: %s", name,
+                 wf_http_verdict_text(v));
+}
+
 static PyObject *
-check_headers(PyObject *headers, int *has_clen)
+check_headers(PyObject *headers)
 {
     PyObject *out, *seq;
 
@@ -600,7 +556,6 @@ check_headers(PyObject *headers, int *has_clen)
         Py_DECREF(seq);
         return NULL;
     }
-    *has_clen = 0;
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
         PyObject *h = PySequence_Fast_GET_ITEM(seq, i);
         PyObject *name, *val, *bn = NULL, *bv = NULL, *t;
@@ -627,37 +582,14 @@ check_headers(PyObject *headers, int *has_clen)
         if (bv == NULL) {
             goto fail_item;
         }
-        const char *ns = PyBytes_AS_STRING(bn);
-        Py_ssize_t nl = PyBytes_GET_SIZE(bn);
-        if (nl == 0) {
-            PyErr_SetString(PyExc_ValueError,
-                            "start_response: empty header name");
+        /* the core's verdict (one table for every language) */
+        int v = wf_http_header_check(PyBytes_AS_STRING(bn),
+                                     (size_t)PyBytes_GET_SIZE(bn),
+                                     PyBytes_AS_STRING(bv),
+                                     (size_t)PyBytes_GET_SIZE(bv));
+        if (v != WF_HTTP_OK) {
+            pyw_header_error(name, v);
             goto fail_item;
-        }
-        for (Py_ssize_t j = 0; j < nl; j++) {
-            if (!is_tchar((unsigned char)ns[j])) {
-                PyErr_Format(PyExc_ValueError,
-                             "start_response: header name %R is not an "
-                             "HTTP token (no spaces, colons, CR or LF)",
-                             name);
-                goto fail_item;
-            }
-        }
-        if (!value_ok(PyBytes_AS_STRING(bv), PyBytes_GET_SIZE(bv))) {
-            PyErr_Format(PyExc_ValueError,
-                         "start_response: value of header %R contains CR, "
-                         "LF or another control character", name);
-            goto fail_item;
-        }
-        if (nl == 17 && strncasecmp(ns, "transfer-encoding", 17) == 0) {
-            PyErr_SetString(PyExc_ValueError,
-                            "start_response: Transfer-Encoding is "
-                            "hop-by-hop (PEP 3333); the server frames the "
-                            "body: remove the header");
-            goto fail_item;
-        }
-        if (nl == 14 && strncasecmp(ns, "content-length", 14) == 0) {
-            *has_clen = 1;
         }
         t = PyTuple_Pack(2, bn, bv);
         if (t == NULL || PyList_Append(out, t) < 0) {
@@ -706,7 +638,9 @@ pyw_head_push(struct pyw_core *pc, long long known_len)
                             (size_t)PyBytes_GET_SIZE(pc->status));
     if (rc < 0) {
         PyErr_Format(PyExc_ValueError, "status %R refused by the server: %s",
-                     pc->status, strerror(-rc));
+                     pc->status, rc == -EINVAL ?
+                     wf_http_verdict_text(wf_response_refusal(c)) :
+                     strerror(-rc));
         return -1;
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(pc->headers); i++) {
@@ -720,20 +654,16 @@ pyw_head_push(struct pyw_core *pc, long long known_len)
             wf_response_reset(c);
             PyErr_Format(PyExc_ValueError,
                          "header %R refused by the server: %s", t,
+                         rc == -EINVAL ?
+                         wf_http_verdict_text(wf_response_refusal(c)) :
                          strerror(-rc));
             return -1;
         }
     }
-    if (!pc->has_clen && known_len >= 0) {
-        char num[24];
-        int nl = snprintf(num, sizeof(num), "%lld", known_len);
-        rc = wf_response_header(c, "Content-Length", 14, num, (size_t)nl);
-        if (rc < 0) {
-            wf_response_reset(c);
-            PyErr_Format(PyExc_RuntimeError, "Content-Length refused: %s",
-                         strerror(-rc));
-            return -1;
-        }
+    if (known_len >= 0) {
+        /* the whole body is known: the core frames it (unless the app
+         * gave its own Content-Length) */
+        wf_response_length(c, (uint64_t)known_len);
     }
     pc->head_pushed = 1;
     return 0;
@@ -765,7 +695,6 @@ sr_call(PyObject *self, PyObject *args, PyObject *kw)
     PyObject *status, *headers, *exc_info = Py_None, *st, *hd;
     struct pyw_core *pc = bound_core((struct pyw_bound *)self,
                                      "start_response()");
-    int has_clen = 0;
 
     if (pc == NULL ||
         !PyArg_ParseTupleAndKeywords(args, kw, "OO|O:start_response", kwlist,
@@ -801,7 +730,7 @@ sr_call(PyObject *self, PyObject *args, PyObject *kw)
     if (st == NULL) {
         return NULL;
     }
-    hd = check_headers(headers, &has_clen);
+    hd = check_headers(headers);
     if (hd == NULL) {
         Py_DECREF(st);
         return NULL;
@@ -813,7 +742,6 @@ sr_call(PyObject *self, PyObject *args, PyObject *kw)
     }
     Py_XSETREF(pc->status, st);
     Py_XSETREF(pc->headers, hd);
-    pc->has_clen = has_clen;
     pc->sr_called = 1;
     return Py_NewRef(pc->write);
 }

@@ -275,37 +275,38 @@ py_file_setup(struct pyw_core *pc)
     return 1;
 }
 
+/* One slice of the file: the core sends it (or nothing, for a HEAD),
+ * framed by the length py_file_setup gave. Slices let the other cores
+ * run between two handle() calls. */
 static int
 py_step_file(struct pyw_core *pc)
 {
     off_t left = pc->file_end - pc->file_off;
-    ssize_t w;
+    size_t n = (size_t)(left > PYW_SENDFILE_SLICE ? PYW_SENDFILE_SLICE
+                                                  : left);
     char rl[256];
+    int w;
 
     if (left <= 0) {
         return WF_DONE;
     }
     pc->chunks++;
-    w = wf_sendfile(pc->core, pc->file_fd, pc->file_off,
-                    (size_t)(left > PYW_SENDFILE_SLICE ? PYW_SENDFILE_SLICE
-                                                       : left));
+    w = wf_response_file(pc->core, pc->file_fd, pc->file_off, n);
+    if (w == -EPIPE || w == -ECONNRESET || w == -ETIMEDOUT) {
+        return py_client_gone(pc, -w);
+    }
+    if (w == -EIO) {
+        /* the file shrank: the core logged it and closes */
+        return WF_ERROR;
+    }
     if (w < 0) {
-        if (w == -EPIPE || w == -ECONNRESET || w == -ETIMEDOUT) {
-            return py_client_gone(pc, (int)-w);
-        }
         wf_log(WF_LOG_ERROR, "python: sendfile(fd %d, offset %lld) of %s "
                "failed: %s", pc->file_fd, (long long)pc->file_off,
-               pyw_req_line(pc, rl, sizeof(rl)), strerror((int)-w));
+               pyw_req_line(pc, rl, sizeof(rl)), strerror(-w));
         wf_response_error(pc->core, 500);
         return WF_ERROR;
     }
-    if (w == 0) {
-        wf_log(WF_LOG_ERROR, "python: the file of wsgi.file_wrapper shrank "
-               "while %s was sending it", pyw_req_line(pc, rl, sizeof(rl)));
-        wf_response_error(pc->core, 500);
-        return WF_ERROR;
-    }
-    pc->file_off += w;
+    pc->file_off += (off_t)n;
     return pc->file_off >= pc->file_end ? WF_DONE : WF_AGAIN;
 }
 
@@ -362,7 +363,7 @@ py_start(struct pyw_core *pc)
     pc->phase = PYW_ITER;
     pc->chunks = 0;
     pc->client_gone = 0;
-    pc->sr_called = pc->head_pushed = pc->has_clen = pc->wrote = 0;
+    pc->sr_called = pc->head_pushed = pc->wrote = 0;
     pc->reentry = 0;
     pc->file_fd = -1;
 

@@ -72,7 +72,6 @@ struct pyw_core {
     unsigned armed : 1;     /* the app registered a wait (fd or timer) */
     unsigned sr_called : 1; /* start_response called */
     unsigned head_pushed : 1; /* status/headers handed to the core */
-    unsigned has_clen : 1;  /* the app gave Content-Length */
     unsigned wrote : 1;     /* body bytes were handed to the core: from the
                                app's view the head has gone out */
     int client_gone;        /* errno of a failed write/read, or 0 */

@@ -130,23 +130,12 @@ rk_core_of(struct wf_core *c)
 
 /* ------------------------------------------------------------ logging */
 
-/* "GET /path?query" of the request on rc, for log lines. */
+/* "GET /path?query" of the request on rc, for log lines: the core's
+ * format (wf_req_line). */
 const char *
 rk_req_line(struct rk_core *rc, char *buf, size_t len)
 {
-    size_t ml = 0, ul = 0, pl = 0, ql = 0;
-    const char *m = wf_req_get(rc->core, "REQUEST_METHOD", &ml);
-    const char *u = wf_req_get(rc->core, "REQUEST_URI", &ul);
-
-    if (u != NULL) {
-        snprintf(buf, len, "%.*s %.*s", (int)ml, m ? m : "?", (int)ul, u);
-    } else {
-        const char *p = wf_req_get(rc->core, "PATH_INFO", &pl);
-        const char *q = wf_req_get(rc->core, "QUERY_STRING", &ql);
-        snprintf(buf, len, "%.*s %.*s%s%.*s", (int)ml, m ? m : "?",
-                 (int)pl, p ? p : "", ql ? "?" : "", (int)ql, q ? q : "");
-    }
-    return buf;
+    return wf_req_line(rc->core, buf, len);
 }
 
 static VALUE
@@ -250,7 +239,7 @@ env_new(struct rk_core *rc)
     VALUE env = rb_hash_dup(rk.env_proto);
     const struct wf_var *v;
     unsigned n, i;
-    int https = 0, have_path = 0, have_qs = 0, have_script = 0;
+    int https = 0;
 
     v = wf_req_vars(rc->core, &n);
     for (i = 0; i < n; i++) {
@@ -266,14 +255,7 @@ env_new(struct rk_core *rc)
                         || (v[i].vlen == 1 && v[i].val[0] == '1');
             }
             break;
-        case 9:
-            have_path |= memcmp(v[i].key, "PATH_INFO", 9) == 0;
-            break;
-        case 11:
-            have_script |= memcmp(v[i].key, "SCRIPT_NAME", 11) == 0;
-            break;
         case 12:
-            have_qs |= memcmp(v[i].key, "QUERY_STRING", 12) == 0;
             /* uWSGI: UWSGI_SCHEME wins over HTTPS */
             if (memcmp(v[i].key, "UWSGI_SCHEME", 12) == 0) {
                 https = v[i].vlen == 5 && memcmp(v[i].val, "https", 5) == 0;
@@ -281,18 +263,9 @@ env_new(struct rk_core *rc)
             break;
         }
     }
-    /* Rack requires these three even when empty */
-    if (!have_path) {
-        rb_hash_aset(env, rb_interned_str("PATH_INFO", 9), rb_str_new(0, 0));
-    }
-    if (!have_qs) {
-        rb_hash_aset(env, rb_interned_str("QUERY_STRING", 12),
-                     rb_str_new(0, 0));
-    }
-    if (!have_script) {
-        rb_hash_aset(env, rb_interned_str("SCRIPT_NAME", 11),
-                     rb_str_new(0, 0));
-    }
+    /* PATH_INFO, QUERY_STRING and SCRIPT_NAME, which Rack requires even
+     * when empty, are among the variables: the core gives the ones the
+     * protocol did not (core/policy.c, wf__cgi_defaults) */
     rb_hash_aset(env, rb_interned_str("rack.url_scheme", 15),
                  https ? str_https : str_http);
     rc->input = rk_input_new(rc);
@@ -314,11 +287,7 @@ add_header(struct rk_core *rc, const char *name, long nlen, const char *val,
         rb_memerror();
     }
     if (r < 0) {
-        if (nlen == 17 && strncasecmp(name, "Transfer-Encoding", 17) == 0) {
-            rb_raise(rb_eArgError, "response header Transfer-Encoding: the "
-                     "framing is the server's (remove Rack::Chunked or the "
-                     "header)");
-        }
+        /* the core's verdict (one table for every language) */
         char shown[2][68];
         const char *src[2] = { name, val };
         long len[2] = { nlen, vlen };
@@ -330,9 +299,12 @@ add_header(struct rk_core *rc, const char *name, long nlen, const char *val,
             }
             shown[k][m] = 0;
         }
-        rb_raise(rb_eArgError, "invalid response header %s: %s (a name "
-                 "must be a token, a value free of CR, LF and NUL)",
-                 shown[0], shown[1]);
+        rb_raise(rb_eArgError, "invalid response header %s: %s (%s%s)",
+                 shown[0], shown[1],
+                 WF_HTTP_VERDICT_ON_NAME(wf_response_refusal(rc->core)) ?
+                 "the name " : WF_HTTP_VERDICT_ON_VALUE(
+                     wf_response_refusal(rc->core)) ? "the value " : "",
+                 wf_http_verdict_text(wf_response_refusal(rc->core)));
     }
     if (nlen == 14 && strncasecmp(name, "Content-Length", 14) == 0) {
         rc->has_clen = 1;
@@ -487,11 +459,9 @@ body_array(struct rk_core *rc, VALUE body)
         }
         total += RSTRING_LEN(e);
     }
-    if (!rc->has_clen) {
-        char cl[32];
-        int l = snprintf(cl, sizeof(cl), "%ld", total);
-        add_header(rc, "Content-Length", 14, cl, l);
-    }
+    /* the whole length is known: the core frames it (the app's own
+     * Content-Length wins) */
+    wf_response_length(rc->core, (uint64_t)total);
     for (long i = 0; i < n && i < RARRAY_LEN(body); i++) {
         rc->chunks++;
         if (send_chunk(rc, rb_ary_entry(body, i)) < 0) {
@@ -530,8 +500,7 @@ body_file(struct rk_core *rc, VALUE body, VALUE headers, long code)
 {
     VALUE path;
     struct stat st;
-    off_t off = 0;
-    int fd;
+    int fd, w;
 
     if (code != 200) {
         return 0;
@@ -549,32 +518,15 @@ body_file(struct rk_core *rc, VALUE body, VALUE headers, long code)
         close(fd);
         return 0;
     }
-    if (!rc->has_clen) {
-        char b[32];
-        int l = snprintf(b, sizeof(b), "%lld", (long long)st.st_size);
-        if (wf_response_header(rc->core, "Content-Length", 14, b,
-                               (size_t)l) < 0) {
-            close(fd);
-            return 0;
-        }
-        rc->has_clen = 1;
-    }
-    while (off < st.st_size) {
-        ssize_t w = wf_sendfile(rc->core, fd, off,
-                                (size_t)(st.st_size - off));
-        if (w < 0) {
-            rc->client_gone = 1;
-            rc->err = (int)-w;
-            break;
-        }
-        if (w == 0) {
-            wf_log(WF_LOG_ERROR, "rack: %s shrank while it was being sent",
-                   RSTRING_PTR(path));
-            rc->client_gone = 1;
-            rc->err = EIO;
-            break;
-        }
-        off += w;
+    /* the core sets the length (unless the app gave it), sends the
+     * file, and sends nothing for a HEAD */
+    w = wf_response_file(rc->core, fd, 0, (size_t)st.st_size);
+    if (w < 0) {
+        /* -EIO: the file shrank (the core logged it); else the client
+         * is gone */
+        rc->client_gone = 1;
+        rc->err = -w;
+    } else {
         rc->chunks++;
     }
     close(fd);
@@ -589,8 +541,6 @@ run_app(VALUE arg)
     struct rk_core *rc = (struct rk_core *)arg;
     VALUE resp, status, headers, body;
     long code;
-    const char *line;
-    char buf[16];
 
     rc->env = env_new(rc);
     resp = rb_funcall(rk.app, id_call, 1, rc->env);
@@ -609,13 +559,10 @@ run_app(VALUE arg)
     rc->body = body;
 
     code = status_code(status);
-    line = rk.status_line[code];
-    if (line == NULL) {
-        snprintf(buf, sizeof(buf), "%03ld Unknown", code);
-        line = buf;
-    }
-    if (wf_response_status(rc->core, line, strlen(line)) < 0) {
-        rb_raise(rb_eArgError, "the response status %ld was refused", code);
+    /* the reason phrase and the check are the core's */
+    if (wf_response_status_code(rc->core, (int)code) < 0) {
+        rb_raise(rb_eArgError, "the response status %ld was refused: %s",
+                 code, wf_http_verdict_text(wf_response_refusal(rc->core)));
     }
     if (RB_TYPE_P(headers, T_HASH)) {
         rb_hash_foreach(headers, header_hash_i, (VALUE)rc);
@@ -748,77 +695,6 @@ eval_str(VALUE src)
     return rb_eval_string(StringValueCStr(src));
 }
 
-static const char *const reasons[][2] = {
-    { "100", "Continue" }, { "101", "Switching Protocols" },
-    { "200", "OK" }, { "201", "Created" }, { "202", "Accepted" },
-    { "204", "No Content" }, { "206", "Partial Content" },
-    { "301", "Moved Permanently" }, { "302", "Found" },
-    { "303", "See Other" }, { "304", "Not Modified" },
-    { "307", "Temporary Redirect" }, { "308", "Permanent Redirect" },
-    { "400", "Bad Request" }, { "401", "Unauthorized" },
-    { "403", "Forbidden" }, { "404", "Not Found" },
-    { "405", "Method Not Allowed" }, { "409", "Conflict" },
-    { "410", "Gone" }, { "413", "Payload Too Large" },
-    { "422", "Unprocessable Entity" }, { "429", "Too Many Requests" },
-    { "500", "Internal Server Error" }, { "501", "Not Implemented" },
-    { "502", "Bad Gateway" }, { "503", "Service Unavailable" },
-    { "504", "Gateway Timeout" },
-};
-
-static void
-status_put(long code, const char *reason, long rlen)
-{
-    char *s;
-
-    if (code < 100 || code > 999 || rk.status_line[code] != NULL) {
-        return;
-    }
-    for (long i = 0; i < rlen; i++) {
-        if (reason[i] == '\r' || reason[i] == '\n') {
-            return;
-        }
-    }
-    s = malloc((size_t)rlen + 5);
-    if (s != NULL) {
-        snprintf(s, (size_t)rlen + 5, "%03ld %.*s", code, (int)rlen, reason);
-        rk.status_line[code] = s;
-    }
-}
-
-static int
-status_codes_i(VALUE k, VALUE v, VALUE arg)
-{
-    if (FIXNUM_P(k) && RB_TYPE_P(v, T_STRING)) {
-        status_put(FIX2LONG(k), RSTRING_PTR(v), RSTRING_LEN(v));
-    }
-    return ST_CONTINUE;
-}
-
-static VALUE
-status_codes_get(VALUE unused)
-{
-    return rb_eval_string("Rack::Utils::HTTP_STATUS_CODES");
-}
-
-/* "200 OK" for every code Rack knows (Rack::Utils::HTTP_STATUS_CODES),
- * then our own short table for the rest. */
-static void
-status_table(void)
-{
-    int state = 0;
-    VALUE h = rb_protect(status_codes_get, Qnil, &state);
-
-    if (state) {
-        rb_set_errinfo(Qnil);
-    } else if (RB_TYPE_P(h, T_HASH)) {
-        rb_hash_foreach(h, status_codes_i, Qnil);
-    }
-    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
-        status_put(atol(reasons[i][0]), reasons[i][1],
-                   (long)strlen(reasons[i][1]));
-    }
-}
-
 static const char fmt_exc_src[] =
     "lambda do |e|\n"
     "  out = []\n"
@@ -932,7 +808,6 @@ rack_init(struct wf_err *err)
         return wf_err_set(err, "rack: cannot load Rack (%s); install it "
                           "from Debian (apt-get install ruby-rack)", sum);
     }
-    status_table();
 
     VALUE proto = rb_hash_new(), ver = rb_ary_new_from_args(2, INT2FIX(1),
                                                             INT2FIX(3));

@@ -66,7 +66,6 @@ struct rk_global {
     VALUE cErrors;
     VALUE holder;           /* marks the cores' VALUEs */
 
-    char *status_line[1000]; /* "200 OK" for 100..999 when known */
 
     struct rk_core *cores;
     unsigned ncores;

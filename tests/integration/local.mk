@@ -5,6 +5,7 @@ WEFT_INTEGRATION_TESTS = \
 	tests/integration/t_http.py \
 	tests/integration/t_async.py \
 	tests/integration/t_uwsgi.py \
+	tests/integration/t_response.py \
 	tests/integration/t_master.py \
 	tests/integration/t_wsgi.py \
 	tests/integration/t_wsgi_async.py \

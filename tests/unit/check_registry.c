@@ -36,6 +36,12 @@ teardown(void)
 #define WF_ABI_MINOR_NEXT 2
 #elif WF_ABI_MINOR == 2
 #define WF_ABI_MINOR_NEXT 3
+#elif WF_ABI_MINOR == 3
+#define WF_ABI_MINOR_NEXT 4
+#elif WF_ABI_MINOR == 4
+#define WF_ABI_MINOR_NEXT 5
+#elif WF_ABI_MINOR == 5
+#define WF_ABI_MINOR_NEXT 6
 #else
 #error "extend WF_ABI_MINOR_NEXT"
 #endif
