@@ -3,6 +3,7 @@
  * several workers sharing the log never interleave.
  */
 #include "internal.h"
+#include "policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -124,20 +125,15 @@ wf__log_open(const char *path, struct wf_err *err)
 void
 wf__log_request(struct wf__core *c)
 {
-    size_t mlen = 0, ulen = 0, plen = 0, i, vbytes = 0;
-    const char *method, *uri, *proto;
-    char tbuf[64];
+    size_t plen = 0, i, vbytes = 0;
+    const char *proto;
+    char tbuf[64], rl[1024];
     time_t now;
     struct tm tm;
     int64_t ms;
 
     if (wf__cfg.disable_logging) {
         return;
-    }
-    method = wf__req_get(&c->conn->req, "REQUEST_METHOD", &mlen);
-    uri = wf__req_get(&c->conn->req, "REQUEST_URI", &ulen);
-    if (uri == NULL) {
-        uri = wf__req_get(&c->conn->req, "PATH_INFO", &ulen);
     }
     proto = wf__req_get(&c->conn->req, "SERVER_PROTOCOL", &plen);
     for (i = 0; i < c->conn->req.nvars; i++) {
@@ -149,12 +145,12 @@ wf__log_request(struct wf__core *c)
     ms = wf__now_ms() - c->t_start;
     wf_log(WF_LOG_INFO,
            "[pid: %d|app: 0|req: %llu/%llu] %s () {%u vars in %zu bytes} "
-           "[%s] %.*s %.*s => generated %llu bytes in %lld msecs "
+           "[%s] %s => generated %llu bytes in %lld msecs "
            "(%.*s %.3s) %u headers in %zu bytes (%u switches on core %u)",
            (int)getpid(), (unsigned long long)wf__w.requests,
            (unsigned long long)wf__w.requests, c->conn->raddr, c->conn->req.nvars,
-           vbytes, tbuf, (int)mlen, method ? method : "-", (int)ulen,
-           uri ? uri : "-", (unsigned long long)c->resp.sent,
+           vbytes, tbuf, wf__req_line(&c->conn->req, rl, sizeof(rl)),
+           (unsigned long long)c->resp.sent,
            (long long)ms, (int)(proto ? plen : 8),
            proto ? proto : "HTTP/1.0", c->resp.status,
            c->resp.nheaders, c->resp.hlen, c->switches, c->pub.id);

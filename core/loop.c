@@ -12,6 +12,7 @@
  * generator's yield (WF_AGAIN) gives the worker away.
  */
 #include "loop.h"
+#include "policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,12 +93,10 @@ run_core(struct wf__core *c)
     c->state = WF_CS_RUNNING;
     if (wf__slot != NULL) {
         /* for the master's harakiri: what runs, since when */
-        size_t ml = 0, ul = 0;
-        const char *m = wf__req_get(&c->conn->req, "REQUEST_METHOD", &ml);
-        const char *u = wf__req_get(&c->conn->req, "REQUEST_URI", &ul);
+        char rl[sizeof(wf__slot->req)];
 
-        snprintf(wf__slot->req, sizeof(wf__slot->req), "%.*s %.*s from %s",
-                 (int)ml, m ? m : "-", (int)ul, u ? u : "-",
+        snprintf(wf__slot->req, sizeof(wf__slot->req), "%s from %s",
+                 wf__req_line(&c->conn->req, rl, sizeof(rl)),
                  c->conn->raddr);
         wf__slot->busy_core = c->pub.id;
         wf__slot->busy_since = wf__now_ms();

@@ -4,6 +4,7 @@
  * cancel).
  */
 #include "loop.h"
+#include "policy.h"
 
 #include <stdio.h>
 #include <unistd.h>
@@ -110,18 +111,15 @@ WF_API void
 wf_harakiri(struct wf_core *pub, const char *stack)
 {
     struct wf__core *c = wf__core(pub);
-    size_t ml = 0, ul = 0;
-    const char *m, *u;
+    char rl[512];
 
     if (c->conn == NULL || !c->in_request || c->cancelled) {
         return;
     }
-    m = wf__req_get(&c->conn->req, "REQUEST_METHOD", &ml);
-    u = wf__req_get(&c->conn->req, "REQUEST_URI", &ul);
-    wf_log(WF_LOG_ERROR, "HARAKIRI: core %u of worker %u: %.*s %.*s from %s "
+    wf_log(WF_LOG_ERROR, "HARAKIRI: core %u of worker %u: %s from %s "
            "has run for %llds (--harakiri %ld); cancelled with 504, the "
-           "other requests go on%s%s", c->pub.id, wf__w.id, (int)ml,
-           m ? m : "-", (int)ul, u ? u : "-", c->conn->raddr,
+           "other requests go on%s%s", c->pub.id, wf__w.id,
+           wf__req_line(&c->conn->req, rl, sizeof(rl)), c->conn->raddr,
            (long long)((wf__now_ms() - c->t_start) / 1000), wf__cfg.harakiri,
            stack && *stack ? "; it waited in:\n" : "",
            stack ? stack : "");

@@ -55,7 +55,7 @@
 
 #include <weft/plugin.h>
 
-#include "../../langs/python/py_errors.h"
+#include "py_errors.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0"
@@ -132,7 +132,7 @@ gl_run(PyObject *self, PyObject *unused)
 
         snprintf(what, sizeof(what), "greenlet: core %lu ended its request "
                  "with a Python exception set", id);
-        pyw_log_exc(WF_LOG_ERROR, what);
+        pyw_log_exc(WF_LOG_ERROR, "%s", what);
     }
     Py_RETURN_NONE;
 }
@@ -352,7 +352,7 @@ gl_resume(struct wf_core *c)
         if (s->g == NULL) {
             snprintf(what, sizeof(what), "greenlet: cannot create the "
                      "greenlet of core %u", c->id);
-            pyw_log_exc(WF_LOG_ERROR, what);
+            pyw_log_exc(WF_LOG_ERROR, "%s", what);
             gl.switches_failed++;
             return -1;
         }
@@ -365,7 +365,7 @@ gl_resume(struct wf_core *c)
     if (r == NULL) {
         snprintf(what, sizeof(what), "greenlet: switch into core %u failed",
                  c->id);
-        pyw_log_exc(WF_LOG_ERROR, what);
+        pyw_log_exc(WF_LOG_ERROR, "%s", what);
         gl.switches_failed++;
         if (PyGreenlet_ACTIVE(s->g)) {
             /* alive but unreachable: never resume it again, never free
@@ -418,7 +418,7 @@ gl_suspend(struct wf_core *c)
 
         snprintf(what, sizeof(what), "greenlet: switch from core %u to the "
                  "loop failed", c->id);
-        pyw_log_exc(WF_LOG_ERROR, what);
+        pyw_log_exc(WF_LOG_ERROR, "%s", what);
         gl.switches_failed++;
     } else {
         Py_DECREF(r);

@@ -498,7 +498,7 @@ pyw_module_setup(struct wf_err *err)
     unsigned vi[3] = { 0, 0, 0 };
 
     if (m == NULL) {
-        pyw_log_exc(NULL, "python: import uwsgi failed:");
+        pyw_log_exc(WF_LOG_ERROR, "python: import uwsgi failed:");
         return wf_err_set(err, "python: the built-in uwsgi module failed to "
                           "import (see the log); this is a bug");
     }
@@ -537,7 +537,8 @@ pyw_module_setup(struct wf_err *err)
     }
     return 0;
 fail:
-    pyw_log_exc(NULL, "python: setting up the uwsgi module failed:");
+    pyw_log_exc(WF_LOG_ERROR,
+                "python: setting up the uwsgi module failed:");
     return wf_err_set(err, "python: setting up the uwsgi module failed "
                       "(see the log); this is a bug");
 }

@@ -136,8 +136,8 @@ py_app_error(struct pyw_core *pc, const char *where)
         PyErr_Clear();
         return py_client_gone(pc, pc->client_gone);
     }
-    pyw_log_exc(pc, "python: exception %s of %s (core %u):", where, rl,
-                pc->id);
+    pyw_log_exc(WF_LOG_ERROR, "python: exception %s of %s (core %u):",
+                where, rl, pc->id);
     wf_response_error(pc->core, 500);
     return WF_ERROR;
 }
@@ -436,9 +436,9 @@ py_finish(struct pyw_core *pc)
             Py_DECREF(close);
             if (r == NULL) {
                 char rl[256];
-                pyw_log_exc(pc, "python: close() of the app's iterable "
-                            "raised, in %s:", pyw_req_line(pc, rl,
-                                                           sizeof(rl)));
+                pyw_log_exc(WF_LOG_ERROR, "python: close() of the app's "
+                            "iterable raised, in %s:",
+                            pyw_req_line(pc, rl, sizeof(rl)));
             }
             Py_XDECREF(r);
         }
@@ -618,17 +618,13 @@ python_init(struct wf_err *err)
     pyw.initialized = 1;
     pyw.init_pid = getpid();
 
-    PyObject *tb = PyImport_ImportModule("traceback");
-    if (tb != NULL) {
-        pyw.fmt_exc = PyObject_GetAttrString(tb, "format_exception");
-        Py_DECREF(tb);
-    }
-    PyErr_Clear();
+    pyw_errors_init();
     pyw.empty_bytes = PyBytes_FromStringAndSize(NULL, 0);
     pyw.version_tuple = Py_BuildValue("(ii)", 1, 0);
     if (pyw.empty_bytes == NULL || pyw.version_tuple == NULL ||
         pyw_wsgi_types_init() < 0 || pyw_input_type_init() < 0) {
-        pyw_log_exc(NULL, "python: setting up the WSGI types failed:");
+        pyw_log_exc(WF_LOG_ERROR,
+                    "python: setting up the WSGI types failed:");
         return wf_err_set(err, "python: setting up the WSGI types failed "
                           "(see the log); this is a bug");
     }
@@ -746,7 +742,7 @@ load_error(struct wf_err *err, const char *opt, const char *val,
     char sum[384];
 
     pyw_exc_summary(sum, sizeof(sum));
-    pyw_log_exc(NULL, "python: --%s %s failed:", opt, val);
+    pyw_log_exc(WF_LOG_ERROR, "python: --%s %s failed:", opt, val);
     return wf_err_set(err, "--%s %s: %s; %s", opt, val, sum, fix);
 }
 

@@ -27,6 +27,8 @@
 
 #include <weft/plugin.h>
 
+#include "py_errors.h"
+
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
 #error "langs/python: py_tstate.c knows the PyThreadState of CPython 3.11 only; configure --with-python=/usr/bin/python3.11"
 #endif
@@ -108,7 +110,6 @@ struct pyw_global {
     pid_t init_pid;             /* the process that did it */
     PyObject *app;
     PyObject *umod;             /* the uwsgi module */
-    PyObject *fmt_exc;          /* traceback.format_exception */
     PyObject *fd_readable;      /* uwsgi.wait_fd_read */
     PyObject *fd_writable;      /* uwsgi.wait_fd_write */
     PyObject *empty_bytes;
@@ -151,9 +152,6 @@ void pyw_errors_flush(PyObject *errors);
 int pyw_head_push(struct pyw_core *pc, long long known_len);
 int pyw_is_file_wrapper(PyObject *o);
 PyObject *pyw_file_wrapper_filelike(PyObject *o);
-void pyw_log_exc(struct pyw_core *pc, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-int pyw_exc_summary(char *buf, size_t len);
 const char *pyw_req_line(struct pyw_core *pc, char *buf, size_t len);
 extern PyTypeObject pyw_file_wrapper_type;
 

@@ -71,7 +71,7 @@
 
 #include <weft/plugin.h>
 
-#include "../../langs/python/py_errors.h"
+#include "py_errors.h"   /* shared/: one copy per plugin */
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0"
@@ -148,7 +148,7 @@ gv_call0(PyObject *obj, const char *method, const char *what)
     PyObject *r = PyObject_CallMethod(obj, method, NULL);
 
     if (r == NULL) {
-        pyw_log_exc(WF_LOG_ERROR, what);
+        pyw_log_exc(WF_LOG_ERROR, "%s", what);
         return -1;
     }
     Py_DECREF(r);
