@@ -1,7 +1,7 @@
 # weft_plugin.m4: which plugins to build.
 #
 #   --enable-engines=LIST   engines and loops: ugreen greenlet fiber epoll libevent gevent coroae
-#   --enable-langs=LIST     languages: python rack psgi
+#   --enable-langs=LIST     languages: python rack psgi cgi
 #
 # Without a LIST every plugin whose dependencies are found is built and the
 # others are listed as skipped, with the reason. A plugin named in a LIST
@@ -16,7 +16,7 @@ AC_DEFUN([WEFT_PLUGINS_INIT], [
     [weft_engines_asked="$enableval"], [weft_engines_asked=auto])
   AC_ARG_ENABLE([langs],
     [AS_HELP_STRING([--enable-langs=LIST],
-      [comma-separated language plugins to build: python,rack,psgi
+      [comma-separated language plugins to build: python,rack,psgi,cgi
        (default: every one whose dependencies are found)])],
     [weft_langs_asked="$enableval"], [weft_langs_asked=auto])
   weft_enabled_plugins=""
@@ -30,9 +30,9 @@ AC_DEFUN([WEFT_PLUGINS_INIT], [
   done
   for weft_p in `echo "$weft_langs_asked" | tr ',' ' '`; do
     case "$weft_p" in
-      auto|yes|python|rack|psgi) ;;
+      auto|yes|python|rack|psgi|cgi) ;;
       no) weft_langs_asked="" ;;
-      *) AC_MSG_ERROR([--enable-langs: unknown language '$weft_p'; known: python, rack, psgi]) ;;
+      *) AC_MSG_ERROR([--enable-langs: unknown language '$weft_p'; known: python, rack, psgi, cgi]) ;;
     esac
   done
 ])
@@ -160,6 +160,10 @@ AC_DEFUN([WEFT_PLUGIN_CHECK_ALL], [
     WEFT_RUBY_CHECK
     AS_IF([test "x$have_ruby" != xyes],
       [weft_ok=no; weft_why="Ruby's pkg-config file not found; apt-get install ruby-dev"])])
+
+  WEFT_PLUGIN([cgi], [langs], [
+    AC_CHECK_FUNC([posix_spawn], [],
+      [weft_ok=no; weft_why="posix_spawn() not found in libc"])])
 
   WEFT_PLUGIN([fiber], [engines], [
     WEFT_RUBY_CHECK
