@@ -135,6 +135,13 @@ static const char ca_src[] =
     "  $c->throw($cancel);\n"
     "  $c->ready;\n"
     "}\n"
+    "sub stack_of {\n"
+    "  my $id = shift; my $c = $coro[$id] or return '';\n"
+    "  my $s = '';\n"
+    "  eval { $c->call(sub { require Carp; local $Carp::CarpLevel = 0;\n"
+    "    $s = Carp::longmess('waits') }); 1 };\n"
+    "  return join(\"\\n\", reverse map { s/^\\s+//r } split /\\n/, $s);\n"
+    "}\n"
     "sub wake_idle { for my $id (@_) { $cb[$id]->(-2) if $cb[$id] } }\n"
     "sub run {\n"
     "  my ($ctl, $harakiri, @lfd) = @_;\n"
@@ -388,7 +395,29 @@ static XS(xs_harakiri)
             wf_request_age_ms(s->core) <= limit) {
             continue;
         }
-        wf_harakiri(s->core, NULL);
+        {
+            /* where its coroutine waits: Carp::longmess run inside it */
+            dSP;
+            SV *st = NULL;
+            int cnt;
+
+            ENTER;
+            SAVETMPS;
+            PUSHMARK(SP);
+            mXPUSHi((IV)i);
+            PUTBACK;
+            cnt = call_pv("weft::coroae::stack_of", G_SCALAR | G_EVAL);
+            SPAGAIN;
+            if (cnt == 1) {
+                st = POPs;
+            }
+            PUTBACK;
+            wf_harakiri(s->core, st != NULL && SvOK(st) && SvCUR(st) > 0
+                                     ? SvPV_nolen(st) : NULL);
+            FREETMPS;
+            LEAVE;
+            sv_setpvs(ERRSV, "");
+        }
         ca_kill(s, i);
     }
     XSRETURN_EMPTY;

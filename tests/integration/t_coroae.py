@@ -177,7 +177,8 @@ def test_harakiri_cancels_one_request_and_the_others_go_on():
         assert out[0].status == 504, out[0]
         assert time.time() - t0 < 10
         assert all(r.status == 200 for r in out[1:]), out
-        srv.expect_log("cancelled (core")
+        log = srv.expect_log("cancelled (core")
+        assert "coro.psgi line" in log, log[-2000:]   # where it waited
         assert get(srv, "/hello").status == 200
 
 
@@ -188,6 +189,49 @@ def test_psgi_without_coroae_or_with_ugreen():
                          http_socket=True)
     last = (p.stdout + p.stderr).strip().splitlines()[-1]
     assert p.returncode != 0 and "psgi" in last, last
+
+
+def test_reload_closes_idle_keepalive_connections_without_waiting():
+    with server("--master", "--processes", "1") as srv:
+        s = srv.connect()
+        s.sendall(b"GET /pid HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = Reader(s)
+        pid0 = r.response().body
+        t0 = time.time()
+        os.kill(srv.pid, signal.SIGHUP)
+        assert r.eof(wait=10), "the idle connection stayed open"
+        assert time.time() - t0 < 8
+        s.close()
+
+        def new_worker():
+            try:
+                return get(srv, "/pid", timeout=2).body != pid0
+            except OSError:
+                return False
+        assert weftest.wait_for(new_worker, 15), srv.log()[-2000:]
+
+
+def test_reload_cancels_what_runs_past_the_mercy():
+    with server("--master", "--processes", "1",
+                "--worker-reload-mercy", "1") as srv:
+        pid0 = get(srv, "/pid").body
+        import threading
+        res = []
+        t = threading.Thread(target=lambda: res.append(
+            get(srv, "/sleep?s=30")))
+        t.start()
+        time.sleep(0.5)
+        os.kill(srv.pid, signal.SIGHUP)
+        t.join(15)
+        assert res and res[0].status == 504, res
+        srv.expect_log("--worker-reload-mercy")
+
+        def new_worker():
+            try:
+                return get(srv, "/pid", timeout=2).body != pid0
+            except OSError:
+                return False
+        assert weftest.wait_for(new_worker, 15), srv.log()[-2000:]
 
 
 weftest.main()

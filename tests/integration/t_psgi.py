@@ -222,6 +222,17 @@ def test_uwsgi_modifier1_5_goes_to_perl_beside_python():
         assert b"psgi.version" not in out and b"200" in out, out
 
 
+def test_async_cores_without_an_engine_serve_in_turn():
+    # --async N with no suspend engine: one request at a time, the
+    # uwsgi:: waits register and suspend returns at once
+    with server("--async", "4") as srv:
+        weftest.check_keepalive(srv, "psgi --async 4")
+        r = get(srv, "/delayed")
+        assert r.body == b"delayed body", r
+        e = env_of(srv)
+        assert e["psgi.nonblocking"] == "0", e
+
+
 # ------------------------------------------------------------- start-up
 
 
