@@ -68,6 +68,8 @@ ASAN_UNUSABLE = {
                 "follow",
     "gevent": "gevent runs on greenlet, which copies C stacks, which "
               "AddressSanitizer cannot follow",
+    "coroae": "Coro switches between C stacks of its own, which "
+              "AddressSanitizer cannot follow",
 }
 
 
