@@ -12,10 +12,13 @@ wf_version(void)
     return PACKAGE_VERSION;
 }
 
+/* This process's worker number (0 in the master). */
+unsigned wf__worker_id;
+
 WF_API unsigned
 wf_worker_id(void)
 {
-    return wf__w.id;
+    return wf__worker_id;
 }
 
 WF_API unsigned
@@ -39,10 +42,9 @@ wf_suspend_engine_name(void)
 WF_API struct wf_core *
 wf_core_current(void)
 {
-    if (wf__loop_ops != NULL) {
-        return wf__loop_ops->current();
-    }
-    return wf__w.current ? &wf__w.current->pub : NULL;
+    struct wf__loop *L = wf__L;
+
+    return L != NULL ? L->st->current(L) : NULL;
 }
 
 WF_API long

@@ -23,17 +23,17 @@
 /* --------------------------------------------------------- accepting */
 
 void
-wf__conn_accepting(int on)
+wf__conn_accepting(struct wf__loop *L, int on)
 {
     struct wf__listener *l;
 
-    if (wf__w.accepting == on || wf__loop_ops != NULL) {
+    if (L->accepting == on) {
         return;
     }
-    for (l = wf__listeners; l; l = l->next) {
-        wf__io_set(l->fd, on ? WF_IO_READ : 0);
+    for (l = L->listeners; l; l = l->next) {
+        L->st->io_set(L, l->fd, on ? WF_IO_READ : 0);
     }
-    wf__w.accepting = on;
+    L->accepting = on;
 }
 
 /* ------------------------------------------------------ connections */
@@ -48,13 +48,13 @@ wf__head_timeout_ms(void)
 }
 
 struct wf__conn *
-wf__conn_get(void)
+wf__conn_get(struct wf__loop *L)
 {
-    struct wf__conn *k = wf__w.conn_free;
+    struct wf__conn *k = L->conn_free;
     size_t arena = (size_t)wf__cfg.buffer_size * 2 + 1024;
 
     if (k != NULL) {
-        wf__w.conn_free = k->next;
+        L->conn_free = k->next;
         return k;
     }
     k = calloc(1, sizeof(*k));
@@ -84,20 +84,24 @@ wf__conn_get(void)
 static void
 idle_add(struct wf__conn *k)
 {
+    struct wf__loop *L = k->loop;
+
     k->idle = 1;
     k->idle_next = NULL;
-    k->idle_prev = wf__w.idle_tail;
-    if (wf__w.idle_tail) {
-        wf__w.idle_tail->idle_next = k;
+    k->idle_prev = L->idle_tail;
+    if (L->idle_tail) {
+        L->idle_tail->idle_next = k;
     } else {
-        wf__w.idle_head = k;
+        L->idle_head = k;
     }
-    wf__w.idle_tail = k;
+    L->idle_tail = k;
 }
 
 static void
 idle_del(struct wf__conn *k)
 {
+    struct wf__loop *L = k->loop;
+
     if (!k->idle) {
         return;
     }
@@ -105,38 +109,40 @@ idle_del(struct wf__conn *k)
     if (k->idle_prev) {
         k->idle_prev->idle_next = k->idle_next;
     } else {
-        wf__w.idle_head = k->idle_next;
+        L->idle_head = k->idle_next;
     }
     if (k->idle_next) {
         k->idle_next->idle_prev = k->idle_prev;
     } else {
-        wf__w.idle_tail = k->idle_prev;
+        L->idle_tail = k->idle_prev;
     }
 }
 
 void
 wf__conn_close(struct wf__conn *k)
 {
+    struct wf__loop *L = k->loop;
+
     idle_del(k);
     if (k->all_prev) {
         k->all_prev->all_next = k->all_next;
     } else {
-        wf__w.all_head = k->all_next;
+        L->all_head = k->all_next;
     }
     if (k->all_next) {
         k->all_next->all_prev = k->all_prev;
     }
-    wf__timer_clear(&k->timer);
-    wf__io_set(k->fd, 0);
-    wf__w.fdtab[k->fd].conn = NULL;
+    wf__timer_clear(L, &k->timer);
+    L->st->io_set(L, k->fd, 0);
+    L->fdtab[k->fd].conn = NULL;
     close(k->fd);
     k->fd = -1;
     k->core = NULL;
-    k->next = wf__w.conn_free;
-    wf__w.conn_free = k;
-    wf__w.nconns--;
-    if (!wf__w.stopping && !wf__w.accept_paused_until) {
-        wf__conn_accepting(1);
+    k->next = L->conn_free;
+    L->conn_free = k;
+    L->nconns--;
+    if (!L->stopping && !L->accept_paused_until) {
+        wf__conn_accepting(L, 1);
     }
 }
 
@@ -144,8 +150,8 @@ static void start_request(struct wf__conn *k, int head_len);
 
 /* Parse what k holds: > 0 the head's length, 0 incomplete, < 0 bad (logged
  * and answered; the caller closes). */
-int
-wf__conn_parse_head(struct wf__conn *k)
+static int
+parse_head(struct wf__conn *k)
 {
     size_t max_head = (size_t)wf__cfg.buffer_size;
     int r = k->lsn->proto == WF_PROTO_HTTP
@@ -164,8 +170,8 @@ wf__conn_parse_head(struct wf__conn *k)
 }
 
 /* The head buffer is full and the head still incomplete: 431, close. */
-int
-wf__conn_head_overflow(struct wf__conn *k)
+static int
+head_overflow(struct wf__conn *k)
 {
     if (k->buf_len < k->buf_cap) {
         return 0;
@@ -176,33 +182,29 @@ wf__conn_head_overflow(struct wf__conn *k)
     return 1;
 }
 
-/* The loop reads (more of) k's head; parses; starts the request when it is
- * whole, answers 400/431/... when it is bad. */
-void
-wf__conn_read_head(struct wf__conn *k)
+/* See loop.h: the one reader of request heads, for both loops. */
+int
+wf__conn_read_more(struct wf__conn *k)
 {
-    int fresh = k->buf_len > 0;
+    int fresh = k->buf_len > 0 && k->head_len == 0;
 
-    idle_del(k);
     for (;;) {
         ssize_t n;
 
         if (fresh) {
-            int r = wf__conn_parse_head(k);
+            int r = parse_head(k);
 
             fresh = 0;
             if (r > 0) {
-                start_request(k, r);
-                return;
+                k->head_len = (size_t)r;
+                return 1;
             }
             if (r < 0) {
-                wf__conn_close(k);
-                return;
+                return -1;
             }
         }
-        if (wf__conn_head_overflow(k)) {
-            wf__conn_close(k);
-            return;
+        if (head_overflow(k)) {
+            return -1;
         }
         n = recv(k->fd, k->buf + k->buf_len, k->buf_cap - k->buf_len, 0);
         if (n > 0) {
@@ -211,21 +213,50 @@ wf__conn_read_head(struct wf__conn *k)
             continue;
         }
         if (n == 0) {
-            wf__conn_close(k);
-            return;
+            return -1;
         }
         if (errno == EINTR) {
             continue;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            wf__io_set(k->fd, WF_IO_READ);
-            if (k->timer.heap_idx < 0) {
-                wf__timer_set(&k->timer, wf__now_ms() + wf__head_timeout_ms());
-            }
-            return;
+            return 0;
         }
+        return -1;
+    }
+}
+
+/* See loop.h. The head timeout is --http-timeout, or --socket-timeout
+ * without it (wf__head_timeout_ms). */
+void
+wf__conn_head_timeout(struct wf__conn *k)
+{
+    if (k->buf_len > 0 && k->lsn->proto == WF_PROTO_HTTP) {
+        wf_log(WF_LOG_WARN, "%s: %s sent no complete request head in %lds "
+               "(--http-timeout/--socket-timeout); closed", k->lsn->name,
+               k->raddr, wf__head_timeout_ms() / 1000);
+        wf__resp_send_error(k, 408);
+    }
+}
+
+/* The core's loop reads (more of) k's head; starts the request when it is
+ * whole, answers 400/431/... when it is bad. */
+void
+wf__conn_read_head(struct wf__conn *k)
+{
+    struct wf__loop *L = k->loop;
+    int r;
+
+    idle_del(k);
+    r = wf__conn_read_more(k);
+    if (r > 0) {
+        start_request(k, (int)k->head_len);
+    } else if (r < 0) {
         wf__conn_close(k);
-        return;
+    } else {
+        wf__io_set(L, k->fd, WF_IO_READ);
+        if (k->timer.heap_idx < 0) {
+            wf__timer_set(L, &k->timer, wf__now_ms() + wf__head_timeout_ms());
+        }
     }
 }
 
@@ -283,10 +314,11 @@ wf__conn_request_vars(struct wf__conn *k)
 static void
 start_request(struct wf__conn *k, int head_len)
 {
+    struct wf__loop *L = k->loop;
     int st;
 
     k->head_len = (size_t)head_len;
-    wf__timer_clear(&k->timer);
+    wf__timer_clear(L, &k->timer);
     /* the read interest stays: most connections come back to reading
      * without another byte in between, and then no epoll_ctl is needed;
      * dispatch() drops it if the fd turns ready while the request runs */
@@ -298,19 +330,19 @@ start_request(struct wf__conn *k, int head_len)
         wf__conn_close(k);
         return;
     }
-    if (wf__w.nfree > 0 && wf__w.ready_head == NULL) {
-        attach(k, wf__w.free[--wf__w.nfree]);
+    if (L->nfree > 0 && L->ready_head == NULL) {
+        attach(k, L->free[--L->nfree]);
         return;
     }
     /* every core is busy: wait in line, in arrival order */
     k->state = WF_CONN_READY;
     k->next = NULL;
-    if (wf__w.ready_tail) {
-        wf__w.ready_tail->next = k;
+    if (L->ready_tail) {
+        L->ready_tail->next = k;
     } else {
-        wf__w.ready_head = k;
+        L->ready_head = k;
     }
-    wf__w.ready_tail = k;
+    L->ready_tail = k;
 }
 
 void
@@ -349,86 +381,99 @@ attach(struct wf__conn *k, struct wf__core *c)
 /* The oldest idle keep-alive connection (no byte of its next head yet),
  * or NULL. */
 static struct wf__conn *
-idle_conn(void)
+idle_conn(struct wf__loop *L)
 {
-    return wf__w.idle_head;
+    return L->idle_head;
 }
 
 
+/* See loop.h. */
+struct wf__conn *
+wf__conn_accept_one(struct wf__loop *L, struct wf__listener *l)
+{
+    struct sockaddr_storage ss;
+    socklen_t slen = sizeof(ss);
+    struct wf__conn *k;
+    int fd;
+
+    do {
+        fd = accept4(l->fd, (struct sockaddr *)&ss, &slen,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    } while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
+    if (fd < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            /* out of fds or memory: the listener stays readable, so
+             * stop watching it for a moment instead of spinning */
+            int64_t now = wf__now_ms();
+
+            if (now - L->accept_err_logged >= 1000) {
+                wf_log_errno("accept4(%s)", l->name);
+                L->accept_err_logged = now;
+            }
+            wf__conn_accepting(L, 0);
+            L->accept_paused_until = now + 100;
+        }
+        return NULL;
+    }
+    if ((unsigned)fd >= L->max_fds || (k = wf__conn_get(L)) == NULL) {
+        wf_log(WF_LOG_ERROR, "accept4(%s): no room for fd %d (fd table "
+               "%u, or out of memory); raise ulimit -n", l->name, fd,
+               L->max_fds);
+        close(fd);
+        return NULL;
+    }
+    wf__conn_setup(L, k, fd, l, &ss);
+    return k;
+}
+
 void
-wf__conn_accept_some(struct wf__listener *l)
+wf__conn_accept_some(struct wf__loop *L, struct wf__listener *l)
 {
     for (;;) {
-        struct sockaddr_storage ss;
-        socklen_t slen = sizeof(ss);
         struct wf__conn *k;
-        int fd;
 
-        if (wf__w.stopping) {
+        if (L->stopping) {
             return;
         }
-        if (wf__w.nconns >= wf__w.max_conns) {
+        if (L->nconns >= L->max_conns) {
             /* at the limit: an idle keep-alive connection makes room (as
              * nginx does); clients retry a request on a closed idle
              * connection */
-            struct wf__conn *idle = idle_conn();
+            struct wf__conn *idle = idle_conn(L);
 
             if (idle == NULL) {
                 break;
             }
             wf__conn_close(idle);
         }
-        fd = accept4(l->fd, (struct sockaddr *)&ss, &slen,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) {
-                continue;
-            }
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                /* out of fds or memory: the listener stays readable, so
-                 * stop watching it for a moment instead of spinning */
-                int64_t now = wf__now_ms();
-
-                if (now - wf__w.accept_err_logged >= 1000) {
-                    wf_log_errno("accept4(%s)", l->name);
-                    wf__w.accept_err_logged = now;
-                }
-                wf__conn_accepting(0);
-                wf__w.accept_paused_until = now + 100;
-            }
+        k = wf__conn_accept_one(L, l);
+        if (k == NULL) {
             break;
         }
-        if ((unsigned)fd >= wf__w.max_fds || (k = wf__conn_get()) == NULL) {
-            wf_log(WF_LOG_ERROR, "accept4(%s): no room for fd %d (fd table "
-                   "%u, or out of memory); raise ulimit -n", l->name, fd,
-                   wf__w.max_fds);
-            close(fd);
-            break;
-        }
-        wf__conn_setup(k, fd, l, &ss);
         /* the head is usually there already: read it now and save a
          * round through the io engine */
         wf__conn_read_head(k);
     }
-    if (wf__w.nconns >= wf__w.max_conns && idle_conn() == NULL) {
-        wf__conn_accepting(0);
+    if (L->nconns >= L->max_conns && idle_conn(L) == NULL) {
+        wf__conn_accepting(L, 0);
     }
 }
 
 void
-wf__conn_setup(struct wf__conn *k, int fd, struct wf__listener *l,
-           const struct sockaddr_storage *ss)
+wf__conn_setup(struct wf__loop *L, struct wf__conn *k, int fd,
+               struct wf__listener *l, const struct sockaddr_storage *ss)
 {
     int one = 1;
 
-    wf__w.nconns++;
+    k->loop = L;
+    L->nconns++;
     k->idle = 0;
     k->all_prev = NULL;
-    k->all_next = wf__w.all_head;
-    if (wf__w.all_head) {
-        wf__w.all_head->all_prev = k;
+    k->all_next = L->all_head;
+    if (L->all_head) {
+        L->all_head->all_prev = k;
     }
-    wf__w.all_head = k;
+    L->all_head = k;
     k->fd = fd;
     k->lsn = l;
     k->buf_len = 0;
@@ -438,9 +483,9 @@ wf__conn_setup(struct wf__conn *k, int fd, struct wf__listener *l,
     k->core = NULL;
     k->state = WF_CONN_READING;
     wf__req_reset(&k->req);
-    wf__w.fdtab[fd].conn = k;
-    wf__w.fdtab[fd].core = NULL;
-    wf__w.fdtab[fd].interest = 0;
+    L->fdtab[fd].conn = k;
+    L->fdtab[fd].core = NULL;
+    L->fdtab[fd].interest = 0;
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
 
@@ -481,23 +526,20 @@ wf__conn_next(struct wf__conn *k)
 void
 wf__conn_end_request(struct wf__core *c)
 {
+    struct wf__loop *L = c->loop;
     struct wf__conn *k = c->conn;
     int keep = wf__request_done(c, k);
 
     /* the core is free again: the first waiting head takes it */
-    c->conn = NULL;
-    c->lang = NULL;
-    c->state = WF_CS_FREE;
-    k->core = NULL;
-    wf__w.free[wf__w.nfree++] = c;
-    if (wf__w.ready_head != NULL) {
-        struct wf__conn *next = wf__w.ready_head;
+    wf__core_free(c);
+    if (L->ready_head != NULL) {
+        struct wf__conn *next = L->ready_head;
 
-        wf__w.ready_head = next->next;
-        if (wf__w.ready_head == NULL) {
-            wf__w.ready_tail = NULL;
+        L->ready_head = next->next;
+        if (L->ready_head == NULL) {
+            L->ready_tail = NULL;
         }
-        attach(next, wf__w.free[--wf__w.nfree]);
+        attach(next, L->free[--L->nfree]);
     }
     if (!keep) {
         wf__conn_close(k);
@@ -510,8 +552,8 @@ wf__conn_end_request(struct wf__core *c)
     }
     /* idle keep-alive: the io engine says when the next request comes
      * (no recv() that would only say EAGAIN) */
-    wf__io_set(k->fd, WF_IO_READ);
-    wf__timer_set(&k->timer, wf__now_ms() + wf__head_timeout_ms());
+    wf__io_set(L, k->fd, WF_IO_READ);
+    wf__timer_set(L, &k->timer, wf__now_ms() + wf__head_timeout_ms());
     idle_add(k);
 }
 
@@ -520,9 +562,9 @@ wf__conn_end_request(struct wf__core *c)
  * goes; `all`: it goes now. A client that is sending right now is not
  * cut. */
 void
-wf__conn_close_idle(int all)
+wf__conn_close_idle(struct wf__loop *L, int all)
 {
-    struct wf__conn *k = wf__w.all_head, *next;
+    struct wf__conn *k = L->all_head, *next;
     int64_t grace = wf__now_ms() + 1000;
 
     for (; k != NULL; k = next) {
@@ -535,7 +577,7 @@ wf__conn_close_idle(int all)
         } else if (k->timer.heap_idx < 0 || k->timer.deadline > grace) {
             /* idle keep-alive, or accepted and its head not here yet: a
              * second for a request already on its way, then it goes */
-            wf__timer_set(&k->timer, grace);
+            wf__timer_set(L, &k->timer, grace);
         }
     }
 }

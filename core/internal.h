@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <signal.h>
 #include <time.h>
 
 #include <weft/plugin.h>
@@ -219,6 +220,7 @@ struct wf__conn {
     unsigned body_done : 1;
 
     struct wf__core *core;  /* while ACTIVE */
+    struct wf__loop *loop;  /* the loop that owns it */
     struct wf__conn *next;  /* ready queue, free list */
     struct wf__conn *all_prev, *all_next;    /* every live connection */
     struct wf__conn *idle_prev, *idle_next;  /* kept alive, between two
@@ -230,7 +232,9 @@ struct wf__conn {
 struct wf__core {
     struct wf_core pub;     /* first: a struct wf_core * is a wf__core * */
     struct wf__tnode timer; /* the wait timer (the first timeout wins) */
+    struct wf__loop *loop;  /* the loop that owns it */
     enum wf__core_state state;
+    int idle_wait;          /* loop engine: waiting for the next head */
     struct wf__conn *conn;  /* the request's connection, while busy */
 
     struct wf__resp resp;
@@ -255,10 +259,18 @@ struct wf__core {
     int64_t t_suspended;    /* when it last gave the worker away */
 };
 
-/* Per worker. */
-struct wf__worker {
-    unsigned id;
+struct wf__strategy;
+
+/*
+ * One loop: everything a loop changes while it serves lives here, owned by
+ * the thread that runs it (wf__loop_run). A worker runs one loop per
+ * thread; configuration (wf__cfg, the engines, the languages) is the only
+ * process-wide state on the request path. docs/design.md, "The house".
+ */
+struct wf__loop {
+    unsigned id;                /* worker number (shown in logs) */
     unsigned ncores;
+    unsigned core_base;         /* core ids core_base .. +ncores-1 */
     struct wf__core *cores;
     struct wf__core **free;     /* LIFO of free cores */
     unsigned nfree;
@@ -271,20 +283,26 @@ struct wf__worker {
     struct wf__conn *all_head;                 /* live connections */
     struct wf__conn *idle_head, *idle_tail;    /* idle, oldest first */
     unsigned nconns, max_conns;
-    const struct wf_io_ops *io;
+    struct wf__listener *listeners;            /* what it accepts on */
+    const struct wf__strategy *st;  /* how its cores wait (sched.c) */
+    unsigned max_wait_fds;      /* fds one wait passes a loop engine */
+    const struct wf_io_ops *io;     /* NULL under a loop engine */
     void *io_st;
-    const struct wf_suspend_ops *sus;
-    const struct wf_plugin *sus_plugin;
     unsigned max_fds;
     struct wf__fdent *fdtab;
     int stopping;               /* 1 graceful, 2 now */
+    int64_t stop_deadline;      /* --worker-reload-mercy ends (ms) */
+    int64_t give_up_at;         /* loop engine: cancelled, not ended */
+    int64_t next_harakiri;
     int64_t accept_paused_until;/* accept failed (EMFILE...): retry then */
     void (*waiters[4])(int entering);   /* languages' loop_wait hooks */
     unsigned nwaiters;
     int64_t accept_err_logged;
     int accepting;              /* listeners are in the io set */
     uint64_t requests;
-    int sigpipe[2];
+    int sigpipe[2];             /* signals and wf__loop_stop wake it */
+    volatile sig_atomic_t got_signal;   /* set by the signal handler */
+    struct wf__slot *slot;      /* the scoreboard slot, or NULL */
 };
 
 /* What the loop knows of an fd. */
@@ -295,7 +313,11 @@ struct wf__fdent {
     unsigned interest;          /* WF_IO_* in the io engine now */
 };
 
-extern struct wf__worker wf__w;
+/* The loop the calling thread runs (NULL outside one). Only for the API
+ * calls that name no core; everything else reaches its loop through the
+ * core or the connection. */
+extern __thread struct wf__loop *wf__L;
+
 
 /* The active engines, chosen in the master. */
 extern const struct wf_io_ops *wf__io_ops;
@@ -335,23 +357,44 @@ extern struct wf__slot *wf__slot;
 /* Run the master with n workers; returns the exit status. */
 int wf__master_run(unsigned n);
 
-/* loop.c */
+/* loop.c: run worker `id` (its set-up, one loop in this thread, its
+ * shutdown); 0 on a clean stop. */
 int wf__worker_run(unsigned id, struct wf_err *err);
+
+/* loop.c: a loop of ncores cores with ids core_base.., accepting on
+ * `listeners` (NULL: every listener of the worker), reporting to `slot`
+ * (NULL: none). Worker context, after wf__worker_init-level set-up (the
+ * engines and the languages chosen, their worker_init done). NULL + err.
+ * The loop belongs to the thread that calls wf__loop_run on it. */
+struct wf__loop *wf__loop_new(unsigned id, unsigned ncores,
+                              unsigned core_base,
+                              struct wf__listener *listeners,
+                              struct wf__slot *slot, struct wf_err *err);
+/* loop.c: run L in the calling thread until it stops (a signal to the
+ * process, or wf__loop_stop). 0 on a clean stop, -1 + err. */
+int wf__loop_run(struct wf__loop *L, struct wf_err *err);
+/* loop.c: ask L to stop, from any thread or a signal handler: how 1
+ * (finish the requests in flight, within --worker-reload-mercy) or 2
+ * (now). */
+void wf__loop_stop(struct wf__loop *L, int how);
+/* loop.c: free what wf__loop_new made (after wf__loop_run returned). */
+void wf__loop_free(struct wf__loop *L);
+
 /* Stop c's request: the client gets `status` if nothing went out yet, and
  * every wait of the core fails with -ECANCELED from now on. Loop context. */
 void wf__core_cancel(struct wf__core *c, int status);
 void wf__core_wake_clear(struct wf__core *c);
-int wf__io_set(int fd, unsigned ev);
+int wf__io_set(struct wf__loop *L, int fd, unsigned ev);
 void wf__runq_push(struct wf__core *c);
 
-/* timer.c: the per-worker deadline heap (wf__w.heap, grown as needed).
+/* timer.c: the loop's deadline heap (L->heap, grown as needed).
  * wf__timer_set returns 0, or -ENOMEM. */
-int wf__timer_set(struct wf__tnode *t, int64_t deadline);
-void wf__timer_clear(struct wf__tnode *t);
+int wf__timer_set(struct wf__loop *L, struct wf__tnode *t, int64_t deadline);
+void wf__timer_clear(struct wf__loop *L, struct wf__tnode *t);
 /* ms until the first deadline (0 when due), or -1 with none. */
-long wf__timer_next(int64_t now);
+long wf__timer_next(struct wf__loop *L, int64_t now);
 /* The first due node, removed from the heap, or NULL. */
-struct wf__tnode *wf__timer_pop_due(int64_t now);
+struct wf__tnode *wf__timer_pop_due(struct wf__loop *L, int64_t now);
 
 /* response.c */
 void wf__resp_init(struct wf__core *c);

@@ -22,8 +22,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <stddef.h>
 
-struct wf__worker wf__w;
 const struct wf_io_ops *wf__io_ops;
 const struct wf_plugin *wf__io_plugin;
 const struct wf_suspend_ops *wf__sus_ops;
@@ -34,9 +34,14 @@ const struct wf_plugin *wf__langs[256];
 const struct wf_plugin *wf__lang_default;
 void (*wf__core_body_hook)(struct wf_core *c);
 
-#define MAX_EVENTS 64
+__thread struct wf__loop *wf__L;
 
-volatile sig_atomic_t wf__got_signal;
+#define MAX_EVENTS 64
+#define MAX_LOOPS 256
+
+/* Every loop of this process, for the signal handler (a signal reaches
+ * the process; each loop learns of it through its own pipe). */
+static struct wf__loop *volatile loops[MAX_LOOPS];
 
 /* ------------------------------------------------------ the requests */
 
@@ -84,66 +89,98 @@ wf_core_body(struct wf_core *pub)
     wf__core_default_body(wf__core(pub));
 }
 
-static void
-run_core(struct wf__core *c)
+/* See loop.h. */
+void
+wf__core_free(struct wf__core *c)
+{
+    struct wf__loop *L = c->loop;
+
+    wf__core_wake_clear(c);
+    if (c->conn != NULL) {
+        c->conn->core = NULL;
+    }
+    c->conn = NULL;
+    c->lang = NULL;
+    c->idle_wait = 0;
+    c->state = WF_CS_FREE;
+    L->free[L->nfree++] = c;
+}
+
+/* With a suspend engine: run c on its own context until it suspends or
+ * ends, the language's per-core state switched around it. */
+void
+wf__core_step_switch(struct wf__core *c)
+{
+    const struct wf_lang_ops *lang = c->lang;
+    int r;
+
+    if (c->lang_switch) {
+        lang->save(NULL);
+        lang->restore(&c->pub);
+    }
+    r = wf__sus_ops->resume(&c->pub);
+    if (c->lang_switch) {
+        lang->save(&c->pub);
+        lang->restore(NULL);
+    }
+    c->loop->current = NULL;
+    if (r < 0 && c->state != WF_CS_DONE) {
+        /* the engine could not run the core: fail the request from
+         * here, with blocking writes */
+        if (lang->release) {
+            lang->release(&c->pub);
+        }
+        wf__core_after_handle(c, WF_ERROR);
+    }
+}
+
+/* Without one: handle() on the loop's stack, once; a chunk (WF_AGAIN)
+ * gives the worker away until c's registered waits fire. */
+void
+wf__core_step_block(struct wf__core *c)
 {
     const struct wf_lang_ops *lang = c->lang;
 
-    wf__w.current = c;
-    c->state = WF_CS_RUNNING;
-    if (wf__slot != NULL) {
-        /* for the master's harakiri: what runs, since when */
-        char rl[sizeof(wf__slot->req)];
-
-        snprintf(wf__slot->req, sizeof(wf__slot->req), "%s from %s",
-                 wf__req_line(&c->conn->req, rl, sizeof(rl)),
-                 c->conn->raddr);
-        wf__slot->busy_core = c->pub.id;
-        wf__slot->busy_since = wf__now_ms();
-    }
-    if (c->cancelled && wf__sus_ops == NULL) {
+    if (c->cancelled) {
         /* cancelled between two handle() calls: nothing runs any more */
         if (lang->release) {
             lang->release(&c->pub);
         }
         wf__core_after_handle(c, WF_ERROR);
-    } else if (wf__sus_ops != NULL) {
-        int r;
-
-        if (c->lang_switch) {
-            lang->save(NULL);
-            lang->restore(&c->pub);
-        }
-        r = wf__sus_ops->resume(&c->pub);
-        if (c->lang_switch) {
-            lang->save(&c->pub);
-            lang->restore(NULL);
-        }
-        wf__w.current = NULL;
-        if (r < 0 && c->state != WF_CS_DONE) {
-            /* the engine could not run the core: fail the request from
-             * here, with blocking writes */
-            if (lang->release) {
-                lang->release(&c->pub);
-            }
-            wf__core_after_handle(c, WF_ERROR);
-        }
-    } else {
-        int st = lang->handle(&c->pub);
-
-        if (wf__core_after_handle(c, st)) {
-            c->switches++;
-            c->t_suspended = wf__now_ms();
-            if (c->nwaits == 0 && c->timer.heap_idx < 0) {
-                wf__runq_push(c);
-            } else {
-                c->state = WF_CS_WAITING;
-            }
+        return;
+    }
+    if (wf__core_after_handle(c, lang->handle(&c->pub))) {
+        c->switches++;
+        c->t_suspended = wf__now_ms();
+        if (c->nwaits == 0 && c->timer.heap_idx < 0) {
+            wf__runq_push(c);
+        } else {
+            c->state = WF_CS_WAITING;
         }
     }
-    wf__w.current = NULL;
-    if (wf__slot != NULL) {
-        wf__slot->busy_since = 0;
+}
+
+static void
+run_core(struct wf__core *c)
+{
+    struct wf__loop *L = c->loop;
+
+    L->current = c;
+    c->state = WF_CS_RUNNING;
+    if (L->slot != NULL) {
+        /* for the master's harakiri: what runs, since when */
+        char rl[sizeof(L->slot->req)];
+
+        snprintf(L->slot->req, sizeof(L->slot->req), "%s from %s",
+                 wf__req_line(&c->conn->req, rl, sizeof(rl)),
+                 c->conn->raddr);
+        L->slot->busy_core = c->pub.id;
+        L->slot->busy_since = wf__now_ms();
+    }
+    L->st->step(c);
+    L->current = NULL;
+    if (L->slot != NULL) {
+        L->slot->busy_since = 0;
     }
     if (c->state == WF_CS_DONE) {
         wf__conn_end_request(c);
@@ -157,12 +194,7 @@ timer_fired(struct wf__tnode *t)
         struct wf__conn *k = (struct wf__conn *)t;
 
         if (k->state == WF_CONN_READING) {
-            if (k->buf_len > 0 && k->lsn->proto == WF_PROTO_HTTP) {
-                wf_log(WF_LOG_WARN, "%s: %s sent no complete request head "
-                       "in %lds (--http-timeout/--socket-timeout); closed",
-                       k->lsn->name, k->raddr, wf__head_timeout_ms() / 1000);
-                wf__resp_send_error(k, 408);
-            }
+            wf__conn_head_timeout(k);
             wf__conn_close(k);
         }
         return;
@@ -182,15 +214,15 @@ timer_fired(struct wf__tnode *t)
 }
 
 static void
-dispatch(const struct wf_io_event *ev)
+dispatch(struct wf__loop *L, const struct wf_io_event *ev)
 {
     struct wf__fdent *e;
 
-    if (ev->fd < 0 || (unsigned)ev->fd >= wf__w.max_fds) {
+    if (ev->fd < 0 || (unsigned)ev->fd >= L->max_fds) {
         return;
     }
-    e = &wf__w.fdtab[ev->fd];
-    if (ev->fd == wf__w.sigpipe[0]) {
+    e = &L->fdtab[ev->fd];
+    if (ev->fd == L->sigpipe[0]) {
         char buf[64];
 
         while (read(ev->fd, buf, sizeof(buf)) > 0) {
@@ -198,7 +230,7 @@ dispatch(const struct wf_io_event *ev)
         return;
     }
     if (e->lsn != NULL) {
-        wf__conn_accept_some(e->lsn);
+        wf__conn_accept_some(L, e->lsn);
         return;
     }
     if (e->core != NULL && e->core->state == WF_CS_WAITING &&
@@ -214,18 +246,18 @@ dispatch(const struct wf_io_event *ev)
      * request runs, or an fd the app closed): interest is level-triggered,
      * so stop watching it; never close an fd the loop does not own */
     if (e->interest) {
-        wf__io_set(ev->fd, 0);
+        wf__io_set(L, ev->fd, 0);
     }
 }
 
 static void
-run_queue(void)
+run_queue(struct wf__loop *L)
 {
-    struct wf__core *c = wf__w.rq_head;
+    struct wf__core *c = L->rq_head;
 
     /* one pass over what is queued now; cores queued during the pass
      * run on the next one, after the io engine had a look */
-    wf__w.rq_head = wf__w.rq_tail = NULL;
+    L->rq_head = L->rq_tail = NULL;
     while (c != NULL) {
         struct wf__core *next = c->rq_next;
 
@@ -248,29 +280,80 @@ wf__reopen_log(void)
     }
 }
 
+/* The one signal handler: every loop of the process hears of it. */
 static void
 on_signal(int sig)
 {
     int saved = errno;
+    unsigned i;
 
-    wf__got_signal = sig;
-    if (write(wf__w.sigpipe[1], "s", 1) < 0) {
+    for (i = 0; i < MAX_LOOPS; i++) {
+        struct wf__loop *L = loops[i];
+
+        if (L != NULL) {
+            L->got_signal = sig;
+            if (write(L->sigpipe[1], "s", 1) < 0) {
+                /* the pipe is full: a wake-up is pending anyway */
+            }
+        }
+    }
+    errno = saved;
+}
+
+/* See internal.h. */
+void
+wf__loop_stop(struct wf__loop *L, int how)
+{
+    int saved = errno;
+
+    L->got_signal = how == 2 ? SIGQUIT : SIGTERM;
+    if (write(L->sigpipe[1], "s", 1) < 0) {
         /* the pipe is full: a wake-up is pending anyway */
     }
     errno = saved;
 }
 
+/* See loop.h: the one place a signal turns into what the loop does. */
+int
+wf__loop_take_signal(struct wf__loop *L)
+{
+    int sig = L->got_signal;
+
+    if (sig == 0) {
+        return L->stopping;
+    }
+    L->got_signal = 0;
+    if (sig == SIGQUIT) {
+        wf_log(WF_LOG_INFO, "worker %u: SIGQUIT, stopping now", L->id);
+        L->stopping = 2;
+    } else if (sig == SIGUSR2) {
+        wf__reopen_log();
+    } else if (!L->stopping) {
+        wf_log(WF_LOG_INFO, "worker %u: %s, finishing %u in-flight "
+               "requests", L->id, strsignal(sig), L->ncores - L->nfree);
+        L->stopping = 1;
+    }
+    return L->stopping;
+}
+
 /* Tell the languages the worker waits for I/O (1) or is back (0): their
  * other threads may run meanwhile. Only when the wait may block. */
 static void
-lang_loop_wait(int entering)
+lang_loop_wait(struct wf__loop *L, int entering)
 {
     unsigned i;
 
-    for (i = 0; i < wf__w.nwaiters; i++) {
-        wf__w.waiters[i](entering);
+    for (i = 0; i < L->nwaiters; i++) {
+        L->waiters[i](entering);
     }
 }
+
+/* Each language once (wf__langs holds each at its modifier1), in
+ * modifier1 order. */
+#define EACH_LANG(i, lp, lo)                                               \
+    for ((i) = 0; (i) < 256; (i)++)                                        \
+        if (((lp) = wf__langs[(i)]) != NULL &&                             \
+            ((lo) = (const struct wf_lang_ops *)(lp)->ops) != NULL)
 
 /* --lazy-apps: load every language's app in this worker, after fork. */
 static int
@@ -308,86 +391,189 @@ load_apps(struct wf_err *err)
     return 0;
 }
 
-static int
-worker_init(unsigned id, struct wf_err *err)
+/* The fds a process may have open (after worker_setup raised it). */
+static unsigned
+fd_limit(void)
 {
     struct rlimit rl;
-    unsigned i, nc = wf_ncores();
-    struct wf__listener *l;
-    struct sigaction sa;
 
-    memset(&wf__w, 0, sizeof(wf__w));
-    wf__w.id = id;
-    wf__w.ncores = nc;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        if (rl.rlim_cur < (rlim_t)nc * 3 + 64 && rl.rlim_cur < rl.rlim_max) {
-            rl.rlim_cur = rl.rlim_max;
-            setrlimit(RLIMIT_NOFILE, &rl);
-        }
-        wf__w.max_fds = rl.rlim_cur > 1048576 ? 1048576
-                                              : (unsigned)rl.rlim_cur;
-    } else {
-        wf__w.max_fds = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        return 1024;
     }
-    wf__w.max_conns = wf__cfg.max_conns > 0 ? (unsigned)wf__cfg.max_conns
-                                            : nc * 2 + 32;
-    if (wf__w.max_conns > wf__w.max_fds - 32) {
-        wf__w.max_conns = wf__w.max_fds > 64 ? wf__w.max_fds - 32 : 16;
+    return rl.rlim_cur > 1048576 ? 1048576 : (unsigned)rl.rlim_cur;
+}
+
+/* See internal.h. */
+struct wf__loop *
+wf__loop_new(unsigned id, unsigned nc, unsigned core_base,
+             struct wf__listener *listeners, struct wf__slot *slot,
+             struct wf_err *err)
+{
+    struct wf__loop *L = calloc(1, sizeof(*L));
+    const struct wf_plugin *lp;
+    const struct wf_lang_ops *lo;
+    struct wf__listener *l;
+    unsigned i;
+
+    if (L == NULL) {
+        wf_err_set(err, "worker %u: out of memory for a loop", id);
+        return NULL;
     }
-    wf__w.fdtab = calloc(wf__w.max_fds, sizeof(*wf__w.fdtab));
-    wf__w.cores = calloc(nc, sizeof(*wf__w.cores));
-    wf__w.free = calloc(nc, sizeof(*wf__w.free));
-    if (!wf__w.fdtab || !wf__w.cores || !wf__w.free) {
-        return wf_err_set(err, "worker %u: out of memory for %u cores", id,
-                          nc);
+    L->id = id;
+    L->ncores = nc;
+    L->core_base = core_base;
+    L->slot = slot;
+    L->listeners = listeners ? listeners : wf__listeners;
+    L->sigpipe[0] = L->sigpipe[1] = -1;
+    /* the wait strategy, once (sched.c) */
+    L->st = wf__loop_ops ? &wf__st_engine
+          : wf__sus_ops ? &wf__st_switch : &wf__st_block;
+    L->max_wait_fds = WF__MAX_WAIT_FDS;
+    if (wf__loop_ops && wf__loop_plugin->abi_minor >= 4 &&
+        wf__loop_ops->max_wait_fds > 0 &&
+        wf__loop_ops->max_wait_fds < WF__MAX_WAIT_FDS) {
+        L->max_wait_fds = wf__loop_ops->max_wait_fds;
+    }
+    L->max_fds = fd_limit();
+    L->max_conns = wf__cfg.max_conns > 0 ? (unsigned)wf__cfg.max_conns
+                                         : nc * 2 + 32;
+    if (L->max_conns > L->max_fds - 32) {
+        L->max_conns = L->max_fds > 64 ? L->max_fds - 32 : 16;
+    }
+    L->fdtab = calloc(L->max_fds, sizeof(*L->fdtab));
+    L->cores = calloc(nc, sizeof(*L->cores));
+    L->free = calloc(nc, sizeof(*L->free));
+    if (!L->fdtab || !L->cores || !L->free) {
+        wf_err_set(err, "worker %u: out of memory for %u cores", id, nc);
+        goto fail;
     }
     for (i = 0; i < nc; i++) {
-        struct wf__core *c = &wf__w.cores[i];
+        struct wf__core *c = &L->cores[i];
 
-        c->pub.id = i;
+        c->pub.id = core_base + i;
+        c->loop = L;
         c->timer.heap_idx = -1;
         c->ready_fd = -1;
         /* LIFO, highest core on top: the first request lands on core
          * N-1 and a lightly loaded worker keeps reusing it (as uWSGI) */
-        wf__w.free[wf__w.nfree++] = c;
+        L->free[L->nfree++] = c;
     }
     if (wf__loop_ops == NULL) {
-        wf__w.io = wf__io_ops;
-        wf__w.io_st = wf__io_ops->open(wf__w.max_fds, err);
-        if (wf__w.io_st == NULL) {
-            return -1;
+        L->io = wf__io_ops;
+        L->io_st = wf__io_ops->open(L->max_fds, err);
+        if (L->io_st == NULL) {
+            L->io = NULL;
+            goto fail;
         }
+    }
+    EACH_LANG(i, lp, lo) {
+        if (WF_HAS_OP(lp, lo, loop_wait, 2) &&
+            L->nwaiters < sizeof(L->waiters) / sizeof(*L->waiters)) {
+            L->waiters[L->nwaiters++] = lo->loop_wait;
+        }
+    }
+    if (pipe2(L->sigpipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+        wf_err_set(err, "pipe2(): %s", strerror(errno));
+        goto fail;
+    }
+    L->st->io_set(L, L->sigpipe[0], WF_IO_READ);
+    for (l = L->listeners; l; l = l->next) {
+        L->fdtab[l->fd].lsn = l;
+    }
+    for (i = 0; i < MAX_LOOPS; i++) {
+        if (loops[i] == NULL) {
+            loops[i] = L;
+            break;
+        }
+    }
+    return L;
+
+fail:
+    wf__loop_free(L);
+    return NULL;
+}
+
+/* See internal.h. */
+void
+wf__loop_free(struct wf__loop *L)
+{
+    struct wf__conn *k;
+    unsigned i;
+
+    if (L == NULL) {
+        return;
+    }
+    for (i = 0; i < MAX_LOOPS; i++) {
+        if (loops[i] == L) {
+            loops[i] = NULL;
+        }
+    }
+    while (L->all_head != NULL) {
+        wf__conn_close(L->all_head);
+    }
+    while ((k = L->conn_free) != NULL) {
+        L->conn_free = k->next;
+        free(k->buf);
+        free(k->req.vars);
+        free(k->req.arena);
+        free(k);
+    }
+    if (L->io != NULL) {
+        L->io->close(L->io_st);
+    }
+    if (L->sigpipe[0] >= 0) {
+        close(L->sigpipe[0]);
+        close(L->sigpipe[1]);
+    }
+    for (i = 0; L->cores && i < L->ncores; i++) {
+        free(L->cores[i].waits);
+    }
+    free(L->heap);
+    free(L->cores);
+    free(L->free);
+    free(L->fdtab);
+    free(L);
+}
+
+/* See internal.h. */
+int
+wf__loop_run(struct wf__loop *L, struct wf_err *err)
+{
+    struct wf__loop *outer = wf__L;
+    int r;
+
+    wf__L = L;
+    r = L->st->run(L, err);
+    wf__L = outer;
+    return r;
+}
+
+/* The worker's share of the set-up, before its loop: fds, --lazy-apps,
+ * the languages' and the suspend engine's per-worker state, signals. */
+static int
+worker_setup(unsigned id, unsigned nc, struct wf_err *err)
+{
+    struct rlimit rl;
+    const struct wf_plugin *lp;
+    const struct wf_lang_ops *lo;
+    struct sigaction sa;
+    unsigned i;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+        rl.rlim_cur < (rlim_t)nc * 3 + 64 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
     }
     if (wf__cfg.lazy_apps && load_apps(err) < 0) {
         return -1;
     }
-    for (i = 0; i < 256; i++) {
-        const struct wf_plugin *lp = wf__langs[i];
-        const struct wf_lang_ops *lo = lp ? lp->ops : NULL;
-
-        if (lo && (lo->modifier1 & 255) == i &&
-            WF_HAS_OP(lp, lo, loop_wait, 2) &&
-            wf__w.nwaiters < sizeof(wf__w.waiters) / sizeof(*wf__w.waiters)) {
-            wf__w.waiters[wf__w.nwaiters++] = lo->loop_wait;
-        }
-    }
-    for (i = 0; i < 256; i++) {
-        const struct wf_plugin *lp = wf__langs[i];
-        const struct wf_lang_ops *lo = lp ? lp->ops : NULL;
-
-        if (lo && (lo->modifier1 & 255) == i && lo->worker_init &&
-            lo->worker_init(nc, err) < 0) {
+    EACH_LANG(i, lp, lo) {
+        if (lo->worker_init && lo->worker_init(nc, err) < 0) {
             return -1;
         }
     }
     if (wf__sus_ops != NULL && wf__sus_ops->worker_init(nc, err) < 0) {
         return -1;
-    }
-    if (pipe2(wf__w.sigpipe, O_NONBLOCK | O_CLOEXEC) < 0) {
-        return wf_err_set(err, "pipe2(): %s", strerror(errno));
-    }
-    if (wf__loop_ops == NULL) {
-        wf__io_set(wf__w.sigpipe[0], WF_IO_READ);
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -398,13 +584,8 @@ worker_init(unsigned id, struct wf_err *err)
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGUSR2, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    for (l = wf__listeners; l; l = l->next) {
-        wf__w.fdtab[l->fd].lsn = l;
-    }
-    if (wf__loop_ops == NULL) {
-        wf__conn_accepting(1);
-    } else if (wf__loop_ops->worker_init &&
-               wf__loop_ops->worker_init(nc, err) < 0) {
+    if (wf__loop_ops != NULL && wf__loop_ops->worker_init &&
+        wf__loop_ops->worker_init(nc, err) < 0) {
         return -1;
     }
     return 0;
@@ -413,155 +594,141 @@ worker_init(unsigned id, struct wf_err *err)
 static void
 worker_fini(int now)
 {
+    const struct wf_plugin *lp;
+    const struct wf_lang_ops *lo;
     unsigned i;
 
-    if (!now) {
-        /* languages first (their objects may live on the cores'
-         * contexts), then the engine that owns those contexts */
-        for (i = 0; i < 256; i++) {
-            const struct wf_plugin *lp = wf__langs[i];
-            const struct wf_lang_ops *lo = lp ? lp->ops : NULL;
-
-            if (lo && (lo->modifier1 & 255) == i && lo->shutdown) {
-                lo->shutdown();
-            }
-        }
-        if (wf__sus_ops && wf__sus_ops->worker_fini) {
-            wf__sus_ops->worker_fini();
-        }
-        if (wf__loop_ops && wf__loop_ops->worker_fini) {
-            wf__loop_ops->worker_fini();
+    if (now) {
+        return;
+    }
+    /* languages first (their objects may live on the cores' contexts),
+     * then the engine that owns those contexts */
+    EACH_LANG(i, lp, lo) {
+        if (lo->shutdown) {
+            lo->shutdown();
         }
     }
-    if (wf__w.io != NULL) {
-        wf__w.io->close(wf__w.io_st);
+    if (wf__sus_ops && wf__sus_ops->worker_fini) {
+        wf__sus_ops->worker_fini();
+    }
+    if (wf__loop_ops && wf__loop_ops->worker_fini) {
+        wf__loop_ops->worker_fini();
     }
 }
+
+static struct wf__loop *worker_loop;
 
 /* See internal.h. Runs the worker until it stops; 0 on a clean stop. */
 int
 wf__worker_run(unsigned id, struct wf_err *err)
 {
-    struct wf_io_event evs[MAX_EVENTS];
-    int64_t stop_deadline = 0, next_harakiri = 0;
-    int now_exit = 0;
+    unsigned nc = wf_ncores();
+    struct wf__loop *L;
+    int r;
 
-    if (worker_init(id, err) < 0) {
+    wf__worker_id = id;
+    if (worker_setup(id, nc, err) < 0) {
+        return -1;
+    }
+    L = wf__loop_new(id, nc, 0, NULL, wf__slot, err);
+    if (L == NULL) {
         return -1;
     }
     if (wf__loop_ops != NULL) {
-        int r;
-
         wf_log(WF_LOG_INFO, "worker %u (pid %d) ready: %u cores, loop %s",
-               id, (int)getpid(), wf__w.ncores, wf__loop_plugin->name);
-        if (wf__slot != NULL) {
-            wf__slot->ready = 1;
+               id, (int)getpid(), L->ncores, wf__loop_plugin->name);
+    } else {
+        if (wf__cfg.async > 0 && wf__sus_ops == NULL) {
+            wf_log(WF_LOG_WARN, "*** async mode without a suspend engine: "
+                   "only a generator's yield gives the worker away; add a "
+                   "suspend engine: --ugreen or --greenlet (Python), "
+                   "--fiber (Rack) ***");
         }
-        r = wf__loop_ops->run(err);
-        worker_fini(wf__w.stopping == 2);
-        return r;
+        wf_log(WF_LOG_INFO, "worker %u (pid %d) ready: %u cores, io %s, "
+               "suspend %s", id, (int)getpid(), L->ncores,
+               wf__io_plugin->name,
+               wf__sus_plugin ? wf__sus_plugin->name : "none");
     }
-    if (wf__cfg.async > 0 && wf__sus_ops == NULL) {
-        wf_log(WF_LOG_WARN, "*** async mode without a suspend engine: only "
-               "a generator's yield gives the worker away; add a suspend "
-               "engine: --ugreen or --greenlet (Python), --fiber (Rack) ***");
-    }
-    wf_log(WF_LOG_INFO, "worker %u (pid %d) ready: %u cores, io %s, "
-           "suspend %s", id, (int)getpid(), wf__w.ncores,
-           wf__io_plugin->name,
-           wf__sus_plugin ? wf__sus_plugin->name : "none");
     if (wf__slot != NULL) {
         wf__slot->ready = 1;
     }
+    worker_loop = L;    /* the process exits after this: kept, not freed */
+    r = wf__loop_run(L, err);
+    worker_fini(L->stopping == 2);
+    return r;
+}
+
+/* See loop.h: the core's own loop. */
+int
+wf__loop_core_run(struct wf__loop *L, struct wf_err *err)
+{
+    struct wf_io_event evs[MAX_EVENTS];
+
+    wf__conn_accepting(L, 1);
     for (;;) {
         long timeout;
         int64_t now;
         int n, i;
         struct wf__tnode *t;
 
-        if (wf__got_signal) {
-            int sig = wf__got_signal;
-
-            wf__got_signal = 0;
-            if (sig == SIGQUIT) {
-                wf_log(WF_LOG_INFO, "worker %u: SIGQUIT, stopping now", id);
-                now_exit = 1;
-                break;
-            }
-            if (sig == SIGUSR2) {
-                wf__reopen_log();
-                continue;
-            }
-            if (!wf__w.stopping) {
-                wf_log(WF_LOG_INFO, "worker %u: %s, finishing %u in-flight "
-                       "requests", id, strsignal(sig),
-                       wf__w.ncores - wf__w.nfree);
-            }
-            wf__w.stopping = 1;
+        if (wf__loop_take_signal(L) == 2) {
+            break;
         }
-        if (wf__w.stopping) {
-            if (stop_deadline == 0) {
-                stop_deadline = wf__now_ms() + wf__cfg.reload_mercy * 1000;
-                wf__conn_accepting(0);
+        if (L->stopping) {
+            if (L->stop_deadline == 0) {
+                L->stop_deadline = wf__now_ms() +
+                                   wf__cfg.reload_mercy * 1000;
+                wf__conn_accepting(L, 0);
             }
-            wf__conn_close_idle(wf__now_ms() > stop_deadline);
-            if (wf__w.nconns == 0) {
+            now = wf__now_ms();
+            wf__conn_close_idle(L, L->stop_deadline != INT64_MAX &&
+                                   now > L->stop_deadline);
+            if (L->nconns == 0) {
                 break;
             }
-            if (wf__now_ms() > stop_deadline) {
-                unsigned k;
-
-                wf_log(WF_LOG_WARN, "worker %u: %u requests still running "
-                       "after %lds (--worker-reload-mercy); cancelling them",
-                       id, wf__w.ncores - wf__w.nfree, wf__cfg.reload_mercy);
-                for (k = 0; k < wf__w.ncores; k++) {
-                    wf__core_cancel(&wf__w.cores[k], 503);
-                }
-                stop_deadline = INT64_MAX;
-            }
+            wf__watchdog_mercy(L, now);
         }
         now = wf__now_ms();
-        if (wf__w.accept_paused_until && now >= wf__w.accept_paused_until &&
-            !wf__w.stopping) {
-            wf__w.accept_paused_until = 0;
-            wf__conn_accepting(1);
+        if (L->accept_paused_until && now >= L->accept_paused_until &&
+            !L->stopping) {
+            L->accept_paused_until = 0;
+            wf__conn_accepting(L, 1);
         }
-        timeout = wf__w.rq_head ? 0 : wf__timer_next(now);
-        if (wf__w.accept_paused_until &&
-            (timeout < 0 || timeout > wf__w.accept_paused_until - now)) {
-            timeout = (long)(wf__w.accept_paused_until - now);
+        timeout = L->rq_head ? 0 : wf__timer_next(L, now);
+        if (L->accept_paused_until &&
+            (timeout < 0 || timeout > L->accept_paused_until - now)) {
+            timeout = (long)(L->accept_paused_until - now);
         }
         if (wf__cfg.harakiri > 0 && (timeout < 0 || timeout > 500)) {
             timeout = 500;
         }
-        if (wf__w.stopping && (timeout < 0 || timeout > 1000)) {
+        if (L->stopping && (timeout < 0 || timeout > 1000)) {
             timeout = 1000;   /* look at the mercy deadline now and then */
         }
         if (timeout != 0) {
-            lang_loop_wait(1);
+            lang_loop_wait(L, 1);
         }
-        n = wf__w.io->wait(wf__w.io_st, evs, MAX_EVENTS, timeout);
+        n = L->io->wait(L->io_st, evs, MAX_EVENTS, timeout);
         if (timeout != 0) {
-            lang_loop_wait(0);
+            lang_loop_wait(L, 0);
         }
         if (n < 0 && n != -EINTR) {
             errno = -n;
             wf_log_errno("%s wait()", wf__io_plugin->name);
-            return wf_err_set(err, "worker %u: the io engine failed", id);
+            return wf_err_set(err, "worker %u: the io engine failed", L->id);
         }
         for (i = 0; i < n; i++) {
-            dispatch(&evs[i]);
+            dispatch(L, &evs[i]);
         }
         now = wf__now_ms();
-        while ((t = wf__timer_pop_due(now)) != NULL) {
+        while ((t = wf__timer_pop_due(L, now)) != NULL) {
             timer_fired(t);
         }
-        if (wf__cfg.harakiri > 0 && now >= next_harakiri) {
-            wf__watchdog_harakiri(now);
-            next_harakiri = now + 500;
+        if (wf__cfg.harakiri > 0 && now >= L->next_harakiri) {
+            wf__watchdog_harakiri(L, now);
+            L->next_harakiri = now + 500;
         }
-        run_queue();
+        run_queue(L);
     }
-    worker_fini(now_exit);
     return 0;
 }

@@ -12,8 +12,59 @@
 
 #include <signal.h>
 
-/* loop.c: the last signal the worker got (0: none); set by its handler. */
-extern volatile sig_atomic_t wf__got_signal;
+/* Fds one wait of a core may pass a loop engine, at most. */
+#define WF__MAX_WAIT_FDS 16
+
+/*
+ * How the cores of a loop wait: chosen once by wf__loop_new (sched.c
+ * defines the three), never re-decided per call. Every entry runs in the
+ * context of the core it is given (or the loop's, for io_set and run).
+ */
+struct wf__strategy {
+    const char *name;
+    /* fd's interest in the loop's io engine (a loop engine keeps none). */
+    int (*io_set)(struct wf__loop *L, int fd, unsigned ev);
+    /* wf_suspend: give the worker away until c's waits fire. 0/-errno. */
+    int (*suspend)(struct wf__core *c);
+    /* wf_wait_io: 1 ready, 0 timed out, -errno. */
+    int (*wait_io)(struct wf__core *c, int fd, unsigned ev, long ms);
+    /* wf_sleep (ms >= 0): 0 or -errno. */
+    int (*sleep)(struct wf__core *c, long ms);
+    /* wf_core_current. */
+    struct wf_core *(*current)(struct wf__loop *L);
+    /* The core cancelled c (harakiri, mercy): stop the context that runs
+     * it, when it has one the core cannot wake itself (a loop engine's). */
+    void (*cancel)(struct wf__core *c);
+    /* Where c's app waits now, for the harakiri log; 0 when unknown. */
+    size_t (*backtrace)(struct wf__core *c, char *buf, size_t len);
+    /* Loop context: run queued core c until it waits again or ends. */
+    void (*step)(struct wf__core *c);
+    /* The loop itself, until it stops. 0, or -1 + err. */
+    int (*run)(struct wf__loop *L, struct wf_err *err);
+};
+
+extern const struct wf__strategy wf__st_switch, wf__st_block, wf__st_engine;
+
+/* loop.c: the step of wf__st_switch (resume c's context) and of
+ * wf__st_block (one handle() on the loop's stack). */
+void wf__core_step_switch(struct wf__core *c);
+void wf__core_step_block(struct wf__core *c);
+
+/* loop.c: the core's own loop (io wait -> dispatch -> timers -> run
+ * queue), the run of wf__st_switch and wf__st_block. */
+int wf__loop_core_run(struct wf__loop *L, struct wf_err *err);
+
+/* loop_engine.c: hand the worker to the loop engine, the run of
+ * wf__st_engine. */
+int wf__loop_engine_run(struct wf__loop *L, struct wf_err *err);
+
+/* loop.c: act on a signal (or wf__loop_stop) that reached L: SIGUSR2
+ * reopens the log, SIGQUIT stops now, the others gracefully. Returns
+ * L->stopping. Loop context. */
+int wf__loop_take_signal(struct wf__loop *L);
+
+/* api.c: this process's worker number (0 in the master). */
+extern unsigned wf__worker_id;
 
 /* loop.c: --logto again (after a rotation; SIGUSR2). Worker context. */
 void wf__reopen_log(void);
@@ -27,6 +78,10 @@ int wf__core_after_handle(struct wf__core *c, int st);
  * engine: handle() until done, suspending between chunks. Core context. */
 void wf__core_default_body(struct wf__core *c);
 
+/* loop.c: the one way a core becomes free (either loop): it forgets its
+ * waits and its connection and goes back on the free list. */
+void wf__core_free(struct wf__core *c);
+
 /* sched.c: 1 when c waits on fd. */
 int wf__core_waits_on(const struct wf__core *c, int fd);
 
@@ -38,27 +93,30 @@ void wf__core_wake(struct wf__core *c, int fd);
  * before its next one), in ms. */
 long wf__head_timeout_ms(void);
 
-/* conn.c: watch the listeners (1) or stop (0). No-op under a loop engine.
- * Loop context. */
-void wf__conn_accepting(int on);
+/* conn.c: watch the listeners (1) or stop (0). Loop context. */
+void wf__conn_accepting(struct wf__loop *L, int on);
 
-/* conn.c: a connection from the pool (or a new one), NULL without memory. */
-struct wf__conn *wf__conn_get(void);
+/* conn.c: a connection from L's pool (or a new one), NULL without
+ * memory. */
+struct wf__conn *wf__conn_get(struct wf__loop *L);
 
 /* conn.c: fd was accepted on l from *ss: k takes it (READING). */
-void wf__conn_setup(struct wf__conn *k, int fd, struct wf__listener *l,
+void wf__conn_setup(struct wf__loop *L, struct wf__conn *k, int fd,
+                    struct wf__listener *l,
                     const struct sockaddr_storage *ss);
 
 /* conn.c: close k's fd and give k back to the pool. Loop context. */
 void wf__conn_close(struct wf__conn *k);
 
-/* conn.c: parse what k holds: > 0 the head's length, 0 incomplete, < 0 bad
- * (logged and answered; the caller closes). */
-int wf__conn_parse_head(struct wf__conn *k);
+/* conn.c: read (more of) k's head and parse it, for either loop: 1 when
+ * the head is whole (k->head_len set), 0 when the socket has nothing more
+ * now (EAGAIN), -1 when the connection is over (closed by the client,
+ * bad or too large: answered and logged; the caller closes). */
+int wf__conn_read_more(struct wf__conn *k);
 
-/* conn.c: 1 when k's head buffer is full and the head still incomplete
- * (answered with 431; the caller closes). */
-int wf__conn_head_overflow(struct wf__conn *k);
+/* conn.c: k's head did not come within the head timeout: 408 when part
+ * of it came (logged), for either loop. The caller closes. */
+void wf__conn_head_timeout(struct wf__conn *k);
 
 /* conn.c: the loop reads (more of) k's head; starts the request when it is
  * whole, answers 400/431/... when it is bad. Loop context. */
@@ -72,7 +130,12 @@ int wf__conn_request_vars(struct wf__conn *k);
 void wf__conn_bind_core(struct wf__conn *k, struct wf__core *c);
 
 /* conn.c: accept what l has, as far as there is room. Loop context. */
-void wf__conn_accept_some(struct wf__listener *l);
+void wf__conn_accept_some(struct wf__loop *L, struct wf__listener *l);
+
+/* conn.c: accept one connection on l into k (NULL: nothing to accept, or
+ * no room; logged). Either loop. */
+struct wf__conn *wf__conn_accept_one(struct wf__loop *L,
+                                     struct wf__listener *l);
 
 /* conn.c: k carries its next request: what follows the body is its head. */
 void wf__conn_next(struct wf__conn *k);
@@ -82,13 +145,18 @@ void wf__conn_next(struct wf__conn *k);
 void wf__conn_end_request(struct wf__core *c);
 
 /* conn.c: while stopping, let idle connections go (all: now). */
-void wf__conn_close_idle(int all);
+void wf__conn_close_idle(struct wf__loop *L, int all);
 
 /* watchdog.c: count and log c's finished request; 1 when its connection k
  * may carry the next one (max-requests, RSS and stopping decide). */
 int wf__request_done(struct wf__core *c, struct wf__conn *k);
 
 /* watchdog.c: --harakiri per core, about twice a second. Loop context. */
-void wf__watchdog_harakiri(int64_t now);
+void wf__watchdog_harakiri(struct wf__loop *L, int64_t now);
+
+/* watchdog.c: while L stops gracefully: once --worker-reload-mercy has
+ * run out, cancel every request still running (503; the strategy stops
+ * their contexts). 1 from then on, 0 before. Loop context. */
+int wf__watchdog_mercy(struct wf__loop *L, int64_t now);
 
 #endif

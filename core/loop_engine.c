@@ -2,7 +2,15 @@
  * The loop-engine API (include/weft/core.h, "loop engines"): what a loop
  * engine such as gevent calls to accept and serve connections while it
  * owns the worker's waiting and switching. include/weft/ops.h describes
- * the engine's side.
+ * the engine's side (struct wf_loop_ops).
+ *
+ * The engine only waits, switches and reports. Worker policy stays here,
+ * the same as for the core's own loop: reading heads and their timeout
+ * (conn.c), the request's life (loop.c), harakiri, max-requests and the
+ * mercy (watchdog.c), and, in wf_loop_tick(), the drain: idle keep-alive
+ * connections woken to close, the give-up when cancelled requests do not
+ * end. These calls name no loop: they act on the loop of the calling
+ * thread (wf__L).
  */
 #include "loop.h"
 
@@ -10,7 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ------------------------------------------------------- loop engines */
+/* Cancelled requests that have not ended this long after: left alone. */
+#define GIVE_UP_MS 5000
 
 WF_API int
 wf_loop_listeners(int *fds, int max)
@@ -18,7 +27,7 @@ wf_loop_listeners(int *fds, int max)
     struct wf__listener *l;
     int n = 0;
 
-    for (l = wf__listeners; l && n < max; l = l->next) {
+    for (l = wf__L->listeners; l && n < max; l = l->next) {
         fds[n++] = l->fd;
     }
     return n;
@@ -27,81 +36,143 @@ wf_loop_listeners(int *fds, int max)
 WF_API int
 wf_loop_control_fd(void)
 {
-    return wf__w.sigpipe[0];
+    return wf__L->sigpipe[0];
 }
 
 WF_API int
 wf_loop_control(void)
 {
+    struct wf__loop *L = wf__L;
     char buf[64];
 
-    while (read(wf__w.sigpipe[0], buf, sizeof(buf)) > 0) {
+    while (read(L->sigpipe[0], buf, sizeof(buf)) > 0) {
     }
-    if (wf__got_signal) {
-        int sig = wf__got_signal;
-
-        wf__got_signal = 0;
-        if (sig == SIGQUIT) {
-            wf_log(WF_LOG_INFO, "worker %u: SIGQUIT, stopping now", wf__w.id);
-            wf__w.stopping = 2;
-        } else if (sig == SIGUSR2) {
-            wf__reopen_log();
-        } else if (!wf__w.stopping) {
-            wf_log(WF_LOG_INFO, "worker %u: %s, finishing %u in-flight "
-                   "requests", wf__w.id, strsignal(sig),
-                   wf__w.ncores - wf__w.nfree);
-            wf__w.stopping = 1;
-        }
-    }
-    return wf__w.stopping;
+    return wf__loop_take_signal(L);
 }
 
 WF_API unsigned
 wf_loop_room(void)
 {
-    return wf__w.stopping ? 0 : wf__w.nfree;
+    return wf__L->stopping ? 0 : wf__L->nfree;
 }
 
 WF_API unsigned
 wf_loop_busy(void)
 {
-    return wf__w.ncores - wf__w.nfree;
+    return wf__L->ncores - wf__L->nfree;
+}
+
+/* See core.h. */
+WF_API long
+wf_loop_tick_ms(void)
+{
+    if (wf__L->stopping) {
+        return 100;
+    }
+    return wf__cfg.harakiri > 0 ? 500 : 0;
+}
+
+/* See core.h. */
+WF_API long
+wf_loop_mercy_left_ms(void)
+{
+    struct wf__loop *L = wf__L;
+    int64_t left;
+
+    if (!L->stopping || L->stop_deadline == 0) {
+        return -1;
+    }
+    if (L->stop_deadline == INT64_MAX) {
+        return 0;
+    }
+    left = L->stop_deadline - wf__now_ms();
+    return left > 0 ? (long)left : 0;
+}
+
+/* Only idle keep-alive connections keep a graceful stop waiting: wake
+ * their waits (the engine's wake op); the core sees the worker stopping
+ * and closes them. */
+static void
+wake_idle(struct wf__loop *L, unsigned busy)
+{
+    unsigned i, idle = 0;
+
+    for (i = 0; i < L->ncores; i++) {
+        idle += L->cores[i].state != WF_CS_FREE && L->cores[i].idle_wait;
+    }
+    if (idle == 0 || idle != busy ||
+        !WF_HAS_OP(wf__loop_plugin, wf__loop_ops, wake, 4)) {
+        return;
+    }
+    for (i = 0; i < L->ncores; i++) {
+        struct wf__core *c = &L->cores[i];
+
+        if (c->state != WF_CS_FREE && c->idle_wait) {
+            wf__loop_ops->wake(&c->pub);
+        }
+    }
+}
+
+/* See core.h: the core's policy for a loop engine's worker. */
+WF_API int
+wf_loop_tick(void)
+{
+    struct wf__loop *L = wf__L;
+    int64_t now = wf__now_ms();
+    unsigned busy = L->ncores - L->nfree;
+
+    if (wf__cfg.harakiri > 0) {
+        wf_loop_heartbeat();    /* the hub turns: tell the master */
+        if (now >= L->next_harakiri) {
+            wf__watchdog_harakiri(L, now);
+            L->next_harakiri = now + 500;
+        }
+    }
+    if (L->stopping != 1) {
+        return L->stopping;
+    }
+    if (L->stop_deadline == 0) {
+        L->stop_deadline = now + wf__cfg.reload_mercy * 1000;
+    }
+    if (busy == 0) {
+        return 2;
+    }
+    if (wf__watchdog_mercy(L, now)) {
+        if (L->give_up_at == 0) {
+            L->give_up_at = now + GIVE_UP_MS;
+        } else if (now >= L->give_up_at) {
+            wf_log(WF_LOG_ERROR, "worker %u: %u request%s did not end %ds "
+                   "after being cancelled (the app catches the "
+                   "cancellation?); leaving %s", L->id, busy,
+                   busy == 1 ? "" : "s", GIVE_UP_MS / 1000,
+                   busy == 1 ? "it" : "them");
+            return 2;
+        }
+        return 1;
+    }
+    wake_idle(L, busy);
+    return 1;
 }
 
 WF_API struct wf_core *
 wf_loop_accept(int lfd)
 {
-    struct sockaddr_storage ss;
-    socklen_t slen = sizeof(ss);
+    struct wf__loop *L = wf__L;
     struct wf__listener *l;
     struct wf__conn *k;
     struct wf__core *c;
-    int fd;
 
-    if (lfd < 0 || (unsigned)lfd >= wf__w.max_fds || wf__w.stopping ||
-        wf__w.nfree == 0 || (l = wf__w.fdtab[lfd].lsn) == NULL) {
+    if (lfd < 0 || (unsigned)lfd >= L->max_fds || L->stopping ||
+        L->nfree == 0 || (l = L->fdtab[lfd].lsn) == NULL) {
         return NULL;
     }
-    do {
-        fd = accept4(lfd, (struct sockaddr *)&ss, &slen,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-    } while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
-    if (fd < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            wf_log_errno("accept4(%s)", l->name);
-        }
+    k = wf__conn_accept_one(L, l);
+    if (k == NULL) {
         return NULL;
     }
-    if ((unsigned)fd >= wf__w.max_fds || (k = wf__conn_get()) == NULL) {
-        wf_log(WF_LOG_ERROR, "accept4(%s): no room for fd %d; raise "
-               "ulimit -n", l->name, fd);
-        close(fd);
-        return NULL;
-    }
-    wf__conn_setup(k, fd, l, &ss);
     /* under a loop engine a connection keeps its core while it lives:
      * the engine's own context (greenlet) is the connection's */
-    c = wf__w.free[--wf__w.nfree];
+    c = L->free[--L->nfree];
     c->conn = k;
     k->core = c;
     c->state = WF_CS_RUNNING;
@@ -111,62 +182,32 @@ wf_loop_accept(int lfd)
 /* Read k's next head through the loop engine. 1 when whole, 0 when the
  * connection is over (closed, bad, timed out: answered already). */
 static int
-loop_read_head(struct wf__core *c, struct wf__conn *k)
+engine_read_head(struct wf__core *c, struct wf__conn *k)
 {
-    int fresh = k->buf_len > 0;
+    struct wf__loop *L = c->loop;
 
     for (;;) {
-        ssize_t n;
+        struct wf_io_event ev = { k->fd, WF_IO_READ };
+        int ready, r = wf__conn_read_more(k);
 
-        if (fresh) {
-            int r = wf__conn_parse_head(k);
-
-            fresh = 0;
-            if (r > 0) {
-                k->head_len = (size_t)r;
-                return 1;
-            }
-            if (r < 0) {
-                return 0;
-            }
+        if (r != 0) {
+            return r > 0;
         }
-        if (wf__conn_head_overflow(k)) {
+        if (L->stopping && k->buf_len == 0) {
+            return 0;   /* idle while stopping: done */
+        }
+        /* nothing of the next head yet: an idle connection, which the
+         * drain may wake (wf_loop_tick) */
+        c->idle_wait = k->buf_len == 0;
+        r = wf__loop_ops->wait(&c->pub, &ev, 1, wf__head_timeout_ms(),
+                               &ready);
+        c->idle_wait = 0;
+        if (r == 0) {
+            wf__conn_head_timeout(k);
+        }
+        if (r <= 0) {
             return 0;
         }
-        n = recv(k->fd, k->buf + k->buf_len, k->buf_cap - k->buf_len, 0);
-        if (n > 0) {
-            k->buf_len += (size_t)n;
-            fresh = 1;
-            continue;
-        }
-        if (n == 0) {
-            return 0;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            struct wf_io_event ev = { k->fd, WF_IO_READ };
-            int ready, r;
-
-            if (wf__w.stopping && k->buf_len == 0) {
-                return 0;   /* idle while stopping: done */
-            }
-            r = wf__loop_ops->wait(&c->pub, &ev, 1, wf__head_timeout_ms(),
-                                   &ready);
-            if (r == 0 && k->buf_len > 0 &&
-                k->lsn->proto == WF_PROTO_HTTP) {
-                wf_log(WF_LOG_WARN, "%s: %s sent no complete request head "
-                       "in %lds (--socket-timeout); closed", k->lsn->name,
-                       k->raddr, wf__cfg.socket_timeout);
-                wf__resp_send_error(k, 408);
-            }
-            if (r <= 0) {
-                return 0;
-            }
-            continue;
-        }
-        return 0;
     }
 }
 
@@ -176,7 +217,7 @@ wf_loop_serve(struct wf_core *pub)
     struct wf__core *c = wf__core(pub);
     struct wf__conn *k = c->conn;
 
-    while (loop_read_head(c, k)) {
+    while (engine_read_head(c, k)) {
         int st = wf__conn_request_vars(k);
 
         if (st != 0) {
@@ -193,10 +234,16 @@ wf_loop_serve(struct wf_core *pub)
         }
         wf__conn_next(k);
     }
-    wf__core_wake_clear(c);
-    c->conn = NULL;
-    c->lang = NULL;
-    c->state = WF_CS_FREE;
-    wf__w.free[wf__w.nfree++] = c;
+    wf__core_free(c);
     wf__conn_close(k);
+}
+
+/* See loop.h. */
+int
+wf__loop_engine_run(struct wf__loop *L, struct wf_err *err)
+{
+    if (wf__cfg.harakiri > 0) {
+        wf_loop_heartbeat();    /* the master watches the loop from now */
+    }
+    return wf__loop_ops->run(err);
 }

@@ -297,7 +297,7 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
         }
     }
     if (r->app_connection_close || (http && !c->conn->req.keepalive) ||
-        wf__w.stopping) {
+        c->loop->stopping) {
         r->close = 1;
     }
     /* the framing: decided here, for every language */

@@ -1,8 +1,19 @@
 /*
  * Scheduling: io interest, the run queue, the waits of a core (fds and its
- * timer) and suspend. With a suspend engine a core waits on its own
- * context; under a loop engine the waits go to it; without either a wait
- * blocks the worker (poll).
+ * timer) and suspend.
+ *
+ * How a core waits is chosen once, when its loop starts (wf__loop_new
+ * picks one of the three strategies at the end of this file), never by a
+ * branch in each waiting function:
+ *   switch  the core's loop with a suspend engine: a wait registers its
+ *           fds and timer with the loop and switches to the loop's stack.
+ *   block   the core's loop without one: a core cannot give the worker
+ *           away in the middle of a call, so a wait happens in place (the
+ *           worker blocks for it, as a sync server would; the start-up
+ *           warning says why); only a generator's yield (WF_AGAIN) lets
+ *           the loop run the others while its registered waits are armed.
+ *   engine  a loop engine runs the worker: every wait goes to its wait()
+ *           or yield() (include/weft/ops.h, struct wf_loop_ops).
  */
 #include "loop.h"
 
@@ -14,17 +25,17 @@
 /* ------------------------------------------------------------ io set */
 
 /* Set fd's interest to ev, telling the engine only when it changes.
- * Returns 0 or -errno (logged). Loop or core context. */
+ * Returns 0 or -errno (logged). Loop or core context of L. */
 int
-wf__io_set(int fd, unsigned ev)
+wf__io_set(struct wf__loop *L, int fd, unsigned ev)
 {
-    struct wf__fdent *e = &wf__w.fdtab[fd];
+    struct wf__fdent *e = &L->fdtab[fd];
     int r;
 
     if (e->interest == ev) {
         return 0;
     }
-    r = wf__w.io->set(wf__w.io_st, fd, e->interest, ev);
+    r = L->io->set(L->io_st, fd, e->interest, ev);
     if (r < 0) {
         errno = -r;
         wf_log_errno("%s set(fd %d, %#x -> %#x)", wf__io_plugin->name, fd,
@@ -35,23 +46,33 @@ wf__io_set(int fd, unsigned ev)
     return 0;
 }
 
+/* A loop engine keeps no interest set of the core's: its wait() watches
+ * the fds it is given. */
+static int
+io_set_none(struct wf__loop *L, int fd, unsigned ev)
+{
+    return 0;
+}
+
 /* -------------------------------------------------------- run queue */
 
 /* See internal.h. Appends c unless it is queued already. */
 void
 wf__runq_push(struct wf__core *c)
 {
+    struct wf__loop *L = c->loop;
+
     if (c->state == WF_CS_QUEUED) {
         return;
     }
     c->state = WF_CS_QUEUED;
     c->rq_next = NULL;
-    if (wf__w.rq_tail) {
-        wf__w.rq_tail->rq_next = c;
+    if (L->rq_tail) {
+        L->rq_tail->rq_next = c;
     } else {
-        wf__w.rq_head = c;
+        L->rq_head = c;
     }
-    wf__w.rq_tail = c;
+    L->rq_tail = c;
 }
 
 /* ------------------------------------------------------------- waits */
@@ -60,24 +81,48 @@ wf__runq_push(struct wf__core *c)
 void
 wf__core_wake_clear(struct wf__core *c)
 {
+    struct wf__loop *L = c->loop;
     unsigned i;
 
     for (i = 0; i < c->nwaits; i++) {
         int fd = c->waits[i].fd;
 
-        if (wf__loop_ops == NULL) {
-            wf__io_set(fd, 0);
-        }
-        wf__w.fdtab[fd].core = NULL;
+        L->st->io_set(L, fd, 0);
+        L->fdtab[fd].core = NULL;
     }
     c->nwaits = 0;
-    wf__timer_clear(&c->timer);
+    wf__timer_clear(L, &c->timer);
+}
+
+/* See loop.h. */
+int
+wf__core_waits_on(const struct wf__core *c, int fd)
+{
+    unsigned i;
+
+    for (i = 0; i < c->nwaits; i++) {
+        if (c->waits[i].fd == fd) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* See loop.h. */
+void
+wf__core_wake(struct wf__core *c, int fd)
+{
+    wf__core_wake_clear(c);
+    c->ready_fd = fd;
+    c->timed_out = 0;
+    wf__runq_push(c);
 }
 
 WF_API int
 wf_wait_fd(struct wf_core *pub, int fd, unsigned events)
 {
     struct wf__core *c = wf__core(pub);
+    struct wf__loop *L = c->loop;
     struct wf__fdent *e;
     unsigned i;
 
@@ -87,19 +132,19 @@ wf_wait_fd(struct wf_core *pub, int fd, unsigned events)
     if (events == 0 || (events & ~(WF_IO_READ | WF_IO_WRITE)) != 0) {
         return -EINVAL;
     }
-    if (fd < 0 || (unsigned)fd >= wf__w.max_fds || fcntl(fd, F_GETFD) < 0) {
+    if (fd < 0 || (unsigned)fd >= L->max_fds || fcntl(fd, F_GETFD) < 0) {
         return -EBADF;
     }
-    e = &wf__w.fdtab[fd];
+    e = &L->fdtab[fd];
     if (e->lsn != NULL || (e->core != NULL && e->core != c) ||
         (e->conn != NULL && e->conn != c->conn) ||
-        fd == wf__w.sigpipe[0]) {
+        fd == L->sigpipe[0]) {
         return -EEXIST;
     }
     for (i = 0; i < c->nwaits; i++) {
         if (c->waits[i].fd == fd) {
             c->waits[i].events |= events;
-            return wf__loop_ops ? 0 : wf__io_set(fd, c->waits[i].events);
+            return L->st->io_set(L, fd, c->waits[i].events);
         }
     }
     if (c->nwaits == c->wcap) {
@@ -116,7 +161,7 @@ wf_wait_fd(struct wf_core *pub, int fd, unsigned events)
     c->waits[c->nwaits].events = events;
     c->nwaits++;
     e->core = c;
-    return wf__loop_ops ? 0 : wf__io_set(fd, events);
+    return L->st->io_set(L, fd, events);
 }
 
 WF_API void
@@ -125,7 +170,7 @@ wf_wait_timer(struct wf_core *pub, long ms)
     struct wf__core *c = wf__core(pub);
 
     if (ms > 0 && c->timer.heap_idx < 0) {
-        wf__timer_set(&c->timer, wf__now_ms() + ms);
+        wf__timer_set(c->loop, &c->timer, wf__now_ms() + ms);
     }
 }
 
@@ -150,73 +195,107 @@ wf_clear_ready(struct wf_core *pub)
     c->timed_out = 0;
 }
 
-/* True when c runs on its own context and may switch away. */
-static int
-can_switch(struct wf__core *c)
+/* ms until c's timer fires (0: due), or -1 without a timer. */
+static long
+timer_left(const struct wf__core *c)
 {
-    return wf__loop_ops != NULL ||
-           (wf__sus_ops != NULL && wf__w.current == c);
-}
+    int64_t d;
 
-/* A loop engine runs the worker: c's registered waits (or none: a turn for
- * the others) go to it. */
-static int
-loop_suspend(struct wf__core *c)
-{
-    struct wf_io_event fds[16];
-    int n = 0, r, ready = -1;
-    long timeout = -1;
-    unsigned i;
-
-    if (c->nwaits == 0 && c->timer.heap_idx < 0) {
-        return wf__loop_ops->yield(&c->pub);
+    if (c->timer.heap_idx < 0) {
+        return -1;
     }
-    for (i = 0; i < c->nwaits && n < 16; i++) {
-        fds[n].fd = c->waits[i].fd;
-        fds[n++].events = c->waits[i].events;
-    }
-    if (c->timer.heap_idx >= 0) {
-        int64_t d = c->timer.deadline - wf__now_ms();
-
-        timeout = d > 0 ? (long)d : 0;
-    }
-    wf__core_wake_clear(c);
-    r = wf__loop_ops->wait(&c->pub, fds, n, timeout, &ready);
-    if (r < 0) {
-        return r;
-    }
-    c->ready_fd = r > 0 ? ready : -1;
-    c->timed_out = r == 0;
-    return 0;
+    d = c->timer.deadline - wf__now_ms();
+    return d > 0 ? (long)d : 0;
 }
 
 WF_API int
 wf_suspend(struct wf_core *pub)
 {
     struct wf__core *c = wf__core(pub);
+    int r;
 
     if (c->cancelled) {
         return -ECANCELED;
     }
-    if (!can_switch(c)) {
-        return 0;
-    }
+    r = c->loop->st->suspend(c);
+    return c->cancelled ? -ECANCELED : r;
+}
+
+/* c gives the worker away: what the app wrote so far goes out first. */
+static void
+going_away(struct wf__core *c)
+{
     wf__resp_flush(c);
     c->switches++;
     c->t_suspended = wf__now_ms();
-    if (wf__loop_ops != NULL) {
-        int r = loop_suspend(c);
+}
 
-        return c->cancelled ? -ECANCELED : r;
+WF_API int
+wf_wait_io(struct wf_core *pub, int fd, unsigned events, long timeout_ms)
+{
+    struct wf__core *c = wf__core(pub);
+
+    if (c->cancelled) {
+        return -ECANCELED;
     }
-    if (c->nwaits == 0 && c->timer.heap_idx < 0) {
-        wf__runq_push(c);
-    } else {
-        c->state = WF_CS_WAITING;
+    return c->loop->st->wait_io(c, fd, events, timeout_ms);
+}
+
+WF_API int
+wf_sleep(struct wf_core *pub, long ms)
+{
+    struct wf__core *c = wf__core(pub);
+
+    if (c->cancelled) {
+        return -ECANCELED;
     }
-    wf__sus_ops->suspend(pub);
-    c->state = WF_CS_RUNNING;
-    return c->cancelled ? -ECANCELED : 0;
+    return c->loop->st->sleep(c, ms < 0 ? 0 : ms);
+}
+
+/* ------------------------------------------------ strategy: block */
+
+/* Wait in place, the worker blocked, for c's registered fds and timer;
+ * then c's waits are over as if the loop had woken it. 0 or -errno. */
+static int
+block_suspend(struct wf__core *c)
+{
+    struct pollfd p[16];
+    unsigned i, n = c->nwaits < 16 ? c->nwaits : 16;
+    long left = timer_left(c);
+    int r;
+
+    if (n == 0 && left < 0) {
+        return 0;       /* nothing armed: nobody else could run anyway */
+    }
+    for (i = 0; i < n; i++) {
+        p[i].fd = c->waits[i].fd;
+        p[i].events = (short)(((c->waits[i].events & WF_IO_READ)
+                               ? POLLIN : 0) |
+                              ((c->waits[i].events & WF_IO_WRITE)
+                               ? POLLOUT : 0));
+        p[i].revents = 0;
+    }
+    do {
+        r = poll(p, n, left < 0 ? -1 : (int)left);
+        if (r < 0 && errno == EINTR && left >= 0) {
+            left = timer_left(c);
+        }
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        r = -errno;
+        wf__core_wake_clear(c);
+        return r;
+    }
+    c->ready_fd = -1;
+    c->timed_out = r == 0;
+    for (i = 0; i < n && r > 0; i++) {
+        if (p[i].revents != 0) {
+            c->ready_fd = p[i].fd;
+            break;
+        }
+    }
+    wf__core_wake_clear(c);
+    return 0;
 }
 
 static int
@@ -240,27 +319,51 @@ poll_fd(int fd, unsigned events, long timeout_ms)
     return r > 0 ? 1 : 0;
 }
 
-WF_API int
-wf_wait_io(struct wf_core *pub, int fd, unsigned events, long timeout_ms)
+static int
+block_wait_io(struct wf__core *c, int fd, unsigned events, long timeout_ms)
 {
-    struct wf__core *c = wf__core(pub);
+    return poll_fd(fd, events, timeout_ms);
+}
+
+static int
+block_sleep(struct wf__core *c, long ms)
+{
+    poll(NULL, 0, (int)ms);
+    return 0;
+}
+
+/* ----------------------------------------------- strategy: switch */
+
+/* c gives the worker away on its own context until its waits fire (or,
+ * with none, for one turn of the loop). Called from the loop's stack (not
+ * c's context: handle() outside a suspend engine's resume), it waits in
+ * place instead. */
+static int
+switch_suspend(struct wf__core *c)
+{
+    if (c->loop->current != c) {
+        return block_suspend(c);
+    }
+    going_away(c);
+    if (c->nwaits == 0 && c->timer.heap_idx < 0) {
+        wf__runq_push(c);
+    } else {
+        c->state = WF_CS_WAITING;
+    }
+    wf__sus_ops->suspend(&c->pub);
+    c->state = WF_CS_RUNNING;
+    return 0;
+}
+
+static int
+switch_wait_io(struct wf__core *c, int fd, unsigned events, long timeout_ms)
+{
     int r;
 
-    if (c->cancelled) {
-        return -ECANCELED;
-    }
-    if (!can_switch(c)) {
+    if (c->loop->current != c) {
         return poll_fd(fd, events, timeout_ms);
     }
-    if (wf__loop_ops != NULL) {
-        struct wf_io_event ev = { fd, events };
-        int ready = -1;
-
-        c->switches++;
-        r = wf__loop_ops->wait(pub, &ev, 1, timeout_ms, &ready);
-        return c->cancelled ? -ECANCELED : r;
-    }
-    r = wf_wait_fd(pub, fd, events);
+    r = wf_wait_fd(&c->pub, fd, events);
     if (r < 0) {
         return r;
     }
@@ -268,10 +371,10 @@ wf_wait_io(struct wf_core *pub, int fd, unsigned events, long timeout_ms)
         int64_t d = wf__now_ms() + timeout_ms;
 
         if (c->timer.heap_idx < 0 || c->timer.deadline > d) {
-            wf__timer_set(&c->timer, d);
+            wf__timer_set(c->loop, &c->timer, d);
         }
     }
-    r = wf_suspend(pub);
+    r = wf_suspend(&c->pub);
     if (r < 0) {
         return r;
     }
@@ -281,48 +384,162 @@ wf_wait_io(struct wf_core *pub, int fd, unsigned events, long timeout_ms)
     return 1;
 }
 
-WF_API int
-wf_sleep(struct wf_core *pub, long ms)
+static int
+switch_sleep(struct wf__core *c, long ms)
 {
-    struct wf__core *c = wf__core(pub);
-
-    if (c->cancelled) {
-        return -ECANCELED;
-    }
-    if (!can_switch(c)) {
-        poll(NULL, 0, ms < 0 ? 0 : (int)ms);
-        return 0;
-    }
-    if (wf__loop_ops != NULL) {
-        int ready;
-
-        c->switches++;
-        ms = wf__loop_ops->wait(pub, NULL, 0, ms < 0 ? 0 : ms, &ready);
-        return c->cancelled ? -ECANCELED : (int)(ms < 0 ? ms : 0);
+    if (c->loop->current != c) {
+        return block_sleep(c, ms);
     }
     wf__core_wake_clear(c);
-    wf__timer_set(&c->timer, wf__now_ms() + (ms < 0 ? 0 : ms));
-    return wf_suspend(pub);
+    wf__timer_set(c->loop, &c->timer, wf__now_ms() + ms);
+    return wf_suspend(&c->pub);
 }
 
-int
-wf__core_waits_on(const struct wf__core *c, int fd)
+static struct wf_core *
+core_current(struct wf__loop *L)
 {
-    unsigned i;
+    return L->current ? &L->current->pub : NULL;
+}
 
-    for (i = 0; i < c->nwaits; i++) {
-        if (c->waits[i].fd == fd) {
-            return 1;
-        }
+/* The core's loop cancels a waiting core itself (wf__core_cancel). */
+static void
+cancel_none(struct wf__core *c)
+{
+}
+
+/* Where suspended core c waits: the suspend engine knows, or the language
+ * whose state the core saved. */
+static size_t
+switch_backtrace(struct wf__core *c, char *buf, size_t len)
+{
+    if (WF_HAS_OP(wf__sus_plugin, wf__sus_ops, backtrace, 1)) {
+        return wf__sus_ops->backtrace(&c->pub, buf, len);
+    }
+    if (c->lang_switch && WF_HAS_OP(c->lang_plugin, c->lang, backtrace, 1)) {
+        return c->lang->backtrace(&c->pub, buf, len);
     }
     return 0;
 }
 
-void
-wf__core_wake(struct wf__core *c, int fd)
+static size_t
+block_backtrace(struct wf__core *c, char *buf, size_t len)
 {
-    wf__core_wake_clear(c);
-    c->ready_fd = fd;
-    c->timed_out = 0;
-    wf__runq_push(c);
+    return 0;
 }
+
+/* ----------------------------------------------- strategy: engine */
+
+/* c's registered waits (or none: a turn for the others) go to the loop
+ * engine. */
+static int
+engine_suspend(struct wf__core *c)
+{
+    struct wf_io_event fds[WF__MAX_WAIT_FDS];
+    unsigned i, max = c->loop->max_wait_fds;
+    int n = 0, r, ready = -1;
+    long timeout = timer_left(c);
+
+    going_away(c);
+    if (c->nwaits == 0 && timeout < 0) {
+        return wf__loop_ops->yield(&c->pub);
+    }
+    for (i = 0; i < c->nwaits && (unsigned)n < max; i++) {
+        fds[n].fd = c->waits[i].fd;
+        fds[n++].events = c->waits[i].events;
+    }
+    wf__core_wake_clear(c);
+    r = wf__loop_ops->wait(&c->pub, fds, n, timeout, &ready);
+    if (r < 0) {
+        return r;
+    }
+    c->ready_fd = r > 0 ? ready : -1;
+    c->timed_out = r == 0;
+    return 0;
+}
+
+static int
+engine_wait_io(struct wf__core *c, int fd, unsigned events, long timeout_ms)
+{
+    struct wf_io_event ev = { fd, events };
+    int ready = -1, r;
+
+    c->switches++;
+    r = wf__loop_ops->wait(&c->pub, &ev, 1, timeout_ms, &ready);
+    return c->cancelled ? -ECANCELED : r;
+}
+
+static int
+engine_sleep(struct wf__core *c, long ms)
+{
+    int ready, r;
+
+    c->switches++;
+    r = wf__loop_ops->wait(&c->pub, NULL, 0, ms, &ready);
+    return c->cancelled ? -ECANCELED : (r < 0 ? r : 0);
+}
+
+static struct wf_core *
+engine_current(struct wf__loop *L)
+{
+    return wf__loop_ops->current();
+}
+
+/* The core decided to cancel c (harakiri, mercy): the engine stops the
+ * context that runs it (gevent kills its greenlet). */
+static void
+engine_cancel(struct wf__core *c)
+{
+    if (WF_HAS_OP(wf__loop_plugin, wf__loop_ops, cancel, 4)) {
+        wf__loop_ops->cancel(&c->pub);
+    }
+}
+
+static size_t
+engine_backtrace(struct wf__core *c, char *buf, size_t len)
+{
+    if (WF_HAS_OP(wf__loop_plugin, wf__loop_ops, backtrace, 4)) {
+        return wf__loop_ops->backtrace(&c->pub, buf, len);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------ the three */
+
+const struct wf__strategy wf__st_switch = {
+    .name      = "switch",
+    .io_set    = wf__io_set,
+    .suspend   = switch_suspend,
+    .wait_io   = switch_wait_io,
+    .sleep     = switch_sleep,
+    .current   = core_current,
+    .cancel    = cancel_none,
+    .backtrace = switch_backtrace,
+    .step      = wf__core_step_switch,
+    .run       = wf__loop_core_run,
+};
+
+const struct wf__strategy wf__st_block = {
+    .name      = "block",
+    .io_set    = wf__io_set,
+    .suspend   = block_suspend,
+    .wait_io   = block_wait_io,
+    .sleep     = block_sleep,
+    .current   = core_current,
+    .cancel    = cancel_none,
+    .backtrace = block_backtrace,
+    .step      = wf__core_step_block,
+    .run       = wf__loop_core_run,
+};
+
+const struct wf__strategy wf__st_engine = {
+    .name      = "engine",
+    .io_set    = io_set_none,
+    .suspend   = engine_suspend,
+    .wait_io   = engine_wait_io,
+    .sleep     = engine_sleep,
+    .current   = engine_current,
+    .cancel    = engine_cancel,
+    .backtrace = engine_backtrace,
+    .step      = NULL,      /* the engine runs its contexts itself */
+    .run       = wf__loop_engine_run,
+};

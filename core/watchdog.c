@@ -12,7 +12,7 @@
 /* --reload-on-rss: this worker's resident memory, to the scoreboard; a
  * replacement is asked for above the limit. */
 static void
-check_rss(void)
+check_rss(struct wf__loop *L)
 {
     long pages = 0, rss = 0;
     FILE *f = fopen("/proc/self/statm", "r");
@@ -24,13 +24,13 @@ check_rss(void)
         rss = 0;
     }
     fclose(f);
-    wf__slot->rss_kb = rss * (sysconf(_SC_PAGESIZE) / 1024);
-    if (wf__cfg.reload_on_rss > 0 && !wf__slot->want_replace &&
-        wf__slot->rss_kb / 1024 > wf__cfg.reload_on_rss) {
+    L->slot->rss_kb = rss * (sysconf(_SC_PAGESIZE) / 1024);
+    if (wf__cfg.reload_on_rss > 0 && !L->slot->want_replace &&
+        L->slot->rss_kb / 1024 > wf__cfg.reload_on_rss) {
         wf_log(WF_LOG_INFO, "worker %u: resident memory %ld MiB is over "
-               "--reload-on-rss %ld; asking for a replacement", wf__w.id,
-               wf__slot->rss_kb / 1024, wf__cfg.reload_on_rss);
-        wf__slot->want_replace = 2;
+               "--reload-on-rss %ld; asking for a replacement", L->id,
+               L->slot->rss_kb / 1024, wf__cfg.reload_on_rss);
+        L->slot->want_replace = 2;
     }
 }
 
@@ -39,44 +39,46 @@ check_rss(void)
 int
 wf__request_done(struct wf__core *c, struct wf__conn *k)
 {
+    struct wf__loop *L = c->loop;
     int keep;
 
-    wf__w.requests++;
+    L->requests++;
     c->requests++;
     k->requests++;
     c->in_request = 0;
     wf__log_request(c);
     keep = !c->resp.close && !c->resp.broken && k->req.keepalive &&
-           k->lsn->proto == WF_PROTO_HTTP && !wf__w.stopping;
+           k->lsn->proto == WF_PROTO_HTTP && !L->stopping;
     if (keep && wf__body_discard(k) < 0) {
         keep = 0;
     }
-    if (wf__slot != NULL) {
-        wf__slot->requests = wf__w.requests;
-        if ((wf__w.requests & 31) == 0) {
-            check_rss();
+    if (L->slot != NULL) {
+        L->slot->requests = L->requests;
+        if ((L->requests & 31) == 0) {
+            check_rss(L);
         }
     }
-    if (wf__cfg.max_requests > 0 && wf__slot != NULL &&
-        wf__w.requests >= (uint64_t)wf__cfg.max_requests) {
+    if (wf__cfg.max_requests > 0 && L->slot != NULL &&
+        L->requests >= (uint64_t)wf__cfg.max_requests) {
         /* the master starts a new worker first, then tells this one to
          * drain: serving goes on meanwhile */
-        if (!wf__slot->want_replace) {
+        if (!L->slot->want_replace) {
             wf_log(WF_LOG_INFO, "worker %u: %llu requests served "
-                   "(--max-requests); asking for a replacement", wf__w.id,
-                   (unsigned long long)wf__w.requests);
-            wf__slot->want_replace = 1;
+                   "(--max-requests); asking for a replacement", L->id,
+                   (unsigned long long)L->requests);
+            L->slot->want_replace = 1;
         }
     } else if (wf__cfg.max_requests > 0 &&
-        wf__w.requests >= (uint64_t)wf__cfg.max_requests &&
-        !wf__w.stopping) {
+        L->requests >= (uint64_t)wf__cfg.max_requests &&
+        !L->stopping) {
         wf_log(WF_LOG_INFO, "worker %u: %llu requests served "
                "(--max-requests); finishing in-flight requests, then "
-               "exiting", wf__w.id, (unsigned long long)wf__w.requests);
-        wf__w.stopping = 1;
-        wf__conn_accepting(0);
-        if (wf__loop_ops != NULL && write(wf__w.sigpipe[1], "m", 1) < 0) {
-            /* the loop engine looks at the control fd anyway */
+               "exiting", L->id, (unsigned long long)L->requests);
+        L->stopping = 1;
+        wf__conn_accepting(L, 0);
+        if (write(L->sigpipe[1], "m", 1) < 0) {
+            /* a wake-up is pending anyway; a loop engine watches the
+             * control fd and learns it is stopping */
         }
         keep = 0;
     }
@@ -118,7 +120,7 @@ wf_harakiri(struct wf_core *pub, const char *stack)
     }
     wf_log(WF_LOG_ERROR, "HARAKIRI: core %u of worker %u: %s from %s "
            "has run for %llds (--harakiri %ld); cancelled with 504, the "
-           "other requests go on%s%s", c->pub.id, wf__w.id,
+           "other requests go on%s%s", c->pub.id, c->loop->id,
            wf__req_line(&c->conn->req, rl, sizeof(rl)), c->conn->raddr,
            (long long)((wf__now_ms() - c->t_start) / 1000), wf__cfg.harakiri,
            stack && *stack ? "; it waited in:\n" : "",
@@ -133,13 +135,15 @@ wf_harakiri(struct wf_core *pub, const char *stack)
 WF_API void
 wf_loop_heartbeat(void)
 {
-    if (wf__slot != NULL) {
-        if (wf__slot->busy_since == 0) {
-            snprintf(wf__slot->req, sizeof(wf__slot->req), "the %s loop "
+    struct wf__loop *L = wf__L;
+
+    if (L != NULL && L->slot != NULL) {
+        if (L->slot->busy_since == 0) {
+            snprintf(L->slot->req, sizeof(L->slot->req), "the %s loop "
                      "(a request that never gives it a turn)",
                      wf__loop_plugin ? wf__loop_plugin->name : "worker's");
         }
-        wf__slot->busy_since = wf__now_ms();
+        L->slot->busy_since = wf__now_ms();
     }
 }
 
@@ -155,37 +159,65 @@ wf_request_age_ms(const struct wf_core *pub)
     return (long)(wf__now_ms() - c->t_start);
 }
 
-/* --harakiri, per core: a request suspended for longer is cancelled alone
+/* --harakiri, per core: a request running for longer is cancelled alone
  * (504), with where it waited in the log; the others go on. Loop
- * context, about twice a second. */
+ * context (the core's loop, or the loop engine's tick), about twice a
+ * second: no core runs meanwhile. */
 void
-wf__watchdog_harakiri(int64_t now)
+wf__watchdog_harakiri(struct wf__loop *L, int64_t now)
 {
     unsigned i;
 
-    for (i = 0; i < wf__w.ncores; i++) {
-        struct wf__core *c = &wf__w.cores[i];
+    for (i = 0; i < L->ncores; i++) {
+        struct wf__core *c = &L->cores[i];
         char stack[4096];
-        size_t n = 0;
+        size_t n;
 
-        if ((c->state != WF_CS_WAITING && c->state != WF_CS_QUEUED) ||
-            c->cancelled || now - c->t_start <= wf__cfg.harakiri * 1000) {
+        if (c->state == WF_CS_FREE || !c->in_request || c->cancelled ||
+            now - c->t_start <= wf__cfg.harakiri * 1000) {
             continue;
         }
         stack[0] = '\0';
-        if (wf__sus_ops && WF_HAS_OP(wf__sus_plugin, wf__sus_ops,
-                                     backtrace, 1)) {
-            n = wf__sus_ops->backtrace(&c->pub, stack, sizeof(stack));
-        } else if (c->lang_switch &&
-                   WF_HAS_OP(c->lang_plugin, c->lang, backtrace, 1)) {
-            n = c->lang->backtrace(&c->pub, stack, sizeof(stack));
-        }
+        n = L->st->backtrace(c, stack, sizeof(stack));
         wf_harakiri(&c->pub, n ? stack : NULL);
     }
 }
 
+/* See loop.h. */
+int
+wf__watchdog_mercy(struct wf__loop *L, int64_t now)
+{
+    unsigned i, n = 0;
+
+    if (L->stop_deadline == 0 || now <= L->stop_deadline) {
+        return 0;
+    }
+    if (L->stop_deadline == INT64_MAX) {
+        return 1;
+    }
+    for (i = 0; i < L->ncores; i++) {
+        struct wf__core *c = &L->cores[i];
+
+        if (c->state != WF_CS_FREE && !c->cancelled) {
+            n++;
+        }
+    }
+    if (n > 0) {
+        wf_log(WF_LOG_WARN, "worker %u: %u request%s still running after "
+               "%lds (--worker-reload-mercy); cancelling %s", L->id, n,
+               n == 1 ? "" : "s", wf__cfg.reload_mercy, n == 1 ? "it"
+                                                             : "them");
+    }
+    for (i = 0; i < L->ncores; i++) {
+        wf__core_cancel(&L->cores[i], 503);
+    }
+    L->stop_deadline = INT64_MAX;
+    return 1;
+}
+
 /* See internal.h: stop c's request; the client gets `status` when nothing
- * was sent yet. The core sees -ECANCELED from every wait from now on. */
+ * was sent yet. The core sees -ECANCELED from every wait from now on, and
+ * the loop's strategy stops the context that runs it (a loop engine's). */
 void
 wf__core_cancel(struct wf__core *c, int status)
 {
@@ -193,7 +225,7 @@ wf__core_cancel(struct wf__core *c, int status)
         return;
     }
     c->cancelled = 1;
-    if (!c->resp.head_sent && !c->resp.broken) {
+    if (c->in_request && !c->resp.head_sent && !c->resp.broken) {
         wf_response_error(&c->pub, status);
         c->resp.close = 1;
     }
@@ -203,4 +235,5 @@ wf__core_cancel(struct wf__core *c, int status)
         c->timed_out = 1;
         wf__runq_push(c);
     }
+    c->loop->st->cancel(c);
 }

@@ -12,12 +12,15 @@
  *                  and option functions added to the core API.
  * 2026-11-26  1.2  wf_lang_ops.loop_wait appended; wf_opt_long,
  *                  wf_loop_heartbeat, wf_harakiri, wf_request_age_ms added.
- *
  * 2026-12-04  1.3  HTTP policy in the core API: wf_http_status_check,
  *                  wf_http_header_check, wf_http_verdict_text,
  *                  wf_http_reason, wf_response_status_code,
  *                  wf_response_refusal, wf_response_length,
  *                  wf_response_file, wf_req_line.
+ * 2026-12-04  1.4  wf_loop_ops.cancel, .wake, .backtrace, .max_wait_fds
+ *                  appended; wf_loop_tick, wf_loop_tick_ms,
+ *                  wf_loop_mercy_left_ms added: the core decides the
+ *                  worker's policy for loop engines too.
  *
  * A field appended in minor M is read only from plugins built with minor
  * >= M (their ops tables are shorter otherwise): see WF_HAS_OP.
@@ -26,7 +29,7 @@
 #define WEFT_ABI_H
 
 #define WF_ABI_MAJOR 1
-#define WF_ABI_MINOR 3
+#define WF_ABI_MINOR 4
 
 /* "weft" in ASCII: the first word of every plugin descriptor. */
 #define WF_PLUGIN_MAGIC 0x77656674u

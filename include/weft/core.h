@@ -115,7 +115,7 @@ WF_API ssize_t wf_sendfile(struct wf_core *c, int fd, off_t offset, size_t len);
  * plugin converts its objects, asks, and raises its own error from the
  * verdict. The same table checks at the app's call (start_response) and
  * when the head is built, so a plugin may check early and the core still
- * refuses what a plugin forgot. (ABI 1.3)
+ * refuses what a plugin forgot. (ABI 1.4)
  */
 
 /* Verdicts of the checks below; 0 is good. Status verdicts are about the
@@ -262,6 +262,23 @@ WF_API int wf_loop_control_fd(void);
  * (stop accepting, finish what runs), 2 stop now. */
 WF_API int wf_loop_control(void);
 
+/* How often the engine must call wf_loop_tick() now, in ms; 0: not at
+ * all. It changes after wf_loop_control() and wf_loop_tick(). Worker
+ * context. (ABI 1.4) */
+WF_API long wf_loop_tick_ms(void);
+
+/* The core's policy, on the engine's timer (the hub; no core runs): the
+ * harakiri heartbeat and checks, the drain of a stopping worker (idle
+ * connections woken through the engine's wake op, the mercy's
+ * cancellations through its cancel op). Returns 0 serve on, 1 stopping
+ * (keep calling), 2 return from run() now. (ABI 1.4) */
+WF_API int wf_loop_tick(void);
+
+/* While stopping gracefully: ms left of --worker-reload-mercy (0 when it
+ * ran out); -1 when not stopping. For an engine that waits for its own
+ * work (gevent's --gevent-wait-for-hub). (ABI 1.4) */
+WF_API long wf_loop_mercy_left_ms(void);
+
 /* Free cores; 0 while every core is busy (stop watching the listeners). */
 WF_API unsigned wf_loop_room(void);
 
@@ -281,16 +298,17 @@ WF_API void wf_loop_serve(struct wf_core *c);
  * connection between two requests). */
 WF_API long wf_request_age_ms(const struct wf_core *c);
 
-/* --harakiri for a loop engine's core: log the request (and `stack`, where
- * it waits, or NULL) and cancel it: the client gets a 504 if nothing went
- * out yet, and every wait of the core returns -ECANCELED; the engine then
- * stops the core's context (a loop engine: kill its greenlet). */
+/* --harakiri of core c: log the request (and `stack`, where it waits, or
+ * NULL) and cancel it: the client gets a 504 if nothing went out yet,
+ * every wait of the core returns -ECANCELED, and under a loop engine the
+ * engine's cancel op stops the core's context. The core decides when (its
+ * loop, or wf_loop_tick()); an engine need not call it. */
 WF_API void wf_harakiri(struct wf_core *c, const char *stack);
 
-/* A loop engine's "my loop turns" for the master's --harakiri: call it
- * from a periodic timer of the loop (twice a second); when the calls stop
- * for longer than --harakiri seconds, the master kills the worker (its
- * loop is blocked) and starts a new one. */
+/* A loop engine's "my loop turns" for the master's --harakiri (the core
+ * calls it from wf_loop_tick() since ABI 1.4); when the calls stop for
+ * longer than --harakiri seconds, the master kills the worker (its loop
+ * is blocked) and starts a new one. */
 WF_API void wf_loop_heartbeat(void);
 
 /* Set an option by name from a plugin's on_set (e.g. --gevent N sets

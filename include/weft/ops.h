@@ -110,11 +110,25 @@ struct wf_suspend_ops {
  *            in a context of its own (a greenlet); stop watching the
  *            listeners while wf_loop_room() is 0 and watch them again when a
  *            wf_loop_serve() returns; on a readable control fd call
- *            wf_loop_control(): 1 means stop accepting and return once
- *            wf_loop_busy() is 0, 2 means return now.
+ *            wf_loop_control(): 1 means stop accepting, 2 means return now.
+ *            While wf_loop_tick_ms() is above 0, call wf_loop_tick() that
+ *            often from a timer of the loop (read wf_loop_tick_ms() again
+ *            after each wf_loop_control() and wf_loop_tick()); when
+ *            wf_loop_tick() returns 2, return from run(). (ABI 1.4; before
+ *            it an engine returned once wf_loop_busy() was 0.)
  *   While a loop engine runs, the core's waiting API (wf_wait_io,
  *   wf_suspend with registered waits, wf_sleep) calls wait(), a bare
  *   wf_suspend() calls yield(), and wf_core_current() calls current().
+ *
+ * The core decides every policy of the worker: reading heads and their
+ * timeout, harakiri, max-requests, the drain on a stop and its mercy, when
+ * idle keep-alive connections go (docs/design.md, "The house"). It tells
+ * the engine through cancel() and wake(); the engine decides nothing of
+ * it and reads no option of the core's.
+ *
+ * Ownership: the cores, the connections and their fds are the core's; the
+ * engine owns its contexts and watchers, and must not close an fd it is
+ * given.
  */
 struct wf_loop_ops {
     /* worker, after fork, before run(): set up. 0 or -1 + err. Optional. */
@@ -139,6 +153,33 @@ struct wf_loop_ops {
 
     /* worker, at exit. Optional. */
     void (*worker_fini)(void);
+
+    /* loop (the engine's own loop, inside wf_loop_tick()): the core
+     * cancelled core c (harakiri, the mercy ran out; the client got its
+     * 504/503 if nothing was sent). Make the wait c's context is in return
+     * -ECANCELED now, and every later one at once (gevent kills the
+     * greenlet with uwsgi.RequestCancelled). A context that has not
+     * started yet must still run wf_loop_serve(), whose waits then fail,
+     * so that the core is freed. Optional: without it the core ends at
+     * its next wait. (ABI 1.4) */
+    void (*cancel)(struct wf_core *c);
+
+    /* loop (inside wf_loop_tick()): end core c's wait in progress as if
+     * its fd were ready. The core asks it while draining a stopping
+     * worker, for a core that only waits for the next request head of an
+     * idle keep-alive connection; it then closes that connection.
+     * Optional. (ABI 1.4) */
+    void (*wake)(struct wf_core *c);
+
+    /* loop (inside wf_loop_tick()): write where core c's context waits
+     * now (its stack, innermost last, one frame a line) into buf; returns
+     * the length, 0 when it cannot tell. For the harakiri log. Optional.
+     * (ABI 1.4) */
+    size_t (*backtrace)(struct wf_core *c, char *buf, size_t len);
+
+    /* The most fds one wait() can take; 0: the core's limit (16). The
+     * core never passes more. (ABI 1.4) */
+    unsigned max_wait_fds;
 };
 
 /* ------------------------------------------------------------- language */

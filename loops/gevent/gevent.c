@@ -1,5 +1,6 @@
 /*
- * gevent: the loop engine on gevent's hub (spec 4). WSGI only: it requires
+ * gevent: the loop engine on gevent's hub (docs/design.md, "Loop
+ * engines"). WSGI only: it requires
  * the python plugin, which starts CPython in the master. The worker is one
  * thread that holds the GIL whenever it runs Python; gevent's libev loop
  * lets it go while it polls, so gevent's own thread pool (DNS) works. No
@@ -28,21 +29,21 @@
  *                spawns itself are not in it: they inherit no core, and the
  *                uwsgi module raises its SystemError there.
  *
- * Stopping. The control fd says 1 (SIGTERM, SIGINT, SIGHUP, --max-requests)
- * or 2 (SIGQUIT). On 1 the listeners stop and a 100 ms timer in the hub
- * watches wf_loop_busy(): when every busy core is only waiting for the next
- * request head of an idle keep-alive connection, those waits are woken (the
- * core sees the worker stopping and closes them); when none is busy, run()
- * returns. After --worker-reload-mercy seconds every request greenlet still
- * running is killed with uwsgi.RequestCancelled (a BaseException: the app's
- * `except Exception` does not swallow it, and the python plugin logs it as
- * a cancellation) and every later wait of its core returns -ECANCELED at
- * once, so the core unwinds and frees it. A greenlet that is still alive
- * 5 s after that is left alone (logged); the python plugin then does not
- * finalise CPython (its frames are still inside the app). On 2 run()
- * returns at once; the core then skips the languages' shutdown, so no
- * suspended greenlet is torn down under a finalising interpreter (spec 9
- * item 8).
+ * Policy is the core's (docs/design.md, "The house"): this engine only
+ * waits, switches and reports. It calls wf_loop_tick() from a hub timer at
+ * the period wf_loop_tick_ms() asks for (none while serving without
+ * --harakiri), and the core decides there: the harakiri of a request
+ * (then cancel(): its greenlet is killed with uwsgi.RequestCancelled, a
+ * BaseException the app's `except Exception` does not swallow, and every
+ * later wait of its core returns -ECANCELED), the drain of a stopping
+ * worker (wake(): an idle keep-alive connection's wait ends and the core
+ * closes it), the mercy's cancellations, and when run() returns. The
+ * control fd says 1 (SIGTERM, SIGINT, SIGHUP, --max-requests: stop
+ * accepting) or 2 (SIGQUIT: run() returns at once; the core then skips
+ * the languages' shutdown, so no suspended greenlet is torn down under a
+ * finalising interpreter). Greenlets still alive at exit are leaked on
+ * purpose; the python plugin then does not finalise CPython (their frames
+ * are still inside the app).
  *
  * --gevent-early-monkey-patch must patch before the app is imported, in the
  * master, where the python plugin runs Py_Initialize() and then load_app()
@@ -79,9 +80,7 @@
 
 #define GV_MAX_LISTENERS 64
 #define GV_ACCEPT_BATCH  64     /* accepts per listener wake-up */
-#define GV_MAX_WAIT_FDS  16     /* the core passes at most 16 */
-#define GV_TICK_S        0.1    /* the stop timer's period */
-#define GV_GIVE_UP_MS    5000   /* after the kill, before giving up */
+#define GV_MAX_WAIT_FDS  16     /* told to the core: it passes no more */
 
 /* What a wait's Waiter is switched with, besides a ready fd. */
 #define GV_WOKE_TIMER (-1)
@@ -92,7 +91,6 @@ struct gv_slot {
     struct wf_core *core;   /* set while its greenlet serves it */
     PyObject *glet;         /* that gevent.Greenlet */
     PyObject *waiter;       /* the Waiter of the wait in progress, or NULL */
-    int idle;               /* that wait is for the next request head */
     int running;            /* serve() has started */
     int cancelled;          /* killed: every wait returns -ECANCELED */
 };
@@ -113,13 +111,10 @@ static struct {
     int nl;
     int accepting;
     PyObject *ctl_w, *ctl_cb;
-    PyObject *tick_w, *tick_cb;
-    PyObject *hk_w, *hk_cb;     /* --harakiri timer */
+    PyObject *tick_w, *tick_cb; /* the core's tick (wf_loop_tick) */
+    long tick_ms;               /* its period now; 0: stopped */
     PyObject *done;         /* gevent.event.Event: run() may return */
     int stopping;           /* 0, 1 gracefully, 2 now */
-    int64_t mercy_at;       /* kill what still runs from then on */
-    int64_t give_up_at;     /* 0 until the first kill */
-    long mercy_s;
     unsigned long spawned, pauses, killed;
     unsigned leaked;        /* request greenlets left suspended at exit */
     /* --gevent-early-monkey-patch */
@@ -131,15 +126,6 @@ static long gv_opt_cores;
 static int gv_opt_patch, gv_opt_early, gv_opt_wait_hub;
 
 /* ------------------------------------------------------------ helpers */
-
-static int64_t
-gv_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* obj.method(*args) for its side effect; logs a failure. 0 or -1. */
 static int
@@ -253,7 +239,7 @@ gv_on_gevent(const struct wf_option *o, const char *value,
     if (wf_opt_set("async", value, err) < 0) {
         return -1;
     }
-    if (wf_opt_long("socket-timeout", 0) < 30 &&
+    if (wf_socket_timeout_ms() < 30000 &&
         wf_opt_set("socket-timeout", "30", err) < 0) {
         return -1;
     }
@@ -306,7 +292,6 @@ gv_serve(PyObject *self, PyObject *arg)
     s->core = NULL;
     s->running = 0;
     s->cancelled = 0;
-    s->idle = 0;
     if (s->glet != NULL) {
         if (PyDict_DelItem(gv.map, s->glet) < 0) {
             PyErr_Clear();
@@ -334,7 +319,6 @@ gv_start(struct wf_core *c)
     s->core = c;
     s->running = 0;
     s->cancelled = 0;
-    s->idle = 0;
     if (id != NULL) {
         g = PyObject_CallFunctionObjArgs(gv.spawn, gv.serve_fn, id, NULL);
     }
@@ -433,27 +417,6 @@ gv_kill_slot(struct gv_slot *s)
     gv.killed++;
 }
 
-/* Kill the request greenlets that run and were not killed yet. Hub. */
-static unsigned
-gv_kill_running(void)
-{
-    unsigned i, n = 0;
-
-    for (i = 0; i < gv.n; i++) {
-        struct gv_slot *s = &gv.slot[i];
-
-        /* a greenlet not started yet would never start (and its core
-         * would never be freed): the next tick gets it */
-        if (s->core == NULL || s->glet == NULL || !s->running ||
-            s->cancelled) {
-            continue;
-        }
-        gv_kill_slot(s);
-        n++;
-    }
-    return n;
-}
-
 /* Where slot s's greenlet waits: traceback.format_stack(gr_frame), one
  * string, innermost last; or NULL. New reference. Hub. */
 static PyObject *
@@ -479,146 +442,129 @@ gv_stack_of(struct gv_slot *s)
     return out;
 }
 
-/* --harakiri under gevent, twice a second: a request running longer is
- * logged with where its greenlet waits, answered 504 and its greenlet
- * killed; the others go on. Hub. */
-static PyObject *
-gv_on_harakiri(PyObject *self, PyObject *unused)
+/* (Re)start the tick timer at the period the core asks for now (0:
+ * none). Hub. */
+static int
+gv_tick_arm(void)
 {
-    long limit = wf_opt_long("harakiri", 0) * 1000;
-    unsigned i;
+    long ms = wf_loop_tick_ms();
+    PyObject *r;
 
-    /* the hub turns: tell the master (a blocked hub stops these) */
-    wf_loop_heartbeat();
-
-    for (i = 0; i < gv.n && limit > 0; i++) {
-        struct gv_slot *s = &gv.slot[i];
-        PyObject *stack;
-
-        if (s->core == NULL || s->glet == NULL || !s->running ||
-            s->cancelled || s->idle ||
-            wf_request_age_ms(s->core) <= limit) {
-            continue;
-        }
-        stack = gv_stack_of(s);
-        wf_harakiri(s->core, stack ? PyUnicode_AsUTF8(stack) : NULL);
-        PyErr_Clear();
-        Py_XDECREF(stack);
-        gv_kill_slot(s);
+    if (ms == gv.tick_ms && (ms == 0 || gv.tick_w != NULL)) {
+        return 0;
     }
-    Py_RETURN_NONE;
+    if (gv.tick_w != NULL) {
+        gv_call0(gv.tick_w, "stop", "gevent: stopping the tick timer");
+        Py_CLEAR(gv.tick_w);
+    }
+    gv.tick_ms = ms;
+    if (ms <= 0) {
+        return 0;
+    }
+    gv.tick_w = PyObject_CallMethod(gv.loop, "timer", "dd", ms / 1000.0,
+                                    ms / 1000.0);
+    r = gv.tick_w ? PyObject_CallMethod(gv.tick_w, "start", "O", gv.tick_cb)
+                  : NULL;
+    if (r == NULL) {
+        pyw_log_exc(WF_LOG_ERROR, "gevent: cannot start the tick timer");
+        Py_CLEAR(gv.tick_w);
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
 }
 
-static PyMethodDef gv_harakiri_def = {
-    "weft_harakiri", gv_on_harakiri, METH_NOARGS,
-    "cancel the requests that run longer than --harakiri"
-};
-
-/* Every 100 ms while stopping gracefully. Hub. */
+/* The core's policy on the hub's timer: it says when run() returns. */
 static PyObject *
 gv_on_tick(PyObject *self, PyObject *unused)
 {
-    unsigned busy = wf_loop_busy(), idle = 0, i;
-    int64_t now = gv_now_ms();
-
-    if (gv.stopping != 1) {
-        Py_RETURN_NONE;
-    }
-    if (busy == 0) {
+    if (wf_loop_tick() == 2) {
         gv_finish();
-        Py_RETURN_NONE;
-    }
-    if (now >= gv.mercy_at) {
-        unsigned k = gv_kill_running();
-
-        if (k > 0) {
-            wf_log(WF_LOG_WARN, "gevent: worker %u: %u request%s still "
-                   "running after %lds (--worker-reload-mercy); cancelling "
-                   "%s", wf_worker_id(), k, k == 1 ? "" : "s", gv.mercy_s,
-                   k == 1 ? "it" : "them");
-            if (gv.give_up_at == 0) {
-                gv.give_up_at = now + GV_GIVE_UP_MS;
-            }
-        }
-        if (gv.give_up_at != 0 && now >= gv.give_up_at) {
-            wf_log(WF_LOG_ERROR, "gevent: worker %u: %u request greenlet%s "
-                   "did not end %ds after being cancelled (the app catches "
-                   "BaseException?); leaving %s", wf_worker_id(), busy,
-                   busy == 1 ? "" : "s", GV_GIVE_UP_MS / 1000,
-                   busy == 1 ? "it" : "them");
-            gv_finish();
-        }
-        Py_RETURN_NONE;
-    }
-    for (i = 0; i < gv.n; i++) {
-        idle += gv.slot[i].core != NULL && gv.slot[i].idle;
-    }
-    if (idle > 0 && idle == busy) {
-        /* only idle keep-alive connections left: wake their waits; the
-         * core sees the worker stopping and closes them */
-        PyObject *w[256];
-        unsigned n = 0;
-
-        for (i = 0; i < gv.n && n < 256; i++) {
-            struct gv_slot *s = &gv.slot[i];
-
-            if (s->core != NULL && s->idle && s->waiter != NULL) {
-                Py_INCREF(s->waiter);
-                w[n++] = s->waiter;
-            }
-        }
-        for (i = 0; i < n; i++) {
-            PyObject *r = PyObject_CallMethod(w[i], "switch", "i",
-                                              GV_WOKE_STOP);
-
-            if (r == NULL) {
-                pyw_log_exc(WF_LOG_ERROR, "gevent: waking an idle "
-                           "connection failed");
-            }
-            Py_XDECREF(r);
-            Py_DECREF(w[i]);
-        }
+    } else if (gv_tick_arm() < 0 && gv.stopping) {
+        gv_finish();
     }
     Py_RETURN_NONE;
 }
 
 static PyMethodDef gv_tick_def = {
-    "weft_stop_tick", gv_on_tick, METH_NOARGS,
-    "drain the worker: wake idle connections, kill after the mercy"
+    "weft_tick", gv_on_tick, METH_NOARGS,
+    "the weft core's periodic policy (harakiri, draining)"
 };
+
+/* The core cancelled c: kill its greenlet (a greenlet that has not
+ * started yet runs, and its waits fail at once). Hub. */
+static void
+gv_cancel(struct wf_core *c)
+{
+    struct gv_slot *s = gv_slot_of(c);
+
+    if (s == NULL || s->cancelled) {
+        return;
+    }
+    if (s->glet == NULL || !s->running) {
+        s->cancelled = 1;
+        return;
+    }
+    gv_kill_slot(s);
+}
+
+/* The core drains: end c's idle wait as if its fd were ready. Hub. */
+static void
+gv_wake(struct wf_core *c)
+{
+    struct gv_slot *s = gv_slot_of(c);
+    PyObject *w, *r;
+
+    if (s == NULL || (w = s->waiter) == NULL) {
+        return;
+    }
+    Py_INCREF(w);
+    r = PyObject_CallMethod(w, "switch", "i", GV_WOKE_STOP);
+    if (r == NULL) {
+        pyw_log_exc(WF_LOG_ERROR, "gevent: waking an idle connection "
+                   "failed");
+    }
+    Py_XDECREF(r);
+    Py_DECREF(w);
+}
+
+/* Where c's greenlet waits, for the harakiri log. Hub. */
+static size_t
+gv_backtrace(struct wf_core *c, char *buf, size_t len)
+{
+    struct gv_slot *s = gv_slot_of(c);
+    PyObject *stack = s && s->glet ? gv_stack_of(s) : NULL;
+    const char *t = stack ? PyUnicode_AsUTF8(stack) : NULL;
+    size_t n = 0;
+
+    if (t != NULL && len > 0) {
+        n = strlen(t);
+        if (n >= len) {
+            n = len - 1;
+        }
+        memcpy(buf, t, n);
+        buf[n] = '\0';
+    }
+    PyErr_Clear();
+    Py_XDECREF(stack);
+    return n;
+}
 
 /* The control fd is readable (a signal, --max-requests). Hub. */
 static PyObject *
 gv_on_control(PyObject *self, PyObject *unused)
 {
     int r = wf_loop_control();
-    PyObject *st;
 
     if (r == 0 || r <= gv.stopping) {
         Py_RETURN_NONE;
     }
     gv_listeners(0);
+    gv.stopping = r;
     if (r == 2) {
-        gv.stopping = 2;
         gv_finish();
         Py_RETURN_NONE;
     }
-    gv.stopping = 1;
-    gv.mercy_at = gv_now_ms() + gv.mercy_s * 1000;
-    gv.tick_w = PyObject_CallMethod(gv.loop, "timer", "dd", GV_TICK_S,
-                                    GV_TICK_S);
-    gv.tick_cb = PyCFunction_New(&gv_tick_def, NULL);
-    st = gv.tick_w && gv.tick_cb ? PyObject_CallMethod(gv.tick_w, "start",
-                                                       "O", gv.tick_cb)
-                                 : NULL;
-    if (st == NULL) {
-        pyw_log_exc(WF_LOG_ERROR, "gevent: cannot start the stop timer; "
-                   "stopping now");
-        gv.stopping = 2;
-        gv_finish();
-        Py_RETURN_NONE;
-    }
-    Py_DECREF(st);
     return gv_on_tick(NULL, NULL);
 }
 
@@ -799,8 +745,7 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
         goto fail;
     }
     gv.n = ncores ? ncores : 1;
-    gv.mercy_s = wf_opt_long("worker-reload-mercy", 60);
-    if (wf_opt_get("async") == NULL || wf_opt_long("async", 0) < 1) {
+    if (gv.n == 1) {
         wf_log(WF_LOG_WARN, "gevent: 1 core: one connection at a time; "
                "give --gevent N (or --async N) for N at once");
     }
@@ -839,17 +784,13 @@ gv_run_cleanup(void)
         gv_call0(gv.ctl_w, "stop", "gevent: stopping the control watcher");
     }
     if (gv.tick_w != NULL) {
-        gv_call0(gv.tick_w, "stop", "gevent: stopping the stop timer");
+        gv_call0(gv.tick_w, "stop", "gevent: stopping the tick timer");
     }
     Py_CLEAR(gv.ctl_w);
     Py_CLEAR(gv.ctl_cb);
     Py_CLEAR(gv.tick_w);
     Py_CLEAR(gv.tick_cb);
-    if (gv.hk_w != NULL) {
-        gv_call0(gv.hk_w, "stop", "gevent: stopping the harakiri timer");
-    }
-    Py_CLEAR(gv.hk_w);
-    Py_CLEAR(gv.hk_cb);
+    gv.tick_ms = 0;
     Py_CLEAR(gv.done);
     for (k = 0; k < gv.n; k++) {
         if (gv.slot[k].glet != NULL) {
@@ -914,18 +855,11 @@ gv_run(struct wf_err *err)
         goto fail;
     }
     Py_DECREF(r);
-    if (wf_opt_long("harakiri", 0) > 0) {
-        gv.hk_w = PyObject_CallMethod(gv.loop, "timer", "dd", 0.5, 0.5);
-        gv.hk_cb = PyCFunction_New(&gv_harakiri_def, NULL);
-        r = gv.hk_w && gv.hk_cb ? PyObject_CallMethod(gv.hk_w, "start", "O",
-                                                      gv.hk_cb) : NULL;
-        if (r == NULL) {
-            wf_err_set(err, "gevent: cannot start the harakiri timer: %s",
-                       pyw_exc_line(buf, sizeof(buf)));
-            goto fail;
-        }
-        Py_DECREF(r);
-        wf_loop_heartbeat();    /* the master watches the hub from now */
+    gv.tick_cb = PyCFunction_New(&gv_tick_def, NULL);
+    if (gv.tick_cb == NULL || gv_tick_arm() < 0) {
+        wf_err_set(err, "gevent: cannot start the tick timer: %s",
+                   pyw_exc_line(buf, sizeof(buf)));
+        goto fail;
     }
     gv_listeners(1);
 
@@ -957,7 +891,7 @@ gv_run(struct wf_err *err)
     if (gv_opt_wait_hub && gv.stopping == 1) {
         /* greenlets the app spawned itself may finish, within the
          * mercy: wait until the hub has nothing left to run */
-        double left = (double)(gv.mercy_at - gv_now_ms()) / 1000.0;
+        double left = (double)wf_loop_mercy_left_ms() / 1000.0;
 
         gv_listeners(0);
         gv_call0(gv.ctl_w, "stop", "gevent: stopping the control watcher");
@@ -993,7 +927,6 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
     PyObject *w[GV_MAX_WAIT_FDS + 1], *waiter, *sw = NULL, *r;
     PyObject *et, *ev, *etb;
     int nw = 0, i, ret = -ENOMEM;
-    unsigned nv = 0;
 
     if (s == NULL) {
         return -EINVAL;
@@ -1043,15 +976,10 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
         }
         Py_DECREF(r);
     }
-    /* waiting for the next request head of an idle connection: the stop
-     * timer may wake it (the core then closes the connection) */
-    s->idle = n == 1 && fds[0].fd == wf_req_fd(c) &&
-              (fds[0].events & (WF_IO_READ | WF_IO_WRITE)) == WF_IO_READ &&
-              (wf_req_vars(c, &nv), nv == 0);
+    /* the core may end this wait early (wake op) */
     s->waiter = waiter;
     r = PyObject_CallMethod(waiter, "get", NULL);
     s->waiter = NULL;
-    s->idle = 0;
     if (r == NULL) {
         /* killed (a stop past the mercy), or the app threw into a
          * greenlet it does not own */
@@ -1188,6 +1116,10 @@ static const struct wf_loop_ops gv_ops = {
     .yield       = gv_yield,
     .current     = gv_current,
     .worker_fini = gv_worker_fini,
+    .cancel      = gv_cancel,
+    .wake        = gv_wake,
+    .backtrace   = gv_backtrace,
+    .max_wait_fds = GV_MAX_WAIT_FDS,
 };
 
 static const struct wf_option gv_options[] = {

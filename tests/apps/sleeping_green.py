@@ -2,7 +2,8 @@
 
 GET /?s=SECONDS (float allowed, default 1): uwsgi.async_sleep(s) then
 uwsgi.suspend(), from plain (non-generator) code. Needs a suspend engine
-(--ugreen) to overlap; without one suspend() returns at once.
+(--ugreen) to overlap; without one the worker blocks in place for the
+wait (it is never skipped).
 """
 import time
 from urllib.parse import parse_qs

@@ -584,6 +584,22 @@ def test_a_bad_request_gets_400_and_the_worker_goes_on():
         assert srv.get("/?s=0.01").status == 200
 
 
+def test_a_head_that_never_completes_gets_408_naming_the_head_timeout():
+    # issue 9: the loop-engine path waited --http-timeout but its 408 log
+    # line named --socket-timeout (raised to 30 by --gevent)
+    with gserver("gevent_sleep.py", "--gevent", "2", "--http-timeout",
+                 "1") as srv:
+        s = send_raw(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\n")
+        t0 = time.time()
+        r = Reader(s).response()
+        s.close()
+        assert r.status == 408, r
+        assert time.time() - t0 < 10
+        assert srv.wait_log("sent no complete request head in 1s "
+                            "(--http-timeout", 3.0), srv.log()[-2000:]
+        assert srv.get("/?s=0.01").status == 200
+
+
 def test_harakiri_cancels_a_stuck_greenlet_alone():
     need_gevent()
     with Server("--gevent", "4", "--harakiri", "1", "--wsgi-file",

@@ -357,6 +357,19 @@ def test_suspend_without_an_engine_returns_true():
             assert srv.proc.poll() is None
 
 
+def test_suspend_without_an_engine_waits_in_place():
+    # issue 9: UWSGI.async_sleep(1) then UWSGI.suspend without a suspend
+    # engine used to return at once; the worker now blocks for the wait
+    weftest.require("rack")
+    with Server("--rack", API, "--async", "2") as srv:
+        t0 = time.time()
+        body = get(srv, "/sleep?s=1").body
+        dt = time.time() - t0
+        slept = float(body.split(b"slept ")[1].split()[0])
+        assert slept >= 1.0 and dt >= 1.0, (slept, dt, body)
+        assert b"suspend=true timed_out=true" in body, body
+
+
 # --------------------------------------------------------------- fiber
 
 

@@ -198,18 +198,34 @@ def test_a_quarter_second_sleep_lasts_a_quarter_second():
                     (appname, args, slept, dt, r.body)
 
 
-def test_suspend_without_an_engine_returns_true_at_once():
+def test_suspend_without_an_engine_waits_in_place():
+    # issue 9: without a suspend engine, async_sleep(1) then suspend() in a
+    # plain (non-generator) app used to return at once; the wait must
+    # happen in place (the worker blocks for it), never be skipped
     weftest.require("python")
-    with Server("--wsgi-file", app("sleeping_green.py"), "--async",
-                "4") as srv:
-        res, dt = parallel(lambda i: srv.get("/?s=1"), 3)
-        assert dt < 0.9, dt
-        for r in res:
+    for args in ([], ["--async", "4"]):
+        with Server("--wsgi-file", app("sleeping_green.py"), *args) as srv:
+            t0 = time.time()
+            r = srv.get("/?s=1")
+            dt = time.time() - t0
             assert r.status == 200, r
             assert b"async_sleep=b'' suspend=True" in r.body, r.body
-        # the timer that nobody waited for does not disturb the next one
-        r = srv.get("/?s=0")
-        assert r.status == 200, r
+            slept = float(re.search(rb"slept ([0-9.]+)", r.body).group(1))
+            assert slept >= 1.0 and dt >= 1.0, (args, slept, dt, r.body)
+            # the timer fired: ready_fd says no fd woke it
+            assert b"ready_fd=-1" in r.body, r.body
+            r = srv.get("/?s=0")
+            assert r.status == 200, r
+
+
+def test_suspend_without_an_engine_wakes_on_a_ready_fd():
+    # the in-place wait of a wait_fd_read() + suspend(): ready_fd() names
+    # the fd that woke it (uwsgi_api.py: a pipe readable at once)
+    weftest.require("python")
+    with Server("--wsgi-file", app("uwsgi_api.py"), "--async", "2") as srv:
+        r = json.loads(srv.get("/").body)
+        assert r["suspend_ret"] is True, r
+        assert r["pipe_fd_is_ready"] is True, r
 
 
 # ------------------------------------------------------------- fd waits

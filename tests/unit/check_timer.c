@@ -13,6 +13,7 @@
 #define N 200
 
 static struct wf__tnode cores[N];
+static struct wf__loop loop;        /* the heap is a loop's */
 
 #define ID(t) ((unsigned)((t) - cores))
 
@@ -21,7 +22,8 @@ setup(void)
 {
     unsigned i;
 
-    memset(&wf__w, 0, sizeof(wf__w));
+    free(loop.heap);
+    memset(&loop, 0, sizeof(loop));
     memset(cores, 0, sizeof(cores));
     for (i = 0; i < N; i++) {
         cores[i].heap_idx = -1;
@@ -36,31 +38,31 @@ START_TEST(due_cores_come_out_in_deadline_order)
 
     srandom(7);
     for (i = 0; i < N; i++) {
-        wf__timer_set(&cores[i], random() % 10000);
+        wf__timer_set(&loop, &cores[i], random() % 10000);
     }
-    ck_assert_uint_eq(wf__w.nheap, N);
-    ck_assert_uint_ge(wf__w.heap_cap, N);
+    ck_assert_uint_eq(loop.nheap, N);
+    ck_assert_uint_ge(loop.heap_cap, N);
     for (i = 0; i < N; i++) {
-        c = wf__timer_pop_due(10000);
+        c = wf__timer_pop_due(&loop, 10000);
         ck_assert_ptr_nonnull(c);
         ck_assert_int_ge(c->deadline, last);
         ck_assert_int_eq(c->heap_idx, -1);
         last = c->deadline;
     }
-    ck_assert_ptr_null(wf__timer_pop_due(10000));
+    ck_assert_ptr_null(wf__timer_pop_due(&loop, 10000));
 }
 END_TEST
 
 START_TEST(nothing_is_due_before_its_deadline)
 {
-    wf__timer_set(&cores[0], 500);
-    wf__timer_set(&cores[1], 300);
-    ck_assert_int_eq(wf__timer_next(100), 200);
-    ck_assert_ptr_null(wf__timer_pop_due(299));
-    ck_assert_ptr_eq(wf__timer_pop_due(300), &cores[1]);
-    ck_assert_int_eq(wf__timer_next(600), 0);
-    ck_assert_ptr_eq(wf__timer_pop_due(600), &cores[0]);
-    ck_assert_int_eq(wf__timer_next(600), -1);
+    wf__timer_set(&loop, &cores[0], 500);
+    wf__timer_set(&loop, &cores[1], 300);
+    ck_assert_int_eq(wf__timer_next(&loop, 100), 200);
+    ck_assert_ptr_null(wf__timer_pop_due(&loop, 299));
+    ck_assert_ptr_eq(wf__timer_pop_due(&loop, 300), &cores[1]);
+    ck_assert_int_eq(wf__timer_next(&loop, 600), 0);
+    ck_assert_ptr_eq(wf__timer_pop_due(&loop, 600), &cores[0]);
+    ck_assert_int_eq(wf__timer_next(&loop, 600), -1);
 }
 END_TEST
 
@@ -71,17 +73,17 @@ START_TEST(a_core_has_one_deadline_and_clearing_keeps_order)
     int64_t last = -1;
 
     for (i = 0; i < 50; i++) {
-        wf__timer_set(&cores[i], 1000 - i);
+        wf__timer_set(&loop, &cores[i], 1000 - i);
     }
-    wf__timer_set(&cores[10], 5);      /* moves, not added twice */
-    ck_assert_uint_eq(wf__w.nheap, 50);
+    wf__timer_set(&loop, &cores[10], 5);      /* moves, not added twice */
+    ck_assert_uint_eq(loop.nheap, 50);
     for (i = 20; i < 30; i++) {
-        wf__timer_clear(&cores[i]);
-        wf__timer_clear(&cores[i]);    /* clearing twice is harmless */
+        wf__timer_clear(&loop, &cores[i]);
+        wf__timer_clear(&loop, &cores[i]);    /* clearing twice is harmless */
     }
-    ck_assert_uint_eq(wf__w.nheap, 40);
-    ck_assert_ptr_eq(wf__timer_pop_due(2000), &cores[10]);
-    while ((c = wf__timer_pop_due(2000)) != NULL) {
+    ck_assert_uint_eq(loop.nheap, 40);
+    ck_assert_ptr_eq(wf__timer_pop_due(&loop, 2000), &cores[10]);
+    while ((c = wf__timer_pop_due(&loop, 2000)) != NULL) {
         ck_assert_msg(ID(c) < 20 || ID(c) >= 30, "cleared node %u "
                       "came out", ID(c));
         ck_assert_int_ge(c->deadline, last);

@@ -30,3 +30,12 @@ tests_unit_check_static_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_static_LDFLAGS = $(UNIT_LINKFLAGS)
 tests_unit_check_static_LDADD = $(UNIT_LDADD)
 tests_unit_check_static_DEPENDENCIES = libweftcore.a
+# the loop as an object: two loops in two threads (house-loop, issue 9)
+check_PROGRAMS += tests/unit/check_loop
+TESTS += tests/unit/check_loop
+tests_unit_check_loop_SOURCES = tests/unit/check_loop.c tests/unit/check_util.h
+tests_unit_check_loop_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_check_loop_CFLAGS = $(UNIT_CFLAGS) -pthread
+tests_unit_check_loop_LDFLAGS = $(UNIT_LINKFLAGS) -pthread
+tests_unit_check_loop_LDADD = $(UNIT_LDADD)
+tests_unit_check_loop_DEPENDENCIES = libweftcore.a
