@@ -931,7 +931,7 @@ head_start(struct wf__core *c, struct st_core *s, int code)
         head_add(s, "%.*s %s\r\n", (int)pl, p, st);
     }
     r->close = k->lsn->proto != WF_PROTO_HTTP || !k->req.keepalive ||
-               wf__w.stopping;
+               k->loop->stopping;
 }
 
 /* End the head: framing and connection headers. */
@@ -1222,9 +1222,9 @@ wf__static_route(struct wf__conn *k, struct wf__core *c)
     if (path == NULL) {
         return 0;
     }
-    if (stc == NULL || nstc != wf__w.ncores) {
+    if (stc == NULL || nstc < c->loop->core_base + c->loop->ncores) {
         free(stc);
-        nstc = wf__w.ncores;
+        nstc = c->loop->core_base + c->loop->ncores;
         stc = calloc(nstc, sizeof(*stc));
         if (stc == NULL) {
             nstc = 0;
