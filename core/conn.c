@@ -8,6 +8,7 @@
 #include "loop.h"
 #include "static.h"
 #include "policy.h"
+#include "route.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -275,7 +276,9 @@ wf__conn_request_vars(struct wf__conn *k)
     int bad;
 
     if (k->lsn->proto == WF_PROTO_HTTP) {
-        k->req.modifier1 = (uint8_t)k->lsn->modifier1;
+        /* the socket's language, or one that claimed the path */
+        k->req.modifier1 = (uint8_t)wf__route_http(&k->req,
+                                                   k->lsn->modifier1);
     }
     /* the CGI defaults: one rule for HTTP and uwsgi (core/policy.c) */
     site.host = k->lsn->host;

@@ -21,6 +21,8 @@
  *                  appended; wf_loop_tick, wf_loop_tick_ms,
  *                  wf_loop_mercy_left_ms added: the core decides the
  *                  worker's policy for loop engines too.
+ * 2026-12-04  1.5  wf_route_prefix (HTTP requests to a language by path
+ *                  prefix: the CGI plugin's mount points).
  *
  * A field appended in minor M is read only from plugins built with minor
  * >= M (their ops tables are shorter otherwise): see WF_HAS_OP.
@@ -29,7 +31,7 @@
 #define WEFT_ABI_H
 
 #define WF_ABI_MAJOR 1
-#define WF_ABI_MINOR 4
+#define WF_ABI_MINOR 5
 
 /* "weft" in ASCII: the first word of every plugin descriptor. */
 #define WF_PLUGIN_MAGIC 0x77656674u

@@ -311,6 +311,22 @@ WF_API void wf_harakiri(struct wf_core *c, const char *stack);
  * is blocked) and starts a new one. */
 WF_API void wf_loop_heartbeat(void);
 
+/*
+ * Route HTTP requests by path to a language: a request on an HTTP socket
+ * that sets no modifier1 of its own (--http-socket-modifier1 0), whose
+ * PATH_INFO is `prefix` or starts with `prefix` + "/", goes to the
+ * language of `modifier1` instead of the default one; the longest prefix
+ * wins and "" (or "/") takes every path. This is how a language with
+ * mount points (--cgi /cgi-bin=DIR) serves them beside another language's
+ * app. The uwsgi protocol is not routed: nginx sends the modifier1 in
+ * every packet. The core decides this once per request, before it picks
+ * a core. Master context (init() or load_app()). 0, or -1 with err filled
+ * (out of memory, modifier1 over 255, the same prefix claimed by another
+ * modifier1). (ABI 1.5)
+ */
+WF_API int wf_route_prefix(const char *prefix, unsigned modifier1,
+                           struct wf_err *err);
+
 /* Set an option by name from a plugin's on_set (e.g. --gevent N sets
  * --async N). Master context. 0, or -1 + err. */
 WF_API int wf_opt_set(const char *name, const char *value,

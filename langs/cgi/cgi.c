@@ -264,6 +264,12 @@ cgi_init(struct wf_err *err)
         m->real = real;
         m->rlen = strlen(real);
         m->is_file = !S_ISDIR(st.st_mode);
+        /* HTTP requests under a mount point come here even beside
+         * another language's app */
+        if (!m->is_default &&
+            wf_route_prefix(m->prefix, CGI_MODIFIER1, err) < 0) {
+            return -1;
+        }
         wf_log(WF_LOG_INFO, "cgi: %s %s serves %s", m->is_file ? "script"
                : "directory", m->real, m->is_default ? "every path" :
                (m->plen ? m->prefix : "/"));
@@ -684,22 +690,23 @@ fail_pipes:
 
 /* ------------------------------------------------------------ the request */
 
-/* A complete error response from the plugin (its own reason phrases). */
+/* A complete error response (the core's reason phrase, a short body). */
 static int
 send_error(struct wf_core *c, struct cgi_req *r, int code)
 {
-    char status[64], body[64];
-    int sl, bl;
+    char body[64];
+    const char *reason = wf_http_reason(code);
+    int bl;
 
     r->failed = 1;
     if (wf_response_started(c)) {
         wf_response_error(c, code);     /* only the close is left */
         return WF_DONE;
     }
-    sl = snprintf(status, sizeof(status), "%d %s", code, cgi_reason(code));
-    bl = snprintf(body, sizeof(body), "%s\n", status);
+    bl = snprintf(body, sizeof(body), "%d %s\n", code,
+                  reason ? reason : "Error");
     wf_response_reset(c);
-    if (wf_response_status(c, status, (size_t)sl) < 0 ||
+    if (wf_response_status_code(c, code) < 0 ||
         wf_response_header(c, "Content-Type", 12, "text/plain", 10) < 0) {
         wf_response_error(c, code);
         return WF_DONE;
@@ -988,8 +995,10 @@ send_head(struct wf_core *c, struct cgi_req *r, size_t end)
         free(h);
         return -1;
     }
-    if (h->status != 0) {
+    if (h->status_line[0] != '\0') {
         rc = wf_response_status(c, h->status_line, strlen(h->status_line));
+    } else if (h->status != 0) {
+        rc = wf_response_status_code(c, h->status);
     } else if (h->location != NULL) {
         rc = wf_response_status(c, "302 Found", 9);
     } else {
@@ -1005,7 +1014,12 @@ send_head(struct wf_core *c, struct cgi_req *r, size_t end)
     }
     free(h);
     if (rc < 0) {
-        bad_gateway(c, r, "a header the core refused");
+        char why[160];
+
+        snprintf(why, sizeof(why), "a head the core refused: %s",
+                 rc == -EINVAL ? wf_http_verdict_text(wf_response_refusal(c))
+                               : strerror(-rc));
+        bad_gateway(c, r, why);
         return -1;
     }
     r->head_done = 1;

@@ -110,7 +110,9 @@ ssize_t cgi_head_end(const char *buf, size_t len);
 
 struct cgi_head {
     int status;             /* 0 when the script gave no Status */
-    char status_line[128];  /* "404 Not Found": Status's value, or built */
+    char status_line[128];  /* "404 Not Found": Status's value when it has
+                               a reason; "" for a bare "Status: 404" (the
+                               core then names the reason) */
     const char *location;   /* Location's value, or NULL */
     size_t location_len;
     struct cgi_header h[CGI_MAX_HEADERS];   /* others, in order */
@@ -121,7 +123,7 @@ struct cgi_head {
  * Parse the response head buf[0..len) (up to and including its empty
  * line, as cgi_head_end found it) into out. Lines end with LF (a CR before
  * it is dropped); each is "name: value" with a token name. Status takes
- * "NNN" or "NNN reason" (100..599; the reason is made up when missing);
+ * "NNN" or "NNN reason" (100..599);
  * Location is kept apart; hop-by-hop headers (Connection, Keep-Alive,
  * Transfer-Encoding, ...) are dropped. Returns 0, or -1 with *why set (a
  * static string) for what makes the response a 502: a line without a
@@ -131,9 +133,6 @@ struct cgi_head {
  */
 int cgi_head_parse(const char *buf, size_t len, struct cgi_head *out,
                    const char **why);
-
-/* The reason phrase of a status code, or "Unknown". */
-const char *cgi_reason(int code);
 
 /*
  * The command-line words of an indexed query (RFC 3875 4.4): when

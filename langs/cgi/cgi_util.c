@@ -305,53 +305,6 @@ cgi_head_end(const char *buf, size_t len)
     return len >= CGI_HEAD_MAX ? -1 : 0;
 }
 
-const char *
-cgi_reason(int code)
-{
-    switch (code) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 203: return "Non-Authoritative Information";
-    case 204: return "No Content";
-    case 205: return "Reset Content";
-    case 206: return "Partial Content";
-    case 300: return "Multiple Choices";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    }
-    return "Unknown";
-}
-
 static int
 is_tchar(unsigned char ch)
 {
@@ -392,15 +345,13 @@ parse_status(const char *v, size_t n, struct cgi_head *out)
         return -1;
     }
     code = (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
+    out->status_line[0] = '\0';
     if (n > 4) {
         if (n >= sizeof(out->status_line)) {
             return -1;
         }
         memcpy(out->status_line, v, n);
         out->status_line[n] = '\0';
-    } else {
-        snprintf(out->status_line, sizeof(out->status_line), "%d %s", code,
-                 cgi_reason(code));
     }
     out->status = code;
     return 0;

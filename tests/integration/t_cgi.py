@@ -58,6 +58,10 @@ echo "this is not a header"
 echo
 echo "body"
 """,
+    "status1xx.sh": """#!/bin/sh
+echo "Status: 103 Early Hints"
+echo
+""",
     "nothing.sh": """#!/bin/sh
 exit 3
 """,
@@ -330,6 +334,10 @@ def test_garbage_headers_502():
         assert r.status == 502, r
         r = srv.get("/nothing.sh")
         assert r.status == 502, r
+        # a status the core refuses as final (1xx) is the script's fault
+        r = srv.get("/status1xx.sh")
+        assert r.status == 502, r
+        srv.expect_log("a head the core refused")
         srv.expect_log("a header line without a colon")
         srv.expect_log("without any output")
         srv.expect_log("exited with status 3")
@@ -407,6 +415,30 @@ def test_mount_points_and_uwsgi_modifier1_9():
         env = env_of(body)
         assert env["REMOTE_ADDR"] == "10.1.2.3" and env["PATH_INFO"] == "/u"
         assert env["QUERY_STRING"] == "q=1"
+
+
+def test_mount_point_beside_a_wsgi_app():
+    # the core routes HTTP requests under a mount point to the CGI plugin
+    # and the rest to the app (wf_route_prefix)
+    weftest.require("python")
+    root = make_dir()
+    with Server("--wsgi-file", weftest.app("hello.py"), "--cgi",
+                "/cgi-bin=" + root, "--cgi", "/tools/one=" +
+                os.path.join(root, "hello.sh"), "--async", "8",
+                uwsgi=True) as srv:
+        assert srv.get("/cgi-bin/hello.sh").body == b"hello from sh\n"
+        assert srv.get("/cgi-bin/sub/deep.sh/x").body == \
+            b"deep /cgi-bin/sub/deep.sh /x\n"
+        assert srv.get("/tools/one/a").body == b"hello from sh\n"
+        for path in ("/", "/hello", "/cgi-binx/hello.sh", "/tools/on"):
+            r = srv.get(path)
+            assert r.status == 200 and b"hello from sh" not in r.body, \
+                (path, r)
+        # a uwsgi packet picks its language itself: modifier1 0 is the app
+        raw = srv.uwsgi_request("/cgi-bin/hello.sh", modifier1=0)
+        assert raw.endswith(b"Hello World"), raw
+        raw = srv.uwsgi_request("/cgi-bin/hello.sh", modifier1=9)
+        assert raw.endswith(b"hello from sh\n"), raw
 
 
 # ---------------------------------------------------------- concurrency
