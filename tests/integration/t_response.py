@@ -13,6 +13,7 @@ Over real sockets, against tests/apps/heads.py (WSGI: sync, --async 4
   given as the final one.
 """
 
+import json
 import os
 
 import weftest
@@ -197,6 +198,33 @@ def test_uwsgi_server_protocol_never_reaches_the_head_unchecked():
             out = srv.uwsgi_request("/hello", SERVER_PROTOCOL=proto)
             assert out.startswith(proto.encode() + b" 200 OK\r\n"), \
                 (proto, out)
+
+
+# ------------------------------------------------------- the CGI defaults
+
+def test_a_minimal_uwsgi_packet_gets_the_same_defaults_in_every_language():
+    """One rule in the core for what the protocol did not give: Python
+    and Rack see the same SERVER_NAME, SERVER_PORT, ... (before, Python
+    took the port from Host and Rack got no SERVER_NAME at all)."""
+    weftest.require("python", "rack")
+    packet = {"REQUEST_METHOD": "GET", "REQUEST_URI": "/env",
+              "PATH_INFO": "/env", "HTTP_HOST": "example.org:8443"}
+    with Server("--wsgi-file", app("echo.py"), "--rack", app("env.ru"),
+                uwsgi=True, http=False) as srv:
+        envs = {}
+        for lang, m1 in (("python", 0), ("rack", 7)):
+            out = srv.uwsgi_until_close(weftest.uwsgi_packet(packet, m1))
+            head, _, body = out.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.0 200 OK"), (lang, out[:300])
+            envs[lang] = json.loads(body)
+        want = {"SERVER_NAME": "example.org", "SERVER_PORT": str(srv.uport),
+                "SCRIPT_NAME": "", "QUERY_STRING": "",
+                "SERVER_PROTOCOL": "HTTP/1.0", "REMOTE_ADDR": "127.0.0.1",
+                "REQUEST_METHOD": "GET"}
+        for lang, env in envs.items():
+            for k, v in want.items():
+                assert env.get(k) == v, (lang, k, env.get(k), v)
+            assert env.get("REMOTE_PORT", "").isdigit(), (lang, env)
 
 
 if __name__ == "__main__":
