@@ -46,7 +46,16 @@ struct wf__config {
     long max_fd;
     int harakiri_verbose;
     int lazy_apps;
-    char *touch_reload;
+    struct wf_strlist touch_reload;
+    struct wf_strlist http_routers; /* --http: served as --http-socket */
+    char *chdir;
+    char *chown_socket;
+    int chmod_socket;       /* mode, or 0: what the umask gives */
+    int vacuum;
+    int strict;
+    int reuse_port;
+    long min_worker_lifetime;
+    long master_mercy;      /* --reload-mercy; 0: worker mercy + 5 */
     char *uid, *gid;
     char *daemonize;
     int master;
@@ -67,6 +76,9 @@ struct wf__optval {
     char *name;
     char *value;            /* NULL for a flag given without a value */
     char *origin;           /* "command line" or "app.ini:12" */
+    int var;                /* 1: read as %(name) in an ini (a user
+                               variable when no option has this name);
+                               2: set-placeholder, never an option */
 };
 
 /* The core's own option table. */
@@ -101,6 +113,19 @@ void wf__opt_help_man(FILE *out);
 /* 1 when uWSGI 2.0.21 has an option of this name (core/uwsgi_names.c). */
 int wf__uwsgi_has_option(const char *name);
 
+/* Whether option `name` (core or loaded plugin) may be given without a
+ * value (WF_OPT_F_OPTVAL). */
+int wf__opt_optional_value(const char *name);
+
+/* compat.c: uWSGI's words. The weft plugin for uWSGI plugin `name` ("" when
+ * the core does its job; NULL when weft has none); *known is 0 when the
+ * name is not a uWSGI one (it is then returned as is). */
+const char *wf__compat_plugin(const char *name, int *known);
+/* Why weft refuses uWSGI option `name` and what to use instead, or NULL. */
+const char *wf__compat_refused(const char *name);
+/* "--a, --b" : up to three known option names closest to `name`, or "". */
+void wf__opt_suggest(const char *name, char *out, size_t len);
+
 /* Remember an option's value as text for wf_opt_get. */
 void wf__opt_record(const char *name, const char *value, int given);
 
@@ -108,6 +133,13 @@ void wf__opt_record(const char *name, const char *value, int given);
  * FILE:section; "weft" is also read. 0 or -1. */
 int wf__ini_read(const char *spec, struct wf__optval **vals, size_t *n,
                  size_t *cap, struct wf_err *err);
+
+/* The ini expansions ($(ENV), %d, %n, %(name), ...) of one value as if it
+ * were read from `file` (may be NULL), section `section`, after vals[0..n).
+ * A malloc'd string, or NULL with err. For tests. */
+char *wf__ini_expand(const char *value, const char *file,
+                     const char *section, struct wf__optval *vals, size_t n,
+                     struct wf_err *err);
 
 /* ---------------------------------------------------------------- sockets */
 
@@ -118,6 +150,8 @@ struct wf__listener {
     enum wf__proto proto;
     unsigned modifier1;
     int is_unix;
+    int inherited;          /* from systemd (LISTEN_FDS): never unlinked */
+    char path[108];         /* a UNIX socket's absolute path, or "" */
     char *name;             /* as given on the command line */
     char host[128];         /* SERVER_NAME when the request names none */
     char port[8];           /* SERVER_PORT */
@@ -130,6 +164,18 @@ extern struct wf__listener *wf__listeners;
  * "/path.sock", "@abstract"). 0 or -1 with err naming the option. */
 int wf__socket_listen(const char *opt, const char *addr, enum wf__proto proto,
                       struct wf_err *err);
+
+/* After every configured socket: the systemd sockets (LISTEN_FDS) that
+ * matched none are served too (uwsgi protocol). 0 or -1 with err. */
+int wf__socket_adopt_rest(struct wf_err *err);
+
+/* sdnotify.c: systemd's notification protocol when NOTIFY_SOCKET is set
+ * (a datagram per message: "READY=1", "STATUS=...", "RELOADING=1",
+ * "STOPPING=1"). wf__sd_init() reads and unsets the variable (workers do
+ * not notify); wf__sd_notify() does nothing without it. Master context. */
+void wf__sd_init(void);
+void wf__sd_notify(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 /* Parse a socket address (see socket.c); passive: an empty host is any
  * address (listen), else loopback (connect). The family, or -1 + why. */

@@ -130,8 +130,15 @@ apply_options(struct wf__optval *vals, size_t n,
               const struct wf_plugin **selected)
 {
     struct wf_err err;
+    int strict = 0;
     size_t i;
 
+    for (i = 0; i < n; i++) {
+        if (strcmp(vals[i].name, "strict") == 0) {
+            strict = vals[i].value == NULL ||
+                     strcmp(vals[i].value, "false") != 0;
+        }
+    }
     for (i = 0; i < n; i++) {
         const char *nm = vals[i].name;
 
@@ -139,12 +146,29 @@ apply_options(struct wf__optval *vals, size_t n,
              strcmp(nm, "need-plugin") == 0) && vals[i].value) {
             char *list = strdup(vals[i].value), *save = NULL, *t;
 
-            for (t = strtok_r(list, ",", &save); t;
-                 t = strtok_r(NULL, ",", &save)) {
-                while (*t == ' ') {
-                    t++;
+            for (t = strtok_r(list, ", ", &save); t;
+                 t = strtok_r(NULL, ", ", &save)) {
+                int known;
+                const char *w = wf__compat_plugin(t, &known);
+
+                if (w == NULL) {
+                    wf_err_set(&err, "--%s %s (%s): weft has no %s plugin; "
+                               "see docs/migrating.md", nm, t,
+                               vals[i].origin, t);
+                    die(&err);
                 }
-                if (*t && wf__plugin_load(t, &err) == NULL) {
+                if (*w == '\0') {
+                    continue;   /* the core does this job itself */
+                }
+                if (wf__plugin_load(w, &err) == NULL) {
+                    if (known) {
+                        struct wf_err e2;
+
+                        wf_err_set(&e2, "--%s %s (%s): uWSGI's %s is weft's "
+                                   "'%s' plugin: %s", nm, t,
+                                   vals[i].origin, t, w, err.msg);
+                        die(&e2);
+                    }
                     die(&err);
                 }
             }
@@ -169,10 +193,44 @@ apply_options(struct wf__optval *vals, size_t n,
                 o = wf__opt_find(vals[i].name, &owner);
             }
         }
+        if (o == NULL && vals[i].var == 2) {
+            continue;           /* set-placeholder: a variable only */
+        }
+        if (o == NULL && vals[i].var == 1 && !strict) {
+            continue;           /* a user variable, read as %(name) */
+        }
         if (o == NULL) {
-            wf_err_set(&err, "--%s (%s): unknown option; see weft --help "
-                       "(plugin options are listed when the plugin is "
-                       "found)", vals[i].name, vals[i].origin);
+            const char *why = wf__compat_refused(vals[i].name);
+            char near[256];
+
+            if (why != NULL) {
+                wf_err_set(&err, "--%s (%s): not supported by weft: %s",
+                           vals[i].name, vals[i].origin, why);
+                die(&err);
+            }
+            if (vals[i].var == 1) {
+                wf_err_set(&err, "--%s (%s): not an option (a variable "
+                           "read as %%(%s)), and --strict is on; drop "
+                           "strict or use set-placeholder = %s=...",
+                           vals[i].name, vals[i].origin, vals[i].name,
+                           vals[i].name);
+                die(&err);
+            }
+            wf__opt_suggest(vals[i].name, near, sizeof(near));
+            if (wf__uwsgi_has_option(vals[i].name)) {
+                wf_err_set(&err, "--%s (%s): a uWSGI option weft does not "
+                           "have%s%s; see docs/migrating.md", vals[i].name,
+                           vals[i].origin, near[0] ? "; close ones: " : "",
+                           near);
+            } else if (near[0]) {
+                wf_err_set(&err, "--%s (%s): unknown option; did you mean "
+                           "%s? (see weft --help)", vals[i].name,
+                           vals[i].origin, near);
+            } else {
+                wf_err_set(&err, "--%s (%s): unknown option; see weft "
+                           "--help and docs/migrating.md", vals[i].name,
+                           vals[i].origin);
+            }
             die(&err);
         }
         if (wf__opt_apply(o, &vals[i], &err) < 0) {
@@ -343,6 +401,15 @@ bind_sockets(void)
         }
         wf_log(WF_LOG_INFO, "serving HTTP on %s", wf__cfg.http_sockets.v[i]);
     }
+    for (i = 0; i < wf__cfg.http_routers.n; i++) {
+        if (wf__socket_listen("http", wf__cfg.http_routers.v[i],
+                              WF_PROTO_HTTP, &err) < 0) {
+            die(&err);
+        }
+        wf_log(WF_LOG_INFO, "--http %s: weft serves HTTP there itself, "
+               "without uWSGI's router process (the same as --http-socket "
+               "%s)", wf__cfg.http_routers.v[i], wf__cfg.http_routers.v[i]);
+    }
     for (i = 0; i < wf__cfg.uwsgi_sockets.n; i++) {
         if (wf__socket_listen("socket", wf__cfg.uwsgi_sockets.v[i],
                               WF_PROTO_UWSGI, &err) < 0) {
@@ -350,6 +417,9 @@ bind_sockets(void)
         }
         wf_log(WF_LOG_INFO, "serving uwsgi on %s",
                wf__cfg.uwsgi_sockets.v[i]);
+    }
+    if (wf__socket_adopt_rest(&err) < 0) {
+        die(&err);
     }
     if (wf__listeners == NULL) {
         wf_err_set(&err, "no socket to serve on; give --http-socket "
@@ -442,6 +512,34 @@ daemonize(void)
     }
 }
 
+static char pidfile_abs[PATH_MAX];
+static pid_t pidfile_pid;
+
+/* --vacuum: remove the UNIX sockets this process bound and the pidfile it
+ * wrote, when it exits (the master, or the single worker). A file that
+ * cannot go (written as root, now another user) is said once. */
+static void
+vacuum(void)
+{
+    struct wf__listener *l;
+
+    if (!wf__cfg.vacuum || getpid() != pidfile_pid) {
+        return;
+    }
+    for (l = wf__listeners; l; l = l->next) {
+        if (l->is_unix && l->path[0] == '/' && !l->inherited) {
+            if (unlink(l->path) < 0 && errno != ENOENT) {
+                wf_log_errno("--vacuum: unlink(%s)", l->path);
+            }
+        }
+    }
+    if (pidfile_abs[0] && unlink(pidfile_abs) < 0 && errno != ENOENT) {
+        wf_log(WF_LOG_INFO, "--vacuum: cannot remove the pidfile %s: %s "
+               "(it was written before --uid)", pidfile_abs,
+               strerror(errno));
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -487,6 +585,11 @@ main(int argc, char **argv)
                 "127.0.0.1:8080 --wsgi-file app.py (see weft --help)\n");
         return 1;
     }
+    if (wf__cfg.chdir && chdir(wf__cfg.chdir) < 0) {
+        wf_err_set(&err, "--chdir %s: %s; give an existing directory",
+                   wf__cfg.chdir, strerror(errno));
+        die(&err);
+    }
     if (wf__cfg.logto && wf__log_open(wf__cfg.logto, &err) < 0) {
         die(&err);
     }
@@ -501,19 +604,21 @@ main(int argc, char **argv)
     }
     if (!wf__cfg.master && (wf__cfg.max_requests || wf__cfg.reload_on_rss ||
                             wf__cfg.max_worker_lifetime ||
-                            wf__cfg.touch_reload || wf__cfg.harakiri)) {
+                            wf__cfg.touch_reload.n || wf__cfg.harakiri)) {
         /* replacing a worker needs someone to start the new one */
         wf_log(WF_LOG_INFO, "--max-requests, --reload-on-rss, "
                "--max-worker-lifetime, --touch-reload and --harakiri need a "
                "master: running with --master");
         wf__cfg.master = 1;
     }
+    wf__sd_init();
     choose_engines(selected);
     start_languages();
     bind_sockets();
     if (wf__cfg.daemonize) {
         daemonize();
     }
+    pidfile_pid = getpid();     /* the process that vacuums */
     if (wf__cfg.pidfile) {
         FILE *f = fopen(wf__cfg.pidfile, "w");
 
@@ -524,13 +629,23 @@ main(int argc, char **argv)
         }
         fprintf(f, "%d\n", (int)getpid());
         fclose(f);
+        if (realpath(wf__cfg.pidfile, pidfile_abs) == NULL) {
+            snprintf(pidfile_abs, sizeof(pidfile_abs), "%s",
+                     wf__cfg.pidfile);
+        }
     }
     drop_privileges();
     if (wf__cfg.master || wf__cfg.processes > 1) {
-        return wf__master_run((unsigned)wf__cfg.processes);
+        int rc = wf__master_run((unsigned)wf__cfg.processes);
+
+        vacuum();
+        return rc;
     }
+    wf__sd_notify("READY=1\nSTATUS=serving (one process, no master)");
     if (wf__worker_run(1, &err) < 0) {
+        vacuum();
         die(&err);
     }
+    vacuum();
     return 0;
 }

@@ -332,7 +332,8 @@ wf__master_run(unsigned nworkers)
     int stopping = 0, sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1,
                                  SIGUSR2, SIGCHLD };
     int64_t stop_deadline = 0;
-    time_t touch_mtime = 0;
+    struct timespec *touch_mtime = NULL;
+    int notified_ready = 0, reloading = 0;
     unsigned i;
 
     nwids = nworkers;
@@ -352,11 +353,22 @@ wf__master_run(unsigned nworkers)
     for (i = 0; i < sizeof(sigs) / sizeof(*sigs); i++) {
         sigaction(sigs[i], &sa, NULL);
     }
-    if (wf__cfg.touch_reload) {
-        struct stat st;
+    if (wf__cfg.touch_reload.n) {
+        touch_mtime = calloc(wf__cfg.touch_reload.n, sizeof(*touch_mtime));
+        if (touch_mtime == NULL) {
+            wf_log_errno("master: setting up --touch-reload");
+            return 1;
+        }
+        for (i = 0; i < wf__cfg.touch_reload.n; i++) {
+            struct stat st;
 
-        if (stat(wf__cfg.touch_reload, &st) == 0) {
-            touch_mtime = st.st_mtime;
+            if (stat(wf__cfg.touch_reload.v[i], &st) == 0) {
+                touch_mtime[i] = st.st_mtim;
+            } else {
+                wf_log(WF_LOG_WARN, "--touch-reload %s: %s; a reload "
+                       "follows when it appears",
+                       wf__cfg.touch_reload.v[i], strerror(errno));
+            }
         }
     }
     for (i = 0; i < nworkers; i++) {
@@ -385,15 +397,19 @@ wf__master_run(unsigned nworkers)
         if (msig[SIGQUIT]) {
             msig[SIGQUIT] = 0;
             wf_log(WF_LOG_INFO, "master: SIGQUIT, stopping now");
+            wf__sd_notify("STOPPING=1\nSTATUS=stopping now");
             send_all(SIGQUIT);
             stopping = 2;
         }
         if ((msig[SIGTERM] || msig[SIGINT]) && !stopping) {
             wf_log(WF_LOG_INFO, "master: %s, stopping gracefully",
                    msig[SIGTERM] ? "SIGTERM" : "SIGINT");
+            wf__sd_notify("STOPPING=1\nSTATUS=stopping: draining the "
+                          "workers");
             send_all(SIGTERM);
             stopping = 1;
-            stop_deadline = mono_ms() + (wf__cfg.reload_mercy + 5) * 1000;
+            stop_deadline = mono_ms() + (wf__cfg.master_mercy > 0
+                ? wf__cfg.master_mercy : wf__cfg.reload_mercy + 5) * 1000;
         }
         msig[SIGTERM] = msig[SIGINT] = 0;
         if (msig[SIGUSR1]) {
@@ -432,16 +448,27 @@ wf__master_run(unsigned nworkers)
             for (i = 0; i < nwids; i++) {
                 ask_replace(i + 1, "SIGHUP");
             }
+            wf__sd_notify("RELOADING=1\nSTATUS=reloading: replacing the "
+                          "workers");
+            reloading = 1;
         }
-        if (wf__cfg.touch_reload) {
+        for (i = 0; i < wf__cfg.touch_reload.n; i++) {
             struct stat st;
 
-            if (stat(wf__cfg.touch_reload, &st) == 0 &&
-                st.st_mtime != touch_mtime) {
-                touch_mtime = st.st_mtime;
-                for (i = 0; i < nwids; i++) {
-                    ask_replace(i + 1, "--touch-reload");
+            if (stat(wf__cfg.touch_reload.v[i], &st) == 0 &&
+                (st.st_mtim.tv_sec != touch_mtime[i].tv_sec ||
+                 st.st_mtim.tv_nsec != touch_mtime[i].tv_nsec)) {
+                unsigned k;
+
+                touch_mtime[i] = st.st_mtim;
+                wf_log(WF_LOG_INFO, "master: %s touched, replacing the "
+                       "workers one at a time", wf__cfg.touch_reload.v[i]);
+                for (k = 0; k < nwids; k++) {
+                    ask_replace(k + 1, "--touch-reload");
                 }
+                wf__sd_notify("RELOADING=1\nSTATUS=reloading (%s touched)",
+                              wf__cfg.touch_reload.v[i]);
+                reloading = 1;
             }
         }
         for (i = 0; i < nwids; i++) {
@@ -464,7 +491,11 @@ wf__master_run(unsigned nworkers)
             if (w->slot < 0) {
                 continue;
             }
-            if (slots[w->slot].want_replace) {
+            if (slots[w->slot].want_replace &&
+                now - slots[w->slot].born <
+                wf__cfg.min_worker_lifetime * 1000) {
+                /* uWSGI's --min-worker-lifetime: not yet */
+            } else if (slots[w->slot].want_replace) {
                 ask_replace(i + 1, slots[w->slot].want_replace == 1
                             ? "--max-requests" : "--reload-on-rss");
             } else if (wf__cfg.max_worker_lifetime > 0 &&
@@ -475,9 +506,26 @@ wf__master_run(unsigned nworkers)
         }
         step_replacements();
         check_harakiri(now);
+        if (!notified_ready || reloading) {
+            unsigned ready = 0;
+
+            for (i = 0; i < nwids; i++) {
+                if (wids[i].slot >= 0 && slots[wids[i].slot].ready &&
+                    wids[i].replacing < 0 && !wids[i].pending) {
+                    ready++;
+                }
+            }
+            if (ready == nwids) {
+                wf__sd_notify("READY=1\nSTATUS=serving with %u workers%s",
+                              nwids, reloading ? " (reloaded)" : "");
+                notified_ready = 1;
+                reloading = 0;
+            }
+        }
     }
     munmap(slots, nslots * sizeof(*slots));
     free(wids);
+    free(touch_mtime);
     wf_log(WF_LOG_INFO, "master: all workers gone, bye");
     return 0;
 }

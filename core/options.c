@@ -13,12 +13,25 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct wf__config wf__cfg;
+
+static int opt_env(const struct wf_option *o, const char *v,
+                   struct wf_err *err);
+static int opt_unenv(const struct wf_option *o, const char *v,
+                     struct wf_err *err);
+static int opt_umask(const struct wf_option *o, const char *v,
+                     struct wf_err *err);
+static int opt_chmod_socket(const struct wf_option *o, const char *v,
+                            struct wf_err *err);
 
 const struct wf_option wf__core_options[] = {
     { "http-socket", WF_OPT_LIST, &wf__cfg.http_sockets, NULL, 0, 0, 0,
@@ -81,8 +94,9 @@ const struct wf_option wf__core_options[] = {
     { "lazy-apps", WF_OPT_FLAG, &wf__cfg.lazy_apps, NULL, 0, 0, 0,
       "load the app in each worker after fork (a reload then loads new "
       "code)", 0, NULL, NULL },
-    { "touch-reload", WF_OPT_STR, &wf__cfg.touch_reload, NULL, 0, 0, 0,
-      "replace the workers when FILE's mtime changes", 0, NULL, "FILE" },
+    { "touch-reload", WF_OPT_LIST, &wf__cfg.touch_reload, NULL, 0, 0, 0,
+      "replace the workers when FILE's mtime changes (repeatable)", 0, NULL,
+      "FILE" },
     { "reload-on-rss", WF_OPT_INT, &wf__cfg.reload_on_rss, "0", 0, 1048576,
       0, "replace a worker whose resident memory passes MB", 0, NULL,
       "MB" },
@@ -106,13 +120,52 @@ const struct wf_option wf__core_options[] = {
     { "daemonize", WF_OPT_STR, &wf__cfg.daemonize, NULL, 0, 0, 0,
       "run in the background, logging to FILE", 'd', NULL, "FILE" },
     { "die-on-term", WF_OPT_FLAG, NULL, NULL, 0, 0, WF_OPT_F_HIDDEN,
-      "accepted for uWSGI compatibility: SIGTERM always stops weft", 0,
+      "accepted for uWSGI compatibility: SIGTERM always stops weft "
+      "(gracefully); SIGHUP reloads", 0, NULL, NULL },
+    { "vacuum", WF_OPT_FLAG, &wf__cfg.vacuum, NULL, 0, 0, 0,
+      "on exit, remove the UNIX sockets and the pidfile weft created", 0,
       NULL, NULL },
-    { "vacuum", WF_OPT_FLAG, NULL, NULL, 0, 0, WF_OPT_F_HIDDEN,
-      "accepted for uWSGI compatibility", 0, NULL, NULL },
     { "need-app", WF_OPT_FLAG, NULL, NULL, 0, 0, WF_OPT_F_HIDDEN,
       "accepted for uWSGI compatibility: weft always needs an app", 0,
       NULL, NULL },
+    { "strict", WF_OPT_FLAG, &wf__cfg.strict, NULL, 0, 0, 0,
+      "also refuse ini keys that are only used as %(variables) (unknown "
+      "options are always refused)", 0, NULL, NULL },
+    { "single-interpreter", WF_OPT_FLAG, NULL, NULL, 0, 0, WF_OPT_F_HIDDEN,
+      "accepted for uWSGI compatibility: weft runs one interpreter per "
+      "process", 0, NULL, NULL },
+    { "thunder-lock", WF_OPT_FLAG, NULL, NULL, 0, 0, WF_OPT_F_HIDDEN,
+      "accepted for uWSGI compatibility: weft's workers accept from "
+      "non-blocking sockets, no lock needed", 0, NULL, NULL },
+    { "chdir", WF_OPT_STR, &wf__cfg.chdir, NULL, 0, 0, 0,
+      "change to DIR before loading the app", 0, NULL, "DIR" },
+    { "env", WF_OPT_STR, NULL, NULL, 0, 0, 0,
+      "set an environment variable before the app loads (repeatable)", 0,
+      opt_env, "NAME=VALUE" },
+    { "unenv", WF_OPT_STR, NULL, NULL, 0, 0, 0,
+      "remove an environment variable (repeatable)", 0, opt_unenv,
+      "NAME" },
+    { "umask", WF_OPT_STR, NULL, NULL, 0, 0, 0,
+      "set the process umask (octal), before the sockets are made", 0,
+      opt_umask, "MODE" },
+    { "chmod-socket", WF_OPT_STR, NULL, NULL, 0, 0, WF_OPT_F_OPTVAL,
+      "mode of the UNIX sockets (3 octal digits; alone: 666); default: "
+      "what the umask gives", 0, opt_chmod_socket, "[MODE]" },
+    { "chown-socket", WF_OPT_STR, &wf__cfg.chown_socket, NULL, 0, 0, 0,
+      "owner of the UNIX sockets (default with --uid/--gid: those)", 0,
+      NULL, "USER[:GROUP]" },
+    { "reuse-port", WF_OPT_FLAG, &wf__cfg.reuse_port, NULL, 0, 0, 0,
+      "bind TCP sockets with SO_REUSEPORT (several instances on one port)",
+      0, NULL, NULL },
+    { "http", WF_OPT_LIST, &wf__cfg.http_routers, NULL, 0, 0, 0,
+      "uWSGI's HTTP router: weft serves HTTP on ADDR itself (as "
+      "--http-socket)", 0, NULL, "ADDR" },
+    { "min-worker-lifetime", WF_OPT_INT, &wf__cfg.min_worker_lifetime, "0",
+      0, 86400, 0, "--max-requests and --reload-on-rss replace no worker "
+      "younger than SECS (uWSGI's default is 60)", 0, NULL, "SECS" },
+    { "reload-mercy", WF_OPT_INT, &wf__cfg.master_mercy, "0", 0, 86400, 0,
+      "seconds the master waits for stopping workers before killing them "
+      "(0: --worker-reload-mercy + 5)", 0, NULL, "SECS" },
     { "disable-logging", WF_OPT_FLAG, &wf__cfg.disable_logging, NULL, 0, 0,
       0, "no request log lines", 'L', NULL, NULL },
     { "pidfile", WF_OPT_STR, &wf__cfg.pidfile, NULL, 0, 0, 0,
@@ -145,6 +198,88 @@ static const struct wf_option *const core_tables[] = {
 };
 #define FOR_CORE_OPTION(t, o) \
     for ((t) = core_tables; *(t); (t)++) for ((o) = *(t); (o)->name; (o)++)
+
+/* --env NAME=VALUE: set at once, so that the app (and %(...)?) sees it. */
+static int
+opt_env(const struct wf_option *o, const char *v, struct wf_err *err)
+{
+    const char *eq = strchr(v, '=');
+    char name[256];
+
+    (void)o;
+    if (eq == NULL || eq == v || (size_t)(eq - v) >= sizeof(name)) {
+        return wf_err_set(err, "--env %s: want NAME=VALUE", v);
+    }
+    snprintf(name, sizeof(name), "%.*s", (int)(eq - v), v);
+    if (setenv(name, eq + 1, 1) < 0) {
+        return wf_err_set(err, "--env %s: %s", v, strerror(errno));
+    }
+    return 0;
+}
+
+static int
+opt_unenv(const struct wf_option *o, const char *v, struct wf_err *err)
+{
+    (void)o;
+    if (unsetenv(v) < 0) {
+        return wf_err_set(err, "--unenv %s: %s; give a variable name", v,
+                          strerror(errno));
+    }
+    return 0;
+}
+
+static int
+parse_mode(const char *v, long *out)
+{
+    char *end;
+    long m;
+
+    if (v == NULL || *v == '\0') {
+        return -1;
+    }
+    errno = 0;
+    m = strtol(v, &end, 8);
+    if (errno != 0 || *end != '\0' || m < 0 || m > 0777) {
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+static int
+opt_umask(const struct wf_option *o, const char *v, struct wf_err *err)
+{
+    long m;
+
+    (void)o;
+    if (parse_mode(v, &m) < 0) {
+        return wf_err_set(err, "--umask %s: not an octal mode; write e.g. "
+                          "022", v);
+    }
+    umask((mode_t)m);
+    return 0;
+}
+
+/* uWSGI's values: 3 octal digits, or "1" (and nothing at all) for 666. */
+static int
+opt_chmod_socket(const struct wf_option *o, const char *v,
+                 struct wf_err *err)
+{
+    long m;
+
+    (void)o;
+    if (v == NULL || strcmp(v, "1") == 0) {
+        wf__cfg.chmod_socket = 0666;
+        return 0;
+    }
+    if (strlen(v) != 3 || parse_mode(v, &m) < 0) {
+        return wf_err_set(err, "--chmod-socket %s: invalid mode; give 3 "
+                          "octal digits such as 660 (or no value for 666)",
+                          v);
+    }
+    wf__cfg.chmod_socket = (int)m;
+    return 0;
+}
 
 /* ------------------------------------------------------------ the record */
 
@@ -266,6 +401,7 @@ push_val(struct wf__optval **vals, size_t *n, size_t *cap, const char *name,
     }
     v->value = value ? strdup(value) : NULL;
     v->origin = strdup(origin);
+    v->var = 0;
     return 0;
 }
 
@@ -284,24 +420,298 @@ trim(char *s)
     return s;
 }
 
+/* The ini file being read, for its magic variables (%d, %n, ...). */
+struct ini_ctx {
+    const char *given;          /* the path as given (%o) */
+    char real[PATH_MAX];        /* its absolute path (%p) */
+    const char *section;        /* the section read (%x) */
+    const char *origin;         /* "file:line" */
+};
+
+/* A growing output buffer for expand(). */
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static int
+sb_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t ncap = (b->len + n + 1) * 2;
+        char *np = realloc(b->p, ncap);
+
+        if (np == NULL) {
+            return -1;
+        }
+        b->p = np;
+        b->cap = ncap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+/* The last value collected for `name` (either spelling), marking it as
+ * read as a variable; NULL when none. */
+static const char *
+lookup_var(struct wf__optval *vals, size_t n, const char *name, size_t nlen)
+{
+    size_t i, k;
+
+    for (i = n; i > 0; i--) {
+        const char *vn = vals[i - 1].name;
+
+        for (k = 0; k < nlen; k++) {
+            char c = name[k] == '_' ? '-' : name[k];
+
+            if (vn[k] != c) {
+                break;
+            }
+        }
+        if (k == nlen && vn[k] == '\0') {
+            if (vals[i - 1].var == 0) {
+                vals[i - 1].var = 1;
+            }
+            return vals[i - 1].value ? vals[i - 1].value : "true";
+        }
+    }
+    return NULL;
+}
+
+/*
+ * uWSGI's ini expansions in a value: $(ENV) from the environment, the
+ * magic variables %d (the file's directory, with a slash), %p (its
+ * absolute path), %s (its name), %n (its name without the extension), %e
+ * (the extension), %c (the directory's own name), %o (the path as
+ * given), %x (the section), %h (host name), %k (CPU count), %u / %U (uid,
+ * user name), %g / %G (gid, group name), %% (a percent), and %(name),
+ * the last value given so far to option or variable `name`. Anything
+ * else after a % stays as it is, as in uWSGI. Returns a malloc'd string,
+ * or NULL with err ("file:line: ...; fix").
+ */
+static char *
+expand(const char *in, const struct ini_ctx *ctx, struct wf__optval *vals,
+       size_t n, struct wf_err *err)
+{
+    struct sbuf b = { NULL, 0, 0 };
+    const char *p = in;
+    char tmp[PATH_MAX];
+
+    if (sb_add(&b, "", 0) < 0) {
+        goto oom;
+    }
+    while (*p) {
+        const char *add = NULL;
+        size_t addlen = 0;
+
+        if (p[0] == '$' && p[1] == '(') {
+            const char *close = strchr(p + 2, ')');
+            char name[256];
+
+            if (close == NULL || (size_t)(close - p - 2) >= sizeof(name)) {
+                wf_err_set(err, "%s: '$(' without ')'; write $(NAME) for "
+                           "the environment variable NAME", ctx->origin);
+                goto fail;
+            }
+            snprintf(name, sizeof(name), "%.*s", (int)(close - p - 2),
+                     p + 2);
+            add = getenv(name);
+            if (add == NULL) {
+                /* uWSGI keeps "$(NAME)" as it is; a value holding that
+                 * text is never what the file meant */
+                wf_err_set(err, "%s: $(%s): no such environment variable; "
+                           "set it in the service's environment (or "
+                           "Environment= in its systemd unit)",
+                           ctx->origin, name);
+                goto fail;
+            }
+            addlen = strlen(add);
+            p = close + 1;
+        } else if (p[0] == '%' && p[1] == '(') {
+            const char *close = strchr(p + 2, ')');
+
+            if (close == NULL) {
+                wf_err_set(err, "%s: '%%(' without ')'; write %%(NAME) for "
+                           "the value of NAME", ctx->origin);
+                goto fail;
+            }
+            add = lookup_var(vals, n, p + 2, (size_t)(close - p - 2));
+            if (add == NULL) {
+                wf_err_set(err, "%s: %%(%.*s): not set above this line; "
+                           "define it first (%.*s = VALUE)", ctx->origin,
+                           (int)(close - p - 2), p + 2,
+                           (int)(close - p - 2), p + 2);
+                goto fail;
+            }
+            addlen = strlen(add);
+            p = close + 1;
+        } else if (p[0] == '%' && p[1] != '\0' && ctx != NULL) {
+            const char *base = strrchr(ctx->real, '/');
+            const char *dot;
+
+            base = base ? base + 1 : ctx->real;
+            dot = strrchr(base, '.');
+            tmp[0] = '\0';
+            switch (p[1]) {
+            case '%':
+                add = "%";
+                break;
+            case 'd':
+                snprintf(tmp, sizeof(tmp), "%.*s", (int)(base - ctx->real),
+                         ctx->real);
+                add = tmp;
+                break;
+            case 'p':
+                add = ctx->real;
+                break;
+            case 's':
+                add = base;
+                break;
+            case 'n':
+                snprintf(tmp, sizeof(tmp), "%.*s",
+                         (int)(dot ? (size_t)(dot - base) : strlen(base)),
+                         base);
+                add = tmp;
+                break;
+            case 'e':
+                add = dot ? dot + 1 : "";
+                break;
+            case 'c': {
+                const char *end = base - 1, *st;
+
+                st = end;
+                while (st > ctx->real && st[-1] != '/') {
+                    st--;
+                }
+                snprintf(tmp, sizeof(tmp), "%.*s", (int)(end - st), st);
+                add = tmp;
+                break;
+            }
+            case 'o':
+                add = ctx->given;
+                break;
+            case 'x':
+                add = ctx->section;
+                break;
+            case 'h':
+                gethostname(tmp, sizeof(tmp) - 1);
+                tmp[sizeof(tmp) - 1] = '\0';
+                add = tmp;
+                break;
+            case 'k':
+                snprintf(tmp, sizeof(tmp), "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+                add = tmp;
+                break;
+            case 'u':
+                snprintf(tmp, sizeof(tmp), "%d", (int)getuid());
+                add = tmp;
+                break;
+            case 'g':
+                snprintf(tmp, sizeof(tmp), "%d", (int)getgid());
+                add = tmp;
+                break;
+            case 'U': {
+                struct passwd *pw = getpwuid(getuid());
+
+                snprintf(tmp, sizeof(tmp), "%s", pw ? pw->pw_name : "");
+                add = tmp;
+                break;
+            }
+            case 'G': {
+                struct group *gr = getgrgid(getgid());
+
+                snprintf(tmp, sizeof(tmp), "%s", gr ? gr->gr_name : "");
+                add = tmp;
+                break;
+            }
+            }
+            if (add != NULL) {
+                addlen = strlen(add);
+                p += 2;
+            }
+        }
+        if (add == NULL) {
+            add = p++;
+            addlen = 1;
+        }
+        if (sb_add(&b, add, addlen) < 0) {
+            goto oom;
+        }
+    }
+    return b.p;
+oom:
+    wf_err_set(err, "out of memory reading %s", ctx ? ctx->origin : "");
+fail:
+    free(b.p);
+    return NULL;
+}
+
 /* See internal.h. */
+char *
+wf__ini_expand(const char *value, const char *file, const char *section,
+               struct wf__optval *vals, size_t n, struct wf_err *err)
+{
+    struct ini_ctx ctx;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.given = file ? file : "";
+    if (file == NULL || realpath(file, ctx.real) == NULL) {
+        snprintf(ctx.real, sizeof(ctx.real), "%s", ctx.given);
+    }
+    ctx.section = section ? section : "";
+    ctx.origin = "test";
+    return expand(value, &ctx, vals, n, err);
+}
+
+static int ini_read(const char *spec, const char *self, int depth,
+                    struct wf__optval **vals, size_t *n, size_t *cap,
+                    struct wf_err *err);
+
 /* ini files including ini files: at most this deep */
 #define INI_MAX_DEPTH 16
 
+/* See internal.h. */
 int
 wf__ini_read(const char *spec, struct wf__optval **vals, size_t *n,
              size_t *cap, struct wf_err *err)
 {
+    return ini_read(spec, NULL, 0, vals, n, cap, err);
+}
+
+/*
+ * Read FILE[:section] (":section" alone: a section of `self`, the file
+ * being read). A key given several times appends one value per line (a
+ * list option keeps them all, another option keeps the last). `ini =`
+ * inside a section reads that file or section there, in place.
+ */
+static int
+ini_read(const char *spec, const char *self, int depth,
+         struct wf__optval **vals, size_t *n, size_t *cap,
+         struct wf_err *err)
+{
     char path[PATH_MAX], origin[PATH_MAX + 32], line[8192];
     const char *want = NULL, *colon;
     int in_section = 0, found_section = 0, lineno = 0;
+    struct ini_ctx ctx;
     FILE *f;
 
-    /* FILE:section, but a path may hold a ':' itself: split at the last
-     * ':' only when what precedes it is a file */
+    if (depth > INI_MAX_DEPTH) {
+        /* an ini that includes itself, or a cycle: bounded (found by
+         * fuzz/) */
+        return wf_err_set(err, "ini = %s: ini files included more than %d "
+                          "deep; an include cycle?", spec, INI_MAX_DEPTH);
+    }
     colon = strrchr(spec, ':');
     snprintf(path, sizeof(path), "%s", spec);
-    if (colon != NULL) {
+    if (spec[0] == ':' && self != NULL) {
+        /* ini = :section, in the file being read (uWSGI's inheritance) */
+        snprintf(path, sizeof(path), "%s", self);
+        want = spec + 1;
+    } else if (colon != NULL) {
+        /* FILE:section, but a path may hold a ':' itself: split at the
+         * last ':' only when what precedes it is a file */
         char head[PATH_MAX];
 
         snprintf(head, sizeof(head), "%.*s", (int)(colon - spec), spec);
@@ -312,15 +722,26 @@ wf__ini_read(const char *spec, struct wf__optval **vals, size_t *n,
             want = colon + 1;
         }
     }
+    if (want != NULL && *want == '\0') {
+        want = NULL;
+    }
     f = fopen(path, "r");
     if (f == NULL) {
         return wf_err_set(err, "--ini %s: %s; give the path of an ini file",
                           path, strerror(errno));
     }
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.given = path;
+    if (realpath(path, ctx.real) == NULL) {
+        snprintf(ctx.real, sizeof(ctx.real), "%s", path);
+    }
+    ctx.origin = origin;
     while (fgets(line, sizeof(line), f) != NULL) {
-        char *s = trim(line), *eq, *key, *val;
+        char *s = trim(line), *eq, *key, *val, *xval = NULL;
+        int r;
 
         lineno++;
+        snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
         if (*s == '\0' || *s == '#' || *s == ';') {
             continue;
         }
@@ -329,8 +750,8 @@ wf__ini_read(const char *spec, struct wf__optval **vals, size_t *n,
 
             if (end == NULL) {
                 fclose(f);
-                return wf_err_set(err, "%s:%d: section header without ']'",
-                                  path, lineno);
+                return wf_err_set(err, "%s: section header without ']'",
+                                  origin);
             }
             *end = '\0';
             s = trim(s + 1);
@@ -338,6 +759,7 @@ wf__ini_read(const char *spec, struct wf__optval **vals, size_t *n,
                               : (strcmp(s, "uwsgi") == 0 ||
                                  strcmp(s, "weft") == 0);
             found_section |= in_section;
+            ctx.section = want ? want : "";
             continue;
         }
         if (!in_section) {
@@ -355,32 +777,48 @@ wf__ini_read(const char *spec, struct wf__optval **vals, size_t *n,
         }
         if (*key == '\0') {
             fclose(f);
-            return wf_err_set(err, "%s:%d: a line with no option name",
-                              path, lineno);
+            return wf_err_set(err, "%s: a line with no option name; write "
+                              "name = value", origin);
         }
-        snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
-        if (strcmp(key, "ini") == 0 && val != NULL) {
-            /* an ini that includes itself, or a cycle: bounded (found
-             * by fuzz/) */
-            static int depth;
-            int rc;
-
-            if (depth >= INI_MAX_DEPTH) {
+        if (val != NULL) {
+            xval = expand(val, &ctx, *vals, *n, err);
+            if (xval == NULL) {
                 fclose(f);
-                return wf_err_set(err, "%s: ini = %s: ini files included "
-                                  "more than %d deep; an include cycle?",
-                                  origin, val, INI_MAX_DEPTH);
+                return -1;
             }
-            depth++;
-            rc = wf__ini_read(val, vals, n, cap, err);
-            depth--;
-            if (rc < 0) {
+        }
+        if (strcmp(key, "ini") == 0 && xval != NULL) {
+            r = ini_read(xval, ctx.real, depth + 1, vals, n, cap, err);
+            free(xval);
+            if (r < 0) {
                 fclose(f);
                 return -1;
             }
             continue;
         }
-        if (push_val(vals, n, cap, key, strlen(key), val, origin) < 0) {
+        if ((strcmp(key, "set-placeholder") == 0 ||
+             strcmp(key, "set-ph") == 0) && xval != NULL) {
+            char *e2 = strchr(xval, '=');
+
+            if (e2 == NULL) {
+                free(xval);
+                fclose(f);
+                return wf_err_set(err, "%s: %s needs NAME=VALUE", origin,
+                                  key);
+            }
+            r = push_val(vals, n, cap, xval, (size_t)(e2 - xval), e2 + 1,
+                         origin);
+            free(xval);
+            if (r < 0) {
+                fclose(f);
+                return wf_err_set(err, "out of memory reading %s", path);
+            }
+            (*vals)[*n - 1].var = 2;
+            continue;
+        }
+        r = push_val(vals, n, cap, key, strlen(key), xval, origin);
+        free(xval);
+        if (r < 0) {
             fclose(f);
             return wf_err_set(err, "out of memory reading %s", path);
         }
@@ -428,6 +866,7 @@ static const struct {
     const char *name;
 } plugin_shorts[] = {
     { 'w', "module" },
+    { 'H', "home" },
 };
 
 /* Flags (options that take no value) known to the core; a plugin's flag
@@ -449,9 +888,11 @@ core_is_flag(const char *name)
 }
 
 /*
- * Whether `name` is a flag: the core's table, a loaded plugin's, or the
- * plugin that owns it on disk. Unknown names are treated as taking a value
- * (the error comes later, when the option is applied).
+ * Whether `name` is a flag (1) or takes a value (0): the core's table, a
+ * loaded plugin's, or the plugin that owns it on disk. -1 for a name no
+ * table knows: it takes the next argument as its value only when that
+ * one is not an option (the error, "unknown option", comes when the
+ * option is applied, with the closest known names).
  */
 static int
 is_flag(const char *name)
@@ -481,7 +922,7 @@ is_flag(const char *name)
             }
         }
     }
-    return 0;
+    return -1;
 }
 
 static int collect(int argc, char **argv, struct wf__optval **vals,
@@ -543,7 +984,7 @@ collect(int argc, char **argv, struct wf__optval **vals, size_t *n,
             nlen = strlen(name);
             if (a[2] != '\0') {
                 value = a + 2;
-            } else if (!is_flag(name)) {
+            } else if (is_flag(name) != 1) {
                 if (i + 1 >= argc) {
                     return wf_err_set(err, "-%c (--%s) needs a value", a[1],
                                       name);
@@ -564,7 +1005,17 @@ collect(int argc, char **argv, struct wf__optval **vals, size_t *n,
                         *p = '-';
                     }
                 }
-                if (!is_flag(nbuf)) {
+                int fl = is_flag(nbuf);
+
+                if (fl < 0) {
+                    if (i + 1 < argc && argv[i + 1][0] != '-') {
+                        value = argv[++i];
+                    }
+                } else if (fl == 0 && wf__opt_optional_value(nbuf)) {
+                    if (i + 1 < argc && argv[i + 1][0] != '-') {
+                        value = argv[++i];
+                    }
+                } else if (fl == 0) {
                     if (i + 1 >= argc) {
                         return wf_err_set(err, "--%s needs a value; see "
                                           "weft --help", nbuf);
@@ -580,6 +1031,21 @@ collect(int argc, char **argv, struct wf__optval **vals, size_t *n,
             if (wf__ini_read(value, vals, n, &cap, err) < 0) {
                 return -1;
             }
+            continue;
+        }
+        if (((nlen == 15 && strncmp(name, "set-placeholder", 15) == 0) ||
+             (nlen == 6 && strncmp(name, "set-ph", 6) == 0)) && value) {
+            const char *e2 = strchr(value, '=');
+
+            if (e2 == NULL) {
+                return wf_err_set(err, "--%.*s %s: want NAME=VALUE",
+                                  (int)nlen, name, value);
+            }
+            if (push_val(vals, n, &cap, value, (size_t)(e2 - value), e2 + 1,
+                         "command line") < 0) {
+                return wf_err_set(err, "out of memory");
+            }
+            (*vals)[*n - 1].var = 2;
             continue;
         }
         if (push_val(vals, n, &cap, name, nlen, value, "command line") < 0) {
@@ -754,6 +1220,9 @@ store(const struct wf_option *o, const char *value, const char *origin,
         }
         return 0;
     case WF_OPT_STR:
+        if (value == NULL && (o->flags & WF_OPT_F_OPTVAL)) {
+            return 0;
+        }
         if (value == NULL) {
             return wf_err_set(err, "--%s (%s) needs a value", o->name,
                               origin);
@@ -810,3 +1279,12 @@ wf__opt_apply(const struct wf_option *o, const struct wf__optval *v,
     return 0;
 }
 
+/* See internal.h. */
+int
+wf__opt_optional_value(const char *name)
+{
+    const struct wf_plugin *owner;
+    const struct wf_option *o = wf__opt_find(name, &owner);
+
+    return o != NULL && (o->flags & WF_OPT_F_OPTVAL) != 0;
+}

@@ -29,6 +29,9 @@ enum wf_opt_type {
 #define WF_OPT_F_SELECT 0x1u
 /* Not shown by --help (compatibility spellings). */
 #define WF_OPT_F_HIDDEN 0x2u
+/* A WF_OPT_STR whose value may be left out ("--chmod-socket" alone, or a
+ * bare "chmod-socket" line): on_set then gets NULL. */
+#define WF_OPT_F_OPTVAL 0x4u
 
 struct wf_strlist {
     char **v;

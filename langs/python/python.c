@@ -11,6 +11,8 @@
 #include "pyweft.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,6 +41,15 @@ static const struct wf_option python_options[] = {
       WF_OPT_F_HIDDEN, "alias of --pythonpath", 0, NULL, "DIR" },
     { "pp", WF_OPT_LIST, &pyw.pythonpath, NULL, 0, 0, WF_OPT_F_HIDDEN,
       "alias of --pythonpath", 0, NULL, "DIR" },
+    { "home", WF_OPT_STR, &pyw.home, NULL, 0, 0, 0,
+      "run the app in this virtualenv (sys.prefix, its site-packages), or "
+      "with this Python home", 'H', NULL, "DIR" },
+    { "virtualenv", WF_OPT_STR, &pyw.home, NULL, 0, 0, WF_OPT_F_HIDDEN,
+      "alias of --home", 0, NULL, "DIR" },
+    { "venv", WF_OPT_STR, &pyw.home, NULL, 0, 0, WF_OPT_F_HIDDEN,
+      "alias of --home", 0, NULL, "DIR" },
+    { "pyhome", WF_OPT_STR, &pyw.home, NULL, 0, 0, WF_OPT_F_HIDDEN,
+      "alias of --home", 0, NULL, "DIR" },
     { "enable-threads", WF_OPT_FLAG, &pyw.enable_threads, NULL, 0, 0, 0,
       "let the app's own Python threads run while the worker waits for "
       "I/O (the GIL is released around each wait)", 0, NULL, NULL },
@@ -585,6 +596,51 @@ python_backtrace(struct wf_core *c, char *buf, size_t len)
 
 /* ------------------------------------------------------ start and end */
 
+/*
+ * --home DIR (uWSGI's home, virtualenv, venv, pyhome). A virtualenv (it
+ * has pyvenv.cfg) runs as if started by its own bin/python: CPython's
+ * path computation and site.py then give sys.prefix = DIR, its
+ * site-packages, and the system's too when the venv was made with
+ * --system-site-packages. Any other directory is PYTHONHOME. 0, or -1
+ * with err (or *st set).
+ */
+static int
+python_home(PyConfig *config, PyStatus *st, struct wf_err *err)
+{
+    char cfg[PATH_MAX + 16], exe[PATH_MAX + 16], abs[PATH_MAX];
+    struct stat sb;
+
+    if (realpath(pyw.home, abs) == NULL || stat(abs, &sb) < 0 ||
+        !S_ISDIR(sb.st_mode)) {
+        return wf_err_set(err, "--home %s: %s; give the virtualenv's "
+                          "directory", pyw.home,
+                          errno ? strerror(errno) : "not a directory");
+    }
+    snprintf(cfg, sizeof(cfg), "%s/pyvenv.cfg", abs);
+    if (access(cfg, R_OK) == 0) {
+        snprintf(exe, sizeof(exe), "%s/bin/python3", abs);
+        if (access(exe, X_OK) < 0) {
+            snprintf(exe, sizeof(exe), "%s/bin/python", abs);
+        }
+        if (access(exe, X_OK) < 0) {
+            return wf_err_set(err, "--home %s: a virtualenv without "
+                              "bin/python3; recreate it with python3 -m "
+                              "venv", pyw.home);
+        }
+        *st = PyConfig_SetBytesString(config, &config->program_name, exe);
+        if (!PyStatus_Exception(*st)) {
+            *st = PyConfig_SetBytesString(config, &config->executable, exe);
+        }
+    } else {
+        *st = PyConfig_SetBytesString(config, &config->home, abs);
+    }
+    if (PyStatus_Exception(*st)) {
+        return wf_err_set(err, "--home %s: %s", pyw.home,
+                          st->err_msg ? st->err_msg : "cannot be set");
+    }
+    return 0;
+}
+
 static int
 python_init(struct wf_err *err)
 {
@@ -604,6 +660,11 @@ python_init(struct wf_err *err)
     config.install_signal_handlers = 0;
     config.parse_argv = 0;
     st = PyConfig_SetBytesArgv(&config, 1, argv);
+    if (!PyStatus_Exception(st) && pyw.home != NULL &&
+        python_home(&config, &st, err) < 0) {
+        PyConfig_Clear(&config);
+        return -1;
+    }
     if (!PyStatus_Exception(st)) {
         st = Py_InitializeFromConfig(&config);
     }

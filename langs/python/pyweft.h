@@ -101,6 +101,7 @@ struct pyw_global {
     int enable_threads;           /* --enable-threads */
     PyThreadState *waiting_ts;    /* the GIL is released for an I/O wait */
     /* options */
+    char *home;                   /* --home: virtualenv or PYTHONHOME */
     char *wsgi_file;
     char *module;
     char *callable;

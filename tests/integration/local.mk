@@ -17,6 +17,7 @@ WEFT_INTEGRATION_TESTS = \
 	tests/integration/t_matrix.py \
 	tests/integration/t_sdk.py \
 	tests/integration/t_static.py \
-	tests/integration/t_cgi.py
+	tests/integration/t_cgi.py \
+	tests/integration/t_compat.py
 TESTS += $(WEFT_INTEGRATION_TESTS)
 EXTRA_DIST += $(WEFT_INTEGRATION_TESTS)
