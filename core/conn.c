@@ -456,7 +456,7 @@ wf__conn_accept_some(struct wf__loop *L, struct wf__listener *l)
         /* the head is usually there already: read it now and save a
          * round through the io engine */
         wf__conn_read_head(k);
-        if (wf__w.nfree == 0) {
+        if (L->nfree == 0) {
             /* every core is taken: leave the rest of the backlog to the
              * other workers (a sync worker would take them all, then
              * serve them one by one while its siblings idle) */

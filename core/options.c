@@ -788,6 +788,16 @@ ini_read(const char *spec, const char *self, int depth,
             }
         }
         if (strcmp(key, "ini") == 0 && xval != NULL) {
+            if (depth + 1 > INI_MAX_DEPTH) {
+                /* an ini that includes itself, or a cycle: bounded
+                 * (found by fuzz/) */
+                wf_err_set(err, "%s: ini = %s: ini files included more "
+                           "than %d deep; an include cycle?", origin, xval,
+                           INI_MAX_DEPTH);
+                free(xval);
+                fclose(f);
+                return -1;
+            }
             r = ini_read(xval, ctx.real, depth + 1, vals, n, cap, err);
             free(xval);
             if (r < 0) {
