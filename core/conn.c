@@ -7,6 +7,7 @@
  */
 #include "loop.h"
 #include "static.h"
+#include "stats.h"
 #include "policy.h"
 #include "route.h"
 
@@ -372,6 +373,7 @@ wf__conn_bind_core(struct wf__conn *k, struct wf__core *c)
     c->in_request = 1;
     wf__resp_init(c);
     wf__static_route(k, c);
+    wf__stats_core_begin(c);
 }
 
 static void

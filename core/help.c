@@ -10,6 +10,7 @@
 #include "internal.h"
 #include "registry.h"
 #include "static.h"
+#include "stats.h"
 
 /* One rendering: a group heading, then each option of the group. */
 struct help_fmt {
@@ -80,6 +81,8 @@ walk(FILE *out, const struct help_fmt *f)
 
     walk_table(out, f, "Core options", NULL, wf__core_options);
     walk_table(out, f, "Static files", NULL, wf__static_options);
+    walk_table(out, f, "Stats", NULL, wf__stats_options);
+    walk_table(out, f, "Request log", NULL, wf__log_options);
     all = wf__plugin_all(&n);
     for (i = 0; i < n; i++) {
         snprintf(title, sizeof(title), "Plugin %s", all[i]->name);

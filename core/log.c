@@ -4,12 +4,16 @@
  */
 #include "internal.h"
 #include "policy.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -114,44 +118,420 @@ wf__log_open(const char *path, struct wf_err *err)
     return 0;
 }
 
+/* ------------------------------------------------------ request log */
+
+static struct {
+    char *format;
+    char *encoder;
+    int json;
+    long slow_ms;
+    int log_4xx, log_5xx;
+    long maxsize;
+    int reopen;
+} lcfg;
+
+static int
+check_encoder(const struct wf_option *opt, const char *value,
+              struct wf_err *err)
+{
+    (void)opt;
+    if (value == NULL || strcmp(value, "json") != 0) {
+        return wf_err_set(err, "--log-encoder %s: weft has the encoder "
+                          "json (one JSON object per request line)",
+                          value ? value : "");
+    }
+    lcfg.json = 1;
+    return 0;
+}
+
+/* See stats.h. */
+const struct wf_option wf__log_options[] = {
+    { "log-format", WF_OPT_STR, &lcfg.format, NULL, 0, 0, 0,
+      "the request log line, with uWSGI's variables: %(method) %(uri) "
+      "%(status) %(msecs) %(size) %(addr) %(var.HTTP_X) %(ltime) %(core) "
+      "%(switches)...", 0, NULL, "FORMAT" },
+    { "logformat", WF_OPT_STR, &lcfg.format, NULL, 0, 0, WF_OPT_F_HIDDEN,
+      "same as --log-format", 0, NULL, "FORMAT" },
+    { "log-json", WF_OPT_FLAG, &lcfg.json, NULL, 0, 0, 0,
+      "request log lines as JSON objects, one per line", 0, NULL, NULL },
+    { "log-encoder", WF_OPT_STR, &lcfg.encoder, NULL, 0, 0, 0,
+      "json: same as --log-json", 0, check_encoder, "json" },
+    { "log-slow", WF_OPT_INT, &lcfg.slow_ms, NULL, 0, 86400000, 0,
+      "with --disable-logging, still log requests slower than MS", 0,
+      NULL, "MS" },
+    { "log-4xx", WF_OPT_FLAG, &lcfg.log_4xx, NULL, 0, 0, 0,
+      "with --disable-logging, still log 4xx responses", 0, NULL, NULL },
+    { "log-5xx", WF_OPT_FLAG, &lcfg.log_5xx, NULL, 0, 0, 0,
+      "with --disable-logging, still log 5xx responses", 0, NULL, NULL },
+    { "log-maxsize", WF_OPT_SIZE, &lcfg.maxsize, NULL, 0, LONG_MAX, 0,
+      "rotate --logto when it passes BYTES (renamed FILE.EPOCH[.N])", 0, NULL,
+      "BYTES" },
+    { "log-reopen", WF_OPT_FLAG, &lcfg.reopen, NULL, 0, 0, 0,
+      "each new worker (after a reload) reopens --logto", 0, NULL, NULL },
+    { NULL }
+};
+
+/* --log-maxsize: when the log passes the size, move it aside and start a
+ * new one. Several workers share the file: the first to see it too big
+ * renames it; the others see that the path names another file now and
+ * only reopen. */
+static void
+maybe_rotate(void)
+{
+    struct stat fst, pst;
+
+    if (lcfg.maxsize <= 0 || wf__cfg.logto == NULL || wf__log_fd <= 2 ||
+        fstat(wf__log_fd, &fst) < 0 || fst.st_size < lcfg.maxsize) {
+        return;
+    }
+    if (stat(wf__cfg.logto, &pst) == 0 && pst.st_ino == fst.st_ino &&
+        pst.st_dev == fst.st_dev) {
+        char old[4096];
+        struct stat ost;
+        int i;
+
+        /* FILE.EPOCH, or FILE.EPOCH.N when that second has one already */
+        snprintf(old, sizeof(old), "%s.%lld", wf__cfg.logto,
+                 (long long)time(NULL));
+        for (i = 1; i < 1000 && stat(old, &ost) == 0; i++) {
+            snprintf(old, sizeof(old), "%s.%lld.%d", wf__cfg.logto,
+                     (long long)time(NULL), i);
+        }
+        if (rename(wf__cfg.logto, old) < 0) {
+            return;
+        }
+    }
+    wf__log_open(wf__cfg.logto, NULL);
+}
+
+/* --log-reopen: a worker opens --logto afresh once. */
+static void
+maybe_reopen(void)
+{
+    static pid_t opened;
+
+    if (!lcfg.reopen || wf__cfg.logto == NULL || opened == getpid()) {
+        return;
+    }
+    opened = getpid();
+    wf__log_open(wf__cfg.logto, NULL);
+}
+
+/* Write a whole line (one write(2): lines of workers never interleave). */
+static void
+put_line(const char *line, size_t n)
+{
+    while (write(wf__log_fd, line, n) < 0 && errno == EINTR) {
+    }
+}
+
+struct out {
+    char *p;
+    size_t n, cap;
+};
+
+static void
+oput(struct out *o, const char *s, size_t n)
+{
+    if (o->n + n >= o->cap) {
+        n = o->cap - o->n - 1;
+    }
+    memcpy(o->p + o->n, s, n);
+    o->n += n;
+}
+
+static void
+oputs(struct out *o, const char *s)
+{
+    oput(o, s, strlen(s));
+}
+
+static void
+oprintf(struct out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+oprintf(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = vsnprintf(o->p + o->n, o->cap - o->n, fmt, ap);
+    va_end(ap);
+    if (r > 0) {
+        o->n += (size_t)r < o->cap - o->n ? (size_t)r : o->cap - o->n - 1;
+    }
+}
+
+/* A JSON string body (no quotes). */
+static void
+ojson(struct out *o, const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        if (ch == '"' || ch == '\\') {
+            char e[2] = { '\\', (char)ch };
+
+            oput(o, e, 2);
+        } else if (ch < 0x20 || ch == 0x7f) {
+            oprintf(o, "\\u%04x", ch);
+        } else {
+            oput(o, (const char *)&ch, 1);
+        }
+    }
+}
+
+/* What one request log line is made of. */
+struct reqinfo {
+    struct wf__core *c;
+    const char *method, *uri, *proto;
+    size_t mlen, ulen, plen;
+    int status;
+    int64_t usecs;
+    size_t vbytes;
+    time_t now;
+    struct timeval tv;
+};
+
+static const char *
+var(const struct reqinfo *r, const char *key, size_t *len)
+{
+    const char *v = wf__req_get(&r->c->conn->req, key, len);
+
+    if (v == NULL) {
+        *len = 1;
+        return "-";
+    }
+    return v;
+}
+
+/* Expand one %(name) of --log-format into o. 0, or -1 when the name is
+ * unknown (it is then copied as it stands, as uWSGI does). */
+static int
+expand(struct out *o, const struct reqinfo *r, const char *name, size_t n)
+{
+    struct wf__core *c = r->c;
+    struct wf__conn *k = c->conn;
+    const char *v;
+    size_t vl;
+    char tb[64];
+    struct tm tm;
+
+#define IS(lit) (n == sizeof(lit) - 1 && memcmp(name, lit, n) == 0)
+    if (IS("method")) {
+        oput(o, r->method, r->mlen);
+    } else if (IS("uri")) {
+        oput(o, r->uri, r->ulen);
+    } else if (IS("proto")) {
+        oput(o, r->proto, r->plen);
+    } else if (IS("status")) {
+        oprintf(o, "%d", r->status);
+    } else if (IS("msecs")) {
+        oprintf(o, "%lld", (long long)(r->usecs / 1000));
+    } else if (IS("micros")) {
+        oprintf(o, "%lld", (long long)r->usecs);
+    } else if (IS("secs")) {
+        oprintf(o, "%.6f", r->usecs / 1e6);
+    } else if (IS("size") || IS("rsize")) {
+        oprintf(o, "%llu", (unsigned long long)c->resp.sent);
+    } else if (IS("hsize")) {
+        oprintf(o, "%zu", c->resp.hlen);
+    } else if (IS("headers")) {
+        oprintf(o, "%u", c->resp.nheaders);
+    } else if (IS("vars")) {
+        oprintf(o, "%u", k->req.nvars);
+    } else if (IS("pktsize")) {
+        oprintf(o, "%zu", r->vbytes);
+    } else if (IS("cl")) {
+        oprintf(o, "%lld", (long long)(k->req.content_length > 0 ?
+                                       k->req.content_length : 0));
+    } else if (IS("addr")) {
+        v = var(r, "REMOTE_ADDR", &vl);
+        oput(o, v, vl);
+    } else if (IS("user")) {
+        v = var(r, "REMOTE_USER", &vl);
+        oput(o, v, vl);
+    } else if (IS("host")) {
+        v = var(r, "HTTP_HOST", &vl);
+        oput(o, v, vl);
+    } else if (IS("uagent")) {
+        v = var(r, "HTTP_USER_AGENT", &vl);
+        oput(o, v, vl);
+    } else if (IS("referer")) {
+        v = var(r, "HTTP_REFERER", &vl);
+        oput(o, v, vl);
+    } else if (IS("pid")) {
+        oprintf(o, "%d", (int)getpid());
+    } else if (IS("wid")) {
+        oprintf(o, "%u", wf_worker_id());
+    } else if (IS("core")) {
+        oprintf(o, "%u", c->pub.id);
+    } else if (IS("switches")) {
+        oprintf(o, "%u", c->switches);
+    } else if (IS("modifier1")) {
+        oprintf(o, "%u", (unsigned)k->req.modifier1);
+    } else if (IS("ltime")) {
+        localtime_r(&r->now, &tm);
+        strftime(tb, sizeof(tb), "%d/%b/%Y:%H:%M:%S %z", &tm);
+        oputs(o, tb);
+    } else if (IS("ctime")) {
+        localtime_r(&r->now, &tm);
+        strftime(tb, sizeof(tb), "%a %b %e %H:%M:%S %Y", &tm);
+        oputs(o, tb);
+    } else if (IS("time") || IS("epoch")) {
+        oprintf(o, "%lld", (long long)r->now);
+    } else if (IS("tmsecs")) {
+        oprintf(o, "%lld", (long long)r->tv.tv_sec * 1000 +
+                r->tv.tv_usec / 1000);
+    } else if (IS("tmicros")) {
+        oprintf(o, "%lld", (long long)r->tv.tv_sec * 1000000 +
+                r->tv.tv_usec);
+    } else if (n > 4 && memcmp(name, "var.", 4) == 0 && n - 4 < 128) {
+        char key[128];
+
+        memcpy(key, name + 4, n - 4);
+        key[n - 4] = '\0';
+        v = var(r, key, &vl);
+        oput(o, v, vl);
+    } else {
+        return -1;
+    }
+#undef IS
+    return 0;
+}
+
+static void
+format_line(struct out *o, const struct reqinfo *r, const char *fmt)
+{
+    const char *p = fmt;
+
+    while (*p) {
+        const char *end;
+
+        if (p[0] == '%' && p[1] == '(' && (end = strchr(p + 2, ')'))) {
+            if (expand(o, r, p + 2, (size_t)(end - p - 2)) < 0) {
+                oput(o, p, (size_t)(end - p + 1));
+            }
+            p = end + 1;
+            continue;
+        }
+        oput(o, p, 1);
+        p++;
+    }
+}
+
+static void
+json_line(struct out *o, const struct reqinfo *r, const char *msg,
+          size_t mlen)
+{
+    struct wf__core *c = r->c;
+    size_t al;
+    const char *addr = var(r, "REMOTE_ADDR", &al);
+
+    oprintf(o, "{\"time\":%lld.%03d,\"pid\":%d,\"worker\":%u,\"core\":%u,"
+            "\"addr\":\"", (long long)r->tv.tv_sec,
+            (int)(r->tv.tv_usec / 1000), (int)getpid(), wf_worker_id(),
+            c->pub.id);
+    ojson(o, addr, al);
+    oputs(o, "\",\"method\":\"");
+    ojson(o, r->method, r->mlen);
+    oputs(o, "\",\"uri\":\"");
+    ojson(o, r->uri, r->ulen);
+    oputs(o, "\",\"proto\":\"");
+    ojson(o, r->proto, r->plen);
+    oprintf(o, "\",\"status\":%d,\"size\":%llu,\"msecs\":%lld,"
+            "\"switches\":%u", r->status,
+            (unsigned long long)c->resp.sent, (long long)(r->usecs / 1000),
+            c->switches);
+    if (msg != NULL) {
+        oputs(o, ",\"msg\":\"");
+        ojson(o, msg, mlen);
+        oputs(o, "\"");
+    }
+    oputs(o, "}");
+}
+
 /*
- * The request log line, in uWSGI's shape so that existing log parsers keep
- * working:
+ * The request log line. By default in uWSGI's shape, so that existing log
+ * parsers keep working:
  * [pid: 12|app: 0|req: 3/9] 127.0.0.1 () {28 vars in 512 bytes}
  *   [Thu Nov 26 16:00:00 2026] GET /x => generated 11 bytes in 0 msecs
  *   (HTTP/1.1 200) 2 headers in 64 bytes (1 switches on core 9)
- * Loop context, after the response.
+ * With --log-format, that line; with --log-json, a JSON object (holding
+ * the --log-format line as "msg" when both are given). Also tells the
+ * stats scoreboard that the request is over. Loop context, after the
+ * response.
  */
 void
 wf__log_request(struct wf__core *c)
 {
-    size_t plen = 0, i, vbytes = 0;
-    const char *proto;
-    char tbuf[64], rl[1024];
-    time_t now;
+    struct reqinfo r;
+    char line[4096], msg[4096], tbuf[64];
+    struct out o = { line, 0, sizeof(line) };
     struct tm tm;
+    size_t i;
     int64_t ms;
 
-    if (wf__cfg.disable_logging) {
+    wf__stats_core_end(c);
+    memset(&r, 0, sizeof(r));
+    r.c = c;
+    r.status = atoi(c->resp.status);
+    gettimeofday(&r.tv, NULL);
+    r.usecs = (wf__now_ms() - c->t_start) * 1000;
+    ms = r.usecs / 1000;
+    if (wf__cfg.disable_logging &&
+        !(lcfg.slow_ms > 0 && ms >= lcfg.slow_ms) &&
+        !(lcfg.log_4xx && r.status >= 400 && r.status < 500) &&
+        !(lcfg.log_5xx && r.status >= 500 && r.status < 600)) {
         return;
     }
-    proto = wf__req_get(&c->conn->req, "SERVER_PROTOCOL", &plen);
-    for (i = 0; i < c->conn->req.nvars; i++) {
-        vbytes += c->conn->req.vars[i].klen + c->conn->req.vars[i].vlen;
+    maybe_reopen();
+    r.method = var(&r, "REQUEST_METHOD", &r.mlen);
+    r.uri = wf__req_get(&c->conn->req, "REQUEST_URI", &r.ulen);
+    if (r.uri == NULL) {
+        r.uri = var(&r, "PATH_INFO", &r.ulen);
     }
-    now = time(NULL);
-    localtime_r(&now, &tm);
-    strftime(tbuf, sizeof(tbuf), "%a %b %e %H:%M:%S %Y", &tm);
-    ms = wf__now_ms() - c->t_start;
-    wf_log(WF_LOG_INFO,
-           "[pid: %d|app: 0|req: %llu/%llu] %s () {%u vars in %zu bytes} "
-           "[%s] %s => generated %llu bytes in %lld msecs "
-           "(%.*s %.3s) %u headers in %zu bytes (%u switches on core %u)",
-           (int)getpid(), (unsigned long long)c->loop->requests,
-           (unsigned long long)c->loop->requests, c->conn->raddr, c->conn->req.nvars,
-           vbytes, tbuf, wf__req_line(&c->conn->req, rl, sizeof(rl)),
-           (unsigned long long)c->resp.sent,
-           (long long)ms, (int)(proto ? plen : 8),
-           proto ? proto : "HTTP/1.0", c->resp.status,
-           c->resp.nheaders, c->resp.hlen, c->switches, c->pub.id);
+    r.proto = wf__req_get(&c->conn->req, "SERVER_PROTOCOL", &r.plen);
+    if (r.proto == NULL) {
+        r.proto = "HTTP/1.0";
+        r.plen = 8;
+    }
+    for (i = 0; i < c->conn->req.nvars; i++) {
+        r.vbytes += c->conn->req.vars[i].klen + c->conn->req.vars[i].vlen;
+    }
+    r.now = r.tv.tv_sec;
+    if (lcfg.format != NULL) {
+        struct out m = { msg, 0, sizeof(msg) };
+
+        format_line(&m, &r, lcfg.format);
+        if (lcfg.json) {
+            json_line(&o, &r, msg, m.n);
+        } else {
+            oput(&o, msg, m.n);
+        }
+    } else if (lcfg.json) {
+        json_line(&o, &r, NULL, 0);
+    } else {
+        localtime_r(&r.now, &tm);
+        strftime(tbuf, sizeof(tbuf), "%a %b %e %H:%M:%S %Y", &tm);
+        char rl[1024];
+
+        oprintf(&o, "[pid: %d|app: 0|req: %llu/%llu] %s () {%u vars in %zu "
+                "bytes} [%s] %s => generated %llu bytes in %lld msecs "
+                "(%.*s %.3s) %u headers in %zu bytes (%u switches on core %u)",
+                (int)getpid(), (unsigned long long)c->loop->requests,
+                (unsigned long long)c->loop->requests, c->conn->raddr,
+                c->conn->req.nvars, r.vbytes, tbuf,
+                wf__req_line(&c->conn->req, rl, sizeof(rl)),
+                (unsigned long long)c->resp.sent,
+                (long long)ms, (int)r.plen, r.proto, c->resp.status,
+                c->resp.nheaders, c->resp.hlen, c->switches, c->pub.id);
+    }
+    line[o.n++] = '\n';
+    put_line(line, o.n);
+    maybe_rotate();
 }

@@ -13,6 +13,7 @@
  */
 #include "loop.h"
 #include "policy.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +53,9 @@ wf__core_after_handle(struct wf__core *c, int st)
     if (st == WF_AGAIN) {
         wf__resp_flush(c);
         return 1;
+    }
+    if (st == WF_ERROR) {
+        wf__stats_exception(c);
     }
     wf__core_wake_clear(c);
     wf__resp_finish(c, st);
@@ -177,7 +181,9 @@ run_core(struct wf__core *c)
         L->slot->busy_core = c->pub.id;
         L->slot->busy_since = wf__now_ms();
     }
+    wf__stats_core_switch(c, 1);
     L->st->step(c);
+    wf__stats_core_switch(c, 0);
     L->current = NULL;
     if (L->slot != NULL) {
         L->slot->busy_since = 0;
@@ -486,6 +492,7 @@ wf__loop_new(unsigned id, unsigned nc, unsigned core_base,
             break;
         }
     }
+    wf__stats_loop_init(L);
     return L;
 
 fail:

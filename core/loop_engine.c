@@ -13,6 +13,7 @@
  * thread (wf__L).
  */
 #include "loop.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <string.h>
@@ -228,6 +229,7 @@ wf_loop_serve(struct wf_core *pub)
         }
         wf__conn_bind_core(k, c);
         c->state = WF_CS_RUNNING;
+        wf__stats_core_switch(c, 1);
         wf__core_default_body(c);
         if (!wf__request_done(c, k)) {
             break;

@@ -15,6 +15,7 @@
  * workers' state, USR2 reopens --logto.
  */
 #include "internal.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -347,6 +348,7 @@ wf__master_run(unsigned nworkers)
         return 1;
     }
     memset(slots, 0, nslots * sizeof(*slots));
+    wf__stats_master_start(slots, nslots);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = master_signal;
     sigemptyset(&sa.sa_mask);

@@ -10,6 +10,7 @@
  */
 #include "internal.h"
 #include "static.h"
+#include "stats.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -194,7 +195,8 @@ const struct wf_option wf__core_options[] = {
 /* The core's option tables: the one above, then those of the core files
  * that keep their options beside their code (static files, stats, logs). */
 static const struct wf_option *const core_tables[] = {
-    wf__core_options, wf__static_options, NULL
+    wf__core_options, wf__static_options, wf__stats_options,
+    wf__log_options, NULL
 };
 #define FOR_CORE_OPTION(t, o) \
     for ((t) = core_tables; *(t); (t)++) for ((o) = *(t); (o)->name; (o)++)

@@ -1203,6 +1203,13 @@ serve(struct wf__core *c)
 
 /* See static.h. */
 int
+wf__static_serves(const struct wf__core *c)
+{
+    return c->lang == &static_ops;
+}
+
+/* See static.h. */
+int
 wf__static_route(struct wf__conn *k, struct wf__core *c)
 {
     const struct root *best = NULL;

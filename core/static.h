@@ -43,4 +43,7 @@ int wf__static_resolve(const char *root, size_t rootlen, const char *rel,
  */
 int wf__static_route(struct wf__conn *k, struct wf__core *c);
 
+/* 1 when core c serves a static file (or a static refusal). */
+int wf__static_serves(const struct wf__core *c);
+
 #endif

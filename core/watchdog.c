@@ -5,6 +5,7 @@
  */
 #include "loop.h"
 #include "policy.h"
+#include "stats.h"
 
 #include <stdio.h>
 #include <unistd.h>
@@ -145,6 +146,7 @@ wf_loop_heartbeat(void)
         }
         L->slot->busy_since = wf__now_ms();
     }
+    wf__stats_heartbeat();
 }
 
 /* See core.h. */
@@ -225,6 +227,9 @@ wf__core_cancel(struct wf__core *c, int status)
         return;
     }
     c->cancelled = 1;
+    if (status == 504) {
+        wf__stats_harakiri(c);
+    }
     if (c->in_request && !c->resp.head_sent && !c->resp.broken) {
         wf_response_error(&c->pub, status);
         c->resp.close = 1;

@@ -18,6 +18,8 @@ WEFT_INTEGRATION_TESTS = \
 	tests/integration/t_sdk.py \
 	tests/integration/t_static.py \
 	tests/integration/t_cgi.py \
-	tests/integration/t_compat.py
+	tests/integration/t_compat.py \
+	tests/integration/t_stats.py \
+	tests/integration/t_log.py
 TESTS += $(WEFT_INTEGRATION_TESTS)
 EXTRA_DIST += $(WEFT_INTEGRATION_TESTS)
