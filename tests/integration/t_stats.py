@@ -153,7 +153,7 @@ def test_json_has_uwsgis_shape_and_uwsgitop_reads_it():
         addr = ("127.0.0.1", srv.sport)
         for _ in range(4):
             assert request(srv.port, "GET", "/").status == 200
-        dd = stats(addr)
+        dd = settled(addr, 4)
         check_uwsgi_shape(dd, 2)
         tot, tx, lines = uwsgitop_view(dd)
         assert tot == 4, dd["workers"]
@@ -171,6 +171,16 @@ def test_json_has_uwsgis_shape_and_uwsgitop_reads_it():
         assert dd["sockets"][0]["proto"] == "http"
         assert dd["total"]["requests"] == 4
         assert dd["total"]["status_2xx"] == 4
+
+
+def settled(addr, n):
+    """The stats once n requests are counted and no core is busy: a
+    response reaches the client just before its worker counts it."""
+    dd = wait_for(lambda: (lambda d: d if d["total"]["requests"] >= n and
+                           d["total"]["busy_cores"] == 0 else None)(
+                               stats(addr)), 10)
+    assert dd, stats(addr)
+    return dd
 
 
 def core_by_uri(dd, uri):
@@ -250,7 +260,7 @@ def test_counters_status_classes_exceptions_and_bytes():
         assert request(srv.port, "GET", "/status?code=503").status == 503
         assert request(srv.port, "POST", "/read", body=b"x" * 1000).body \
             == b"read 1000"
-        w = stats(addr)["workers"][0]
+        w = settled(addr, 6)["workers"][0]
         assert w["requests"] == 6
         assert w["exceptions"] == 1
         assert (w["status_2xx"], w["status_3xx"], w["status_4xx"],
@@ -305,7 +315,7 @@ def test_stats_on_a_unix_socket_and_case_10_shape():
     with srv:
         out = srv.uwsgi_request("/")
         assert b"Hello World" in out
-        dd = stats(path)
+        dd = settled(path, 1)
         check_uwsgi_shape(dd, 3)
         assert dd["sockets"][0]["proto"] == "uwsgi"
         assert sum(w["requests"] for w in dd["workers"]) == 1
@@ -370,6 +380,10 @@ def test_prometheus_over_stats_http_and_stats_prometheus():
         for _ in range(3):
             request(srv.port, "GET", "/")
         request(srv.port, "GET", "/raise")
+        wait_for(lambda: b"weft_exceptions_total{worker=\"1\"} 1" in
+                 http_get(srv.sport, "/metrics")[1] or
+                 b"weft_exceptions_total{worker=\"2\"} 1" in
+                 http_get(srv.sport, "/metrics")[1], 10)
         head, body = http_get(srv.sport, "/metrics")
         assert head.startswith("HTTP/1.0 200"), head
         assert "text/plain; version=0.0.4" in head
