@@ -20,6 +20,7 @@ WEFT_INTEGRATION_TESTS = \
 	tests/integration/t_cgi.py \
 	tests/integration/t_compat.py \
 	tests/integration/t_stats.py \
-	tests/integration/t_log.py
+	tests/integration/t_log.py \
+	tests/integration/t_compat_sys.py
 TESTS += $(WEFT_INTEGRATION_TESTS)
 EXTRA_DIST += $(WEFT_INTEGRATION_TESTS)

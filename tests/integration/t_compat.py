@@ -50,14 +50,13 @@ CASES = os.path.join(CORPUS, "cases")
 
 # token kinds whose check waits for another engineer's slice (see the
 # docstring); empty once everything is in main
-PENDING = {"stats"}
+PENDING = set()
 # cases that cannot start before a slice lands: case -> what they wait for.
 # A pending case that fails is reported as a skip with the reason; one that
 # passes says so (then remove it from here).
 PENDING_CASES = {
     "04-django-threads": "--threads (issue 10, after house-loop's loop "
                          "object, issue 9)",
-    "10-stats-uwsgitop": "--stats (static-stats, issue 11)",
     "12-uploads-buffer-size": "--post-buffering (hardening, issue 12)",
 }
 

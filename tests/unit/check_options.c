@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -220,6 +221,229 @@ START_TEST(bad_command_lines_are_refused)
 }
 END_TEST
 
+/* A directory sub/ under a fresh temp dir holding my.app.ini with text;
+ * the path is in a static buffer. */
+static char named_dir[] = "/tmp/check_options_XXXXXX";
+
+/* Remove what write_named_ini() made. */
+static void
+drop_named_ini(const char *path)
+{
+    char sub[256];
+
+    unlink(path);
+    snprintf(sub, sizeof(sub), "%s/sub", named_dir);
+    rmdir(sub);
+    rmdir(named_dir);
+}
+
+static const char *
+write_named_ini(const char *text)
+{
+    static char path[256];
+    char *dir = named_dir;
+    FILE *f;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/sub", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/sub/my.app.ini", dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* uWSGI 2.0.21 prints, for the same file (print = ...):
+ * d=/tmp/cmp/sub/ n=my.app p=/tmp/cmp/sub/my.app.ini s=my.app.ini e=ini
+ * c=sub x= pct=% */
+START_TEST(ini_magic_variables_are_uwsgis)
+{
+    const char *path = write_named_ini(
+        "[uwsgi]\nd = %d\nn = %n\np = %p\ns = %s\ne = %e\nc = %c\n"
+        "x = [%x]\npct = 100%%\nlit = %q stays\n");
+    char dir[256];
+    struct wf__optval *v = NULL;
+    struct wf_err err;
+    size_t n = 0, cap = 0;
+
+    snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path + 1),
+             path);
+    ck_assert_msg(wf__ini_read(path, &v, &n, &cap, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_uint_eq(n, 9);
+    ck_assert_str_eq(v[0].value, dir);      /* ends with a slash */
+    ck_assert_str_eq(v[1].value, "my.app");
+    ck_assert_str_eq(v[2].value, path);
+    ck_assert_str_eq(v[3].value, "my.app.ini");
+    ck_assert_str_eq(v[4].value, "ini");
+    ck_assert_str_eq(v[5].value, "sub");
+    ck_assert_str_eq(v[6].value, "[]");
+    ck_assert_str_eq(v[7].value, "100%");
+    ck_assert_str_eq(v[8].value, "%q stays");
+    wf__opt_free(v, n);
+    drop_named_ini(path);
+}
+END_TEST
+
+START_TEST(ini_variables_environment_and_inheritance)
+{
+    const char *path = write_named_ini(
+        "[uwsgi]\nproject = mysite\nbase = /srv/%(project)\n"
+        "chdir = %(base)/app\nenv = HOME_IS=$(CHECK_OPT_HOME)\n"
+        "ini = :common\nsocket = %(base)/%x.sock\n"
+        "socket = /b.sock\n"
+        "[common]\nprocesses = 3\nlogto = %(base)/%x.log\n");
+    struct wf__optval *v = NULL;
+    struct wf_err err;
+    size_t n = 0, cap = 0;
+
+    setenv("CHECK_OPT_HOME", "/home/x", 1);
+    ck_assert_msg(wf__ini_read(path, &v, &n, &cap, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_uint_eq(n, 8);
+    ck_assert_str_eq(v[0].name, "project");
+    ck_assert_int_eq(v[0].var, 1);          /* read as %(project) */
+    ck_assert_str_eq(v[2].value, "/srv/mysite/app");
+    ck_assert_int_eq(v[2].var, 0);
+    ck_assert_str_eq(v[3].value, "HOME_IS=/home/x");
+    ck_assert_str_eq(v[4].name, "processes");   /* in place */
+    ck_assert_str_eq(v[5].value, "/srv/mysite/common.log");
+    ck_assert_msg(strstr(v[5].origin, "my.app.ini:11") != NULL, "%s",
+                  v[5].origin);
+    ck_assert_str_eq(v[6].value, "/srv/mysite/.sock");
+    ck_assert_str_eq(v[7].value, "/b.sock");    /* repeated: both kept */
+    wf__opt_free(v, n);
+    drop_named_ini(path);
+}
+END_TEST
+
+static const struct {
+    const char *line;
+    const char *err;    /* a part of the message; the file:line precedes */
+} bad_ini[] = {
+    { "chdir = $(CHECK_OPT_UNSET_VAR)/x", ":2: $(CHECK_OPT_UNSET_VAR): no "
+      "such environment variable" },
+    { "chdir = %(nope)/x", ":2: %(nope): not set above this line" },
+    { "chdir = %(broken", ":2: '%(' without ')'" },
+    { "ini = :missing", "no [missing] section" },
+    { "ini = :uwsgi", ":2: ini = :uwsgi: ini files included more than 16 "
+      "deep" },
+    { "= value", ":2: a line with no option name" },
+    { "set-placeholder = novalue", ":2: set-placeholder needs NAME=VALUE" },
+};
+
+START_TEST(ini_errors_name_the_file_and_line)
+{
+    char text[256];
+    const char *path;
+    struct wf__optval *v = NULL;
+    struct wf_err err;
+    size_t n = 0, cap = 0;
+
+    unsetenv("CHECK_OPT_UNSET_VAR");
+    snprintf(text, sizeof(text), "[uwsgi]\n%s\n", bad_ini[_i].line);
+    path = write_named_ini(text);
+    ck_assert_int_eq(wf__ini_read(path, &v, &n, &cap, &err), -1);
+    ck_assert_msg(strstr(err.msg, bad_ini[_i].err) != NULL, "%s: %s",
+                  bad_ini[_i].line, err.msg);
+    ck_assert_msg(strstr(err.msg, "my.app.ini") != NULL, "%s", err.msg);
+    wf__opt_free(v, n);
+    drop_named_ini(path);
+}
+END_TEST
+
+START_TEST(set_placeholder_defines_a_variable_only)
+{
+    char *argv[] = { "weft", "--set-ph", "root=/srv", NULL };
+    struct wf__optval *v;
+    struct wf_err err;
+    size_t n;
+    char *x;
+
+    ck_assert_msg(collect(3, argv, &v, &n, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(v[0].name, "root");
+    ck_assert_int_eq(v[0].var, 2);
+    x = wf__ini_expand("%(root)/app", NULL, NULL, v, n, &err);
+    ck_assert_str_eq(x, "/srv/app");
+    free(x);
+    wf__opt_free(v, n);
+}
+END_TEST
+
+START_TEST(unknown_options_on_the_command_line_are_collected_not_valued)
+{
+    char *argv[] = { "weft", "--bogus", "--master", "--other", "x", NULL };
+    struct wf__optval *v;
+    struct wf_err err;
+    size_t n;
+
+    ck_assert_msg(collect(5, argv, &v, &n, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(v[0].name, "bogus");
+    ck_assert_ptr_null(v[0].value);
+    ck_assert_str_eq(v[1].name, "master");
+    ck_assert_str_eq(v[2].value, "x");
+    wf__opt_free(v, n);
+}
+END_TEST
+
+static const struct {
+    const char *value;
+    int mode;           /* -1: refused */
+} chmods[] = {
+    { NULL, 0666 }, { "1", 0666 }, { "660", 0660 }, { "664", 0664 },
+    { "666", 0666 }, { "true", -1 }, { "", -1 }, { "6600", -1 },
+    { "999", -1 }, { "66", -1 },
+};
+
+START_TEST(chmod_socket_takes_uwsgis_values)
+{
+    const struct wf_plugin *owner;
+    const struct wf_option *o = wf__opt_find("chmod-socket", &owner);
+    struct wf__optval v = { "chmod-socket", (char *)chmods[_i].value,
+                            "test", 0 };
+    struct wf_err err;
+    int r;
+
+    ck_assert_ptr_nonnull(o);
+    r = wf__opt_apply(o, &v, &err);
+    if (chmods[_i].mode < 0) {
+        ck_assert_int_eq(r, -1);
+        ck_assert_msg(strstr(err.msg, "invalid mode") != NULL, "%s",
+                      err.msg);
+    } else {
+        ck_assert_msg(r == 0, "%s", err.msg);
+        ck_assert_int_eq(wf__cfg.chmod_socket, chmods[_i].mode);
+    }
+}
+END_TEST
+
+static const struct {
+    const char *addr;
+    int family;         /* -1: refused */
+} addrs[] = {
+    { "app.sock", AF_UNIX }, { "run/app.sock", AF_UNIX },
+    { "/run/app.sock", AF_UNIX }, { "@abstract", AF_UNIX },
+    { ":3031", AF_INET }, { "127.0.0.1:3031", AF_INET },
+    { "localhost:3031", AF_INET }, { "[::1]:3031", AF_INET6 },
+    { "127.0.0.1:0", -1 }, { "127.0.0.1:x", -1 }, { "[::1]3031", -1 },
+    { "no-such-host.invalid:80", -1 },
+};
+
+START_TEST(socket_addresses_as_uwsgi_reads_them)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char why[160];
+
+    ck_assert_int_eq(wf__addr_parse(addrs[_i].addr, 1, &ss, &len, why,
+                                    sizeof(why)), addrs[_i].family);
+}
+END_TEST
+
 static Suite *
 options_suite(void)
 {
@@ -236,6 +460,18 @@ options_suite(void)
     tcase_add_test(tc, ini_reads_the_uwsgi_section_in_place);
     tcase_add_test(tc, ini_named_section_and_errors);
     tcase_add_test(tc, bad_command_lines_are_refused);
+    tcase_add_test(tc, unknown_options_on_the_command_line_are_collected_not_valued);
+
+    tc = wf_check_tcase(s, "uwsgi", 10, setup, NULL);
+    tcase_add_test(tc, ini_magic_variables_are_uwsgis);
+    tcase_add_test(tc, ini_variables_environment_and_inheritance);
+    tcase_add_loop_test(tc, ini_errors_name_the_file_and_line, 0,
+                        (int)NELEM(bad_ini));
+    tcase_add_test(tc, set_placeholder_defines_a_variable_only);
+    tcase_add_loop_test(tc, chmod_socket_takes_uwsgis_values, 0,
+                        (int)NELEM(chmods));
+    tcase_add_loop_test(tc, socket_addresses_as_uwsgi_reads_them, 0,
+                        (int)NELEM(addrs));
     return s;
 }
 
