@@ -303,7 +303,7 @@ static XS(xs_writer_close)
     id = (unsigned)(v & 0xffffffffu);
     if (ps.cores != NULL && id < ps.ncores && ps.cores[id].active &&
         ps.cores[id].gen == (uint32_t)(v >> 32)) {
-        ps.cores[id].closed = 1;
+        ps_closed(&ps.cores[id]);
     }
     XSRETURN_YES;
 }

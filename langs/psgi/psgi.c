@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +65,7 @@ cores_alloc(unsigned n)
     }
     for (unsigned i = 0; i < n; i++) {
         ps.cores[i].id = i;
+        ps.cores[i].efd = -1;
     }
     ps.ncores = n;
 }
@@ -478,6 +480,18 @@ body_close(SV *body)
     SvREFCNT_dec(r);
 }
 
+/* The response on rc is complete: wake a delayed response's wait. */
+void
+ps_closed(struct ps_core *rc)
+{
+    uint64_t one = 1;
+
+    rc->closed = 1;
+    if (rc->efd >= 0 && write(rc->efd, &one, sizeof(one)) < 0) {
+        /* the counter is not full after one write: nothing to do */
+    }
+}
+
 /*
  * Send a response array: [status, headers, body] or, when allow_writer,
  * [status, headers] (then *writer gets a new writer object). Croaks on
@@ -502,7 +516,7 @@ ps_send_response(struct ps_core *rc, AV *res, int allow_writer, SV **writer)
     if (SvROK(body) && SvTYPE(SvRV(body)) == SVt_PVAV &&
         !sv_isobject(body)) {
         body_array(rc, (AV *)SvRV(body));
-        rc->closed = 1;
+        ps_closed(rc);
         return 0;
     }
     if (!SvROK(body)) {
@@ -515,18 +529,19 @@ ps_send_response(struct ps_core *rc, AV *res, int allow_writer, SV **writer)
         body_lines(rc, body);
     }
     body_close(body);
-    rc->closed = 1;
+    ps_closed(rc);
     return 0;
 }
 
 /* Call a delayed response's coderef with a responder; under a loop engine
- * (psgi.nonblocking) wait until the app closes the response. */
+ * (psgi.nonblocking) the app may respond later, from an AnyEvent callback
+ * or another coroutine: wait on the core's eventfd, which the writer's
+ * close (or a responder given a whole body) signals. */
 static void
 run_delayed(struct ps_core *rc, SV *code)
 {
     dSP;
     SV *resp = ps_responder_new(rc);
-    long nap = 1;
 
     ENTER;
     SAVETMPS;
@@ -536,15 +551,25 @@ run_delayed(struct ps_core *rc, SV *code)
     call_sv(code, G_DISCARD);
     FREETMPS;
     LEAVE;
-    /* The app may respond later, from another coroutine (nonblocking):
-     * wait for it, in naps of up to 50 ms. */
-    while (!rc->closed && !rc->client_gone && ps.loop_sv != NULL &&
-           SvTRUE(ps.loop_sv)) {
-        if (wf_sleep(rc->core, nap) < 0) {
-            croak("the request was cancelled while the app held its "
-                  "response");
+    if (!rc->closed && !rc->client_gone && ps.loop_sv != NULL &&
+        SvTRUE(ps.loop_sv) && rc->efd < 0) {
+        rc->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (rc->efd < 0) {
+            croak("psgi: eventfd() failed: %s", strerror(errno));
         }
-        nap = nap < 50 ? nap * 2 : 50;
+    }
+    while (!rc->closed && !rc->client_gone && rc->efd >= 0) {
+        uint64_t n;
+        int r = wf_wait_io(rc->core, rc->efd, WF_IO_READ, -1);
+
+        if (r < 0) {
+            croak("%s", r == -ECANCELED ? "uwsgi::RequestCancelled: the "
+                  "request was cancelled while the app held its response\n"
+                  : "psgi: waiting for the delayed response failed\n");
+        }
+        if (read(rc->efd, &n, sizeof(n)) < 0 && errno != EAGAIN) {
+            croak("psgi: reading the eventfd failed: %s", strerror(errno));
+        }
     }
     if (!rc->responded) {
         croak("the delayed response returned without calling the "

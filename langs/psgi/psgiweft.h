@@ -46,6 +46,7 @@ struct ps_core {
     unsigned responded : 1; /* the responder was called */
     unsigned closed : 1;    /* the response is complete (writer closed) */
     int err;                /* errno of the failed write, or 0 */
+    int efd;                /* eventfd the delayed response waits on, or -1 */
     unsigned long chunks;   /* body chunks written so far */
     HV *env;                /* owned while the request runs */
 };
@@ -79,6 +80,7 @@ void ps_log_err(const char *what, struct ps_core *rc);
 int ps_send_response(struct ps_core *rc, AV *res, int allow_writer,
                      SV **writer);
 int ps_write_sv(struct ps_core *rc, SV *chunk);
+void ps_closed(struct ps_core *rc);
 
 /* ps_io.c */
 void ps_io_define(void);

@@ -82,7 +82,7 @@ my %routes = (
         die "not nonblocking" unless $env->{'psgi.nonblocking'};
         return sub {
             my $r = shift;
-            my $t; $t = AnyEvent->timer(after => 0.3, cb => sub {
+            my $t; $t = AnyEvent->timer(after => q_of($env, 's', 0.3), cb => sub {
                 undef $t;
                 my $w = $r->([200, ['Content-Type' => 'text/plain']]);
                 $w->write("responded later");

@@ -82,7 +82,13 @@ def test_no_busy_spin_while_requests_sleep():
         assert all(r.status == 200 for r in out)
         used = srv.cpu_seconds() - c0
         assert used < 0.5, used
-        # idle with every core free, and with none free
+        # requests whose app responds 2 s later, from an AnyEvent timer
+        c0 = srv.cpu_seconds()
+        out, _ = parallel(lambda i: get(srv, "/later?s=2"), 10)
+        assert all(r.body == b"responded later" for r in out), out
+        used = srv.cpu_seconds() - c0
+        assert used < 0.5, used
+        # idle with every core free
         c0 = srv.cpu_seconds()
         time.sleep(1)
         assert srv.cpu_seconds() - c0 < 0.2
