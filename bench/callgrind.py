@@ -120,9 +120,11 @@ def functions(files, inclusive):
     out = {}
     for f in files:
         r = subprocess.run(["callgrind_annotate", "--threshold=100",
-                            "--inclusive=" + ("yes" if inclusive else "no"),
+                            "--inclusive=" + ("yes" if inclusive else "no"), "--auto=no",
                             f], capture_output=True, text=True).stdout
         for line in r.splitlines():
+            if line.lstrip().startswith("=>"):
+                continue
             m = re.match(r"\s*([\d,]+) (?:\([^)]*\))?\s+(\S.*)$", line)
             if m and ":" in m.group(2):
                 name = re.sub(r" \[.*\]$", "", m.group(2))
@@ -138,7 +140,7 @@ def annotate(big_files, one_files, n):
         rows = sorted(((b[k] - o.get(k, 0)) / n, k) for k in b)
         print("\n%s instructions per request, by function:"
               % ("inclusive" if inclusive else "self"))
-        for per, k in reversed(rows[-45:]):
+        for per, k in reversed(rows[-int(os.environ.get("CG_ROWS", "45")):]):
             if per >= 20:
                 print("%9.0f  %s" % (per, k))
 
@@ -150,6 +152,8 @@ def main():
                     default="weft")
     ap.add_argument("--logging", action="store_true")
     ap.add_argument("--annotate", action="store_true")
+    ap.add_argument("--keep", metavar="DIR",
+                    help="leave the callgrind files in DIR")
     ap.add_argument("--app", default=os.path.join(TOP, "bench", "hello.py"))
     ap.add_argument("rest", nargs="*")
     a = ap.parse_args()
@@ -164,7 +168,13 @@ def main():
               log + a.rest
     else:
         cmd = a.rest
-    with tempfile.TemporaryDirectory(prefix="weft-cg-") as d:
+    if a.keep:
+        os.makedirs(a.keep, exist_ok=True)
+        for f in os.listdir(a.keep):
+            if f.startswith("cg."):
+                os.unlink(os.path.join(a.keep, f))
+    with tempfile.TemporaryDirectory(prefix="weft-cg-") as tmp:
+        d = a.keep or tmp
         big, big_files = run(cmd, a.n, d, "n", a.server == "uwsgi")
         one, one_files = run(cmd, 1, d, "one", a.server == "uwsgi")
         per = (big - one) / (a.n - 1)

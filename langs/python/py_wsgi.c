@@ -27,7 +27,7 @@ pyw_req_line(struct pyw_core *pc, char *buf, size_t len)
  * built from parts made once per worker (docs/performance.md):
  *
  * - a template dict holds every key whose value does not depend on the
- *   request (wsgi.*, the PEP's defaults); each environ starts as a copy of
+ *   request (wsgi.*); each environ starts as a copy of
  *   it, which CPython makes with one memcpy of the key table, sized for the
  *   request variables that follow, so no resize either;
  * - each variable name seen is kept as an interned str (its hash computed
@@ -42,7 +42,9 @@ pyw_req_line(struct pyw_core *pc, char *buf, size_t len)
 #define PYW_ENV_SLOTS 512          /* open addressing, a power of two */
 #define PYW_ENV_NAMES 384          /* names kept at most */
 #define PYW_ENV_VALUE_MAX 256      /* longest value remembered */
-#define PYW_ENV_PRESIZE 48         /* keys an environ holds without resize */
+#define PYW_ENV_PRESIZE 40         /* keys an environ holds without resize:
+                                      a 64-slot table, 42 usable */
+#define PYW_SHADOW_VARS 64         /* request variables a shadow follows */
 
 struct env_name {
     PyObject *key;          /* interned str, NULL: a free slot */
@@ -56,9 +58,8 @@ static struct {
     struct env_name slot[PYW_ENV_SLOTS];
     unsigned used;
     PyObject *tmpl;         /* the constant part of every environ */
-    /* names the builder itself sets or looks for */
-    struct env_name *server_name, *server_port, *http_host, *https,
-                    *uwsgi_scheme;
+    /* names the builder looks for */
+    struct env_name *https, *uwsgi_scheme;
     PyObject *k_scheme, *k_input, *k_errors, *k_core, *k_ready_fd,
              *k_timeout, *v_https, *s_close;
 } env;
@@ -71,15 +72,60 @@ latin1(const char *s, size_t n)
     return PyUnicode_DecodeLatin1(s, (Py_ssize_t)n, NULL);
 }
 
+/* a == b for n bytes; inline, as most names and values are short */
+static inline int
+bytes_eq(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+
+    while (n >= 8) {
+        uint64_t u, v;
+        memcpy(&u, x, 8);
+        memcpy(&v, y, 8);
+        if (u != v) {
+            return 0;
+        }
+        x += 8;
+        y += 8;
+        n -= 8;
+    }
+    while (n > 0) {
+        if (*x++ != *y++) {
+            return 0;
+        }
+        n--;
+    }
+    return 1;
+}
+
+/* s (a str of one byte per character) holds exactly the n bytes b */
+static inline int
+str_is(PyObject *s, const char *b, size_t n)
+{
+    return (size_t)PyUnicode_GET_LENGTH(s) == n &&
+           bytes_eq(PyUnicode_DATA(s), b, n);
+}
+
 static uint32_t
 env_hash(const char *k, size_t n)
 {
-    uint32_t h = 2166136261u;      /* FNV-1a */
+    uint64_t h = 0x9e3779b97f4a7c15u ^ n;   /* 8 bytes a step, mixed */
 
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ (unsigned char)k[i]) * 16777619u;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, k, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 32;
+        k += 8;
+        n -= 8;
     }
-    return h;
+    if (n > 0) {
+        uint64_t w = 0;
+        memcpy(&w, k, n);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+        h ^= h >> 29;
+    }
+    return (uint32_t)h;
 }
 
 /* The table's entry for name k, made on first sight; NULL when the table
@@ -114,8 +160,7 @@ env_name(const char *k, size_t n)
             env.used++;
             return e;
         }
-        if (e->hash == h && (size_t)PyUnicode_GET_LENGTH(e->key) == n &&
-            memcmp(PyUnicode_DATA(e->key), k, n) == 0) {
+        if (e->hash == h && str_is(e->key, k, n)) {
             return e;
         }
         i = (i + 1) & (PYW_ENV_SLOTS - 1);
@@ -131,8 +176,7 @@ env_value(struct env_name *e, const char *v, size_t n)
 {
     PyObject *o = e != NULL ? e->val : NULL;
 
-    if (o != NULL && (size_t)PyUnicode_GET_LENGTH(o) == n &&
-        memcmp(PyUnicode_DATA(o), v, n) == 0) {
+    if (o != NULL && str_is(o, v, n)) {
         return Py_NewRef(o);
     }
     o = latin1(v, n);
@@ -155,6 +199,23 @@ env_set(PyObject *d, struct env_name *e, const char *name, size_t nl,
     Py_XDECREF(val);
     return rc;
 }
+
+/*
+ * The shadow: the previous request's environ (template, variables, what
+ * was derived from them), kept by the worker and never given out. When the
+ * next request has the same variable names in the same order (a keep-alive
+ * client, a front end that always sends the same set), its environ is a
+ * copy of the shadow with only the values that differ set again: one
+ * memcpy of a table instead of an insertion per variable.
+ */
+static struct {
+    PyObject *dict;             /* NULL: none yet (or dropped) */
+    unsigned n;
+    struct {
+        struct env_name *e;
+        PyObject *val;          /* borrowed: the shadow dict holds it */
+    } pos[PYW_SHADOW_VARS];
+} shadow;
 
 /* A server-owned name: in the table, marked, and (val != NULL) set in d.
  * Returns the interned name (borrowed: the table keeps it), or NULL with
@@ -179,13 +240,6 @@ env_fixed(PyObject *d, const char *name, PyObject *val)
 static int
 env_init(void)
 {
-    static const char *const defaults[][2] = {
-        /* the PEP's required keys, for a protocol that did not give them
-         * (the uwsgi protocol from a minimal front end) */
-        { "SERVER_NAME", "localhost" }, { "SERVER_PORT", "80" },
-        { "SCRIPT_NAME", "" }, { "PATH_INFO", "" }, { "QUERY_STRING", "" },
-        { "REQUEST_METHOD", "GET" }, { "SERVER_PROTOCOL", "HTTP/1.0" },
-    };
     PyObject *d = NULL, *http = NULL;
 
     if ((env.v_https = PyUnicode_InternFromString("https")) == NULL ||
@@ -193,14 +247,9 @@ env_init(void)
         (http = PyUnicode_InternFromString("http")) == NULL) {
         goto fail;
     }
-    env.server_name = env_name("SERVER_NAME", 11);
-    env.server_port = env_name("SERVER_PORT", 11);
-    env.http_host = env_name("HTTP_HOST", 9);
     env.https = env_name("HTTPS", 5);
     env.uwsgi_scheme = env_name("UWSGI_SCHEME", 12);
-    if (env.server_name == NULL || env.server_port == NULL ||
-        env.http_host == NULL || env.https == NULL ||
-        env.uwsgi_scheme == NULL) {
+    if (env.https == NULL || env.uwsgi_scheme == NULL) {
         PyErr_NoMemory();
         goto fail;
     }
@@ -209,13 +258,6 @@ env_init(void)
     d = _PyDict_NewPresized(PYW_ENV_PRESIZE);
     if (d == NULL) {
         goto fail;
-    }
-    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
-        const char *k = defaults[i][0], *v = defaults[i][1];
-        if (env_set(d, env_name(k, strlen(k)), k, strlen(k), v,
-                    strlen(v)) < 0) {
-            goto fail;
-        }
     }
     /* Server-owned names, set after the request's variables before this
      * table existed: a variable of the same name never reached the app. */
@@ -259,10 +301,10 @@ pyw_environ_fini(void)
         Py_CLEAR(env.slot[i].val);
     }
     env.used = 0;
+    Py_CLEAR(shadow.dict);
     Py_CLEAR(env.tmpl);
     env.k_scheme = env.k_input = env.k_errors = env.k_core = NULL;
     env.k_ready_fd = env.k_timeout = NULL;
-    env.server_name = env.server_port = env.http_host = NULL;
     env.https = env.uwsgi_scheme = NULL;
     Py_CLEAR(env.v_https);
     Py_CLEAR(env.s_close);
@@ -284,24 +326,86 @@ is_on(const char *v, size_t n)
                          (n == 5 && strncasecmp(v, "https", 5) == 0));
 }
 
-/*
- * A new environ for the core's request: every request variable (values
- * decoded latin-1, PEP 3333), the PEP's mandatory keys, wsgi.*, and the
- * async extras. New reference, or NULL with an exception.
- */
-PyObject *
-pyw_environ_new(struct pyw_core *pc)
+/* The shadow from the environ d just built for vars v[0..n): d without
+ * the per-request keys (wsgi.input, wsgi.errors, uwsgi.core: not set yet).
+ * Without a shadow when a name is not in the table or there are too many.
+ * Never fails: without memory there is just no shadow. */
+static void
+shadow_take(PyObject *d, const struct wf_var *v, unsigned n)
 {
-    struct wf_core *c = pc->core;
-    unsigned n = 0;
-    const struct wf_var *v = wf_req_vars(c, &n);
-    PyObject *d, *o;
-    int https = 0;
+    Py_CLEAR(shadow.dict);
+    if (n > PYW_SHADOW_VARS) {
+        return;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct env_name *e = env_name(v[i].key, v[i].klen);
+        if (e == NULL) {
+            return;
+        }
+        shadow.pos[i].e = e;
+        shadow.pos[i].val = e->server ? NULL : PyDict_GetItemWithError(d,
+                                                                 e->key);
+        if (!e->server && shadow.pos[i].val == NULL) {
+            PyErr_Clear();
+            return;     /* a name twice, with one value: not followed */
+        }
+    }
+    shadow.dict = PyDict_Copy(d);
+    if (shadow.dict == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    /* the values it holds are the ones pos[] borrowed from d */
+    shadow.n = n;
+}
 
-    if (env.tmpl == NULL && env_init() < 0) {
+/* The environ of vars v[0..n) as a copy of the shadow, or NULL (no
+ * exception) when the shadow does not fit: other names, or a name the
+ * builder derives something from (HTTPS, UWSGI_SCHEME) with a new
+ * value. NULL with an exception on failure. */
+static PyObject *
+shadow_environ(const struct wf_var *v, unsigned n)
+{
+    uint64_t differ = 0;
+    PyObject *d;
+
+    if (shadow.dict == NULL || n != shadow.n) {
         return NULL;
     }
-    d = PyDict_Copy(env.tmpl);
+    for (unsigned i = 0; i < n; i++) {
+        struct env_name *e = shadow.pos[i].e;
+
+        if (!str_is(e->key, v[i].key, v[i].klen)) {
+            return NULL;
+        }
+        if (e->server || str_is(shadow.pos[i].val, v[i].val, v[i].vlen)) {
+            continue;
+        }
+        if (e == env.https || e == env.uwsgi_scheme) {
+            return NULL;
+        }
+        differ |= (uint64_t)1 << i;
+    }
+    d = PyDict_Copy(shadow.dict);
+    for (unsigned i = 0; d != NULL && differ != 0; i++, differ >>= 1) {
+        if ((differ & 1) && env_set(d, shadow.pos[i].e, NULL, 0, v[i].val,
+                                    v[i].vlen) < 0) {
+            Py_CLEAR(d);
+        }
+    }
+    if (d == NULL && !PyErr_Occurred()) {
+        PyErr_NoMemory();
+    }
+    return d;
+}
+
+/* The environ of vars v[0..n) from the template, as it always is. */
+static PyObject *
+environ_build(const struct wf_var *v, unsigned n)
+{
+    PyObject *d = PyDict_Copy(env.tmpl);
+    int https = 0;
+
     if (d == NULL) {
         return NULL;
     }
@@ -330,6 +434,40 @@ pyw_environ_new(struct pyw_core *pc)
      * (core/policy.c, wf__cgi_defaults). */
     if (https && PyDict_SetItem(d, env.k_scheme, env.v_https) < 0) {
         goto fail;
+    }
+    return d;
+
+fail:
+    Py_DECREF(d);
+    return NULL;
+}
+
+/*
+ * A new environ for the core's request: every request variable (values
+ * decoded latin-1, PEP 3333), the PEP's mandatory keys, wsgi.*, and the
+ * async extras. New reference, or NULL with an exception.
+ */
+PyObject *
+pyw_environ_new(struct pyw_core *pc)
+{
+    struct wf_core *c = pc->core;
+    unsigned n = 0;
+    const struct wf_var *v = wf_req_vars(c, &n);
+    PyObject *d, *o;
+
+    if (env.tmpl == NULL && env_init() < 0) {
+        return NULL;
+    }
+    d = shadow_environ(v, n);
+    if (d == NULL) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        d = environ_build(v, n);
+        if (d == NULL) {
+            return NULL;
+        }
+        shadow_take(d, v, n);
     }
     o = pyw_input_new(pc);
     if (o == NULL || PyDict_SetItem(d, env.k_input, o) < 0) {
@@ -382,25 +520,32 @@ pyw_environ_reentry(struct pyw_core *pc)
 
 /* ---------------------------------------------------------- the head */
 
-static PyObject *
-encode_latin1(PyObject *s, const char *what)
+/*
+ * The latin-1 bytes of str s, without a copy: a str whose characters all
+ * fit in latin-1 keeps them one byte each (PEP 393). NULL with a
+ * ValueError when s holds a character past U+00FF.
+ */
+static const char *
+latin1_data(PyObject *s, Py_ssize_t *n, const char *what)
 {
-    PyObject *b = PyUnicode_AsLatin1String(s);
-
-    if (b == NULL) {
-        PyErr_Clear();
+    if (PyUnicode_READY(s) < 0) {
+        return NULL;
+    }
+    if (PyUnicode_KIND(s) != PyUnicode_1BYTE_KIND) {
         PyErr_Format(PyExc_ValueError,
                      "start_response: %s %R is not latin-1 (PEP 3333: "
                      "encode other text yourself, e.g. RFC 2047)", what, s);
+        return NULL;
     }
-    return b;
+    *n = PyUnicode_GET_LENGTH(s);
+    return PyUnicode_DATA(s);
 }
 
-/* The status, checked: "NNN reason". New bytes, or NULL + exception. */
+/* The status, checked: "NNN reason". New reference to the str, or NULL +
+ * exception. */
 static PyObject *
 check_status(PyObject *status)
 {
-    PyObject *b;
     const char *s;
     Py_ssize_t n;
     int v;
@@ -410,24 +555,20 @@ check_status(PyObject *status)
                             "start_response: status must be a str like "
                             "'200 OK', not %.100s", Py_TYPE(status)->tp_name);
     }
-    b = encode_latin1(status, "status");
-    if (b == NULL) {
+    s = latin1_data(status, &n, "status");
+    if (s == NULL) {
         return NULL;
     }
-    s = PyBytes_AS_STRING(b);
-    n = PyBytes_GET_SIZE(b);
     /* the core's verdict (one table for every language) */
     v = wf_http_status_check(s, (size_t)n);
     if (v != WF_HTTP_OK) {
-        Py_DECREF(b);
         return PyErr_Format(PyExc_ValueError,
                             "start_response: bad status %R: %s", status,
                             wf_http_verdict_text(v));
     }
-    return b;
+    return Py_NewRef(status);
 }
 
-/* The headers, checked: a list of (bytes name, bytes value). */
 /* Raise ValueError for header `name` from the core's verdict v. */
 static void
 pyw_header_error(PyObject *name, int v)
@@ -440,10 +581,14 @@ pyw_header_error(PyObject *name, int v)
                  wf_http_verdict_text(v));
 }
 
+/* The headers, checked: a tuple of (str name, str value) tuples, the
+ * strs latin-1 (one byte per character). The app's own tuples and strs
+ * are kept (immutable); a list pair is copied into a tuple. */
 static PyObject *
 check_headers(PyObject *headers)
 {
     PyObject *out, *seq;
+    Py_ssize_t count;
 
     if (!PyList_Check(headers) && !PyTuple_Check(headers)) {
         return PyErr_Format(PyExc_TypeError,
@@ -455,14 +600,17 @@ check_headers(PyObject *headers)
     if (seq == NULL) {
         return NULL;
     }
-    out = PyList_New(0);
+    count = PySequence_Fast_GET_SIZE(seq);
+    out = PyTuple_New(count);
     if (out == NULL) {
         Py_DECREF(seq);
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+    for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *h = PySequence_Fast_GET_ITEM(seq, i);
-        PyObject *name, *val, *bn = NULL, *bv = NULL, *t;
+        PyObject *name, *val, *t;
+        const char *ns, *vs;
+        Py_ssize_t nl, vl;
 
         if (!(PyTuple_Check(h) || PyList_Check(h)) ||
             PySequence_Fast_GET_SIZE(h) != 2) {
@@ -481,33 +629,22 @@ check_headers(PyObject *headers)
                          Py_TYPE(val)->tp_name);
             goto fail;
         }
-        bn = encode_latin1(name, "header name");
-        bv = bn ? encode_latin1(val, "header value") : NULL;
-        if (bv == NULL) {
-            goto fail_item;
+        ns = latin1_data(name, &nl, "header name");
+        vs = ns != NULL ? latin1_data(val, &vl, "header value") : NULL;
+        if (vs == NULL) {
+            goto fail;
         }
         /* the core's verdict (one table for every language) */
-        int v = wf_http_header_check(PyBytes_AS_STRING(bn),
-                                     (size_t)PyBytes_GET_SIZE(bn),
-                                     PyBytes_AS_STRING(bv),
-                                     (size_t)PyBytes_GET_SIZE(bv));
+        int v = wf_http_header_check(ns, (size_t)nl, vs, (size_t)vl);
         if (v != WF_HTTP_OK) {
             pyw_header_error(name, v);
-            goto fail_item;
+            goto fail;
         }
-        t = PyTuple_Pack(2, bn, bv);
-        if (t == NULL || PyList_Append(out, t) < 0) {
-            Py_XDECREF(t);
-            goto fail_item;
+        t = PyTuple_CheckExact(h) ? Py_NewRef(h) : PyTuple_Pack(2, name, val);
+        if (t == NULL) {
+            goto fail;
         }
-        Py_DECREF(t);
-        Py_DECREF(bn);
-        Py_DECREF(bv);
-        continue;
-fail_item:
-        Py_XDECREF(bn);
-        Py_XDECREF(bv);
-        goto fail;
+        PyTuple_SET_ITEM(out, i, t);
     }
     Py_DECREF(seq);
     return out;
@@ -538,8 +675,9 @@ pyw_head_push(struct pyw_core *pc, long long known_len)
                         "first body bytes (or before returning)");
         return -1;
     }
-    rc = wf_response_status(c, PyBytes_AS_STRING(pc->status),
-                            (size_t)PyBytes_GET_SIZE(pc->status));
+    /* check_status and check_headers made sure: one byte per character */
+    rc = wf_response_status(c, PyUnicode_DATA(pc->status),
+                            (size_t)PyUnicode_GET_LENGTH(pc->status));
     if (rc < 0) {
         PyErr_Format(PyExc_ValueError, "status %R refused by the server: %s",
                      pc->status, rc == -EINVAL ?
@@ -547,13 +685,13 @@ pyw_head_push(struct pyw_core *pc, long long known_len)
                      strerror(-rc));
         return -1;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(pc->headers); i++) {
-        PyObject *t = PyList_GET_ITEM(pc->headers, i);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pc->headers); i++) {
+        PyObject *t = PyTuple_GET_ITEM(pc->headers, i);
         PyObject *n = PyTuple_GET_ITEM(t, 0), *v = PyTuple_GET_ITEM(t, 1);
-        rc = wf_response_header(c, PyBytes_AS_STRING(n),
-                                (size_t)PyBytes_GET_SIZE(n),
-                                PyBytes_AS_STRING(v),
-                                (size_t)PyBytes_GET_SIZE(v));
+        rc = wf_response_header(c, PyUnicode_DATA(n),
+                                (size_t)PyUnicode_GET_LENGTH(n),
+                                PyUnicode_DATA(v),
+                                (size_t)PyUnicode_GET_LENGTH(v));
         if (rc < 0) {
             wf_response_reset(c);
             PyErr_Format(PyExc_ValueError,
@@ -575,15 +713,24 @@ pyw_head_push(struct pyw_core *pc, long long known_len)
 
 /* ------------------------------------------------- start_response, write */
 
+/*
+ * start_response and write are bound to a core and a request generation:
+ * called after their request ended they raise. They take the vectorcall
+ * protocol (no argument tuple per call), and a core reuses its pair for
+ * the next request when nobody else kept a reference (pyw_bound_done).
+ */
 struct pyw_bound {
     PyObject_HEAD
+    vectorcallfunc vectorcall;
     struct pyw_core *pc;
     uint64_t gen;
 };
 
 static struct pyw_core *
-bound_core(struct pyw_bound *b, const char *what)
+bound_core(PyObject *self, const char *what)
 {
+    struct pyw_bound *b = (struct pyw_bound *)self;
+
     if (b->pc->gen != b->gen || b->pc->phase == PYW_IDLE) {
         PyErr_Format(PyExc_RuntimeError,
                      "%s called after its request ended", what);
@@ -592,19 +739,72 @@ bound_core(struct pyw_bound *b, const char *what)
     return b->pc;
 }
 
-static PyObject *
-sr_call(PyObject *self, PyObject *args, PyObject *kw)
+/* Vectorcall arguments into out[0..n) by position or by name; out[i] left
+ * as it was when not given. 0, or -1 with a TypeError. */
+static int
+bound_args(const char *fn, const char *const *names, int n, int required,
+           PyObject *const *args, size_t nargsf, PyObject *kwnames,
+           PyObject **out)
 {
-    static char *kwlist[] = { "status", "headers", "exc_info", NULL };
-    PyObject *status, *headers, *exc_info = Py_None, *st, *hd;
-    struct pyw_core *pc = bound_core((struct pyw_bound *)self,
-                                     "start_response()");
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    unsigned given = 0;
 
-    if (pc == NULL ||
-        !PyArg_ParseTupleAndKeywords(args, kw, "OO|O:start_response", kwlist,
-                                     &status, &headers, &exc_info)) {
+    if (nargs > n) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %d arguments "
+                     "(%zd given)", fn, n, nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        out[i] = args[i];
+        given |= 1u << i;
+    }
+    for (Py_ssize_t j = 0; kwnames != NULL &&
+                           j < PyTuple_GET_SIZE(kwnames); j++) {
+        PyObject *k = PyTuple_GET_ITEM(kwnames, j);
+        int i = 0;
+
+        while (i < n && PyUnicode_CompareWithASCIIString(k, names[i]) != 0) {
+            i++;
+        }
+        if (i == n) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword "
+                         "argument %R", fn, k);
+            return -1;
+        }
+        if (given & (1u << i)) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for "
+                         "argument '%s'", fn, names[i]);
+            return -1;
+        }
+        out[i] = args[nargs + j];
+        given |= 1u << i;
+    }
+    for (int i = 0; i < required; i++) {
+        if (!(given & (1u << i))) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument "
+                         "'%s' (pos %d)", fn, names[i], i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+sr_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
+              PyObject *kwnames)
+{
+    static const char *const names[] = { "status", "headers", "exc_info" };
+    PyObject *a[3] = { NULL, NULL, Py_None };
+    PyObject *status, *headers, *exc_info, *st, *hd;
+    struct pyw_core *pc = bound_core(self, "start_response()");
+
+    if (pc == NULL || bound_args("start_response", names, 3, 2, args, nargsf,
+                                 kwnames, a) < 0) {
         return NULL;
     }
+    status = a[0];
+    headers = a[1];
+    exc_info = a[2];
     if (exc_info != Py_None) {
         if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
             return PyErr_Format(PyExc_TypeError,
@@ -651,14 +851,30 @@ sr_call(PyObject *self, PyObject *args, PyObject *kw)
 }
 
 static PyObject *
-write_call(PyObject *self, PyObject *args, PyObject *kw)
+write_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
+                 PyObject *kwnames)
 {
-    struct pyw_core *pc = bound_core((struct pyw_bound *)self, "write()");
+    struct pyw_core *pc = bound_core(self, "write()");
     Py_buffer buf;
     ssize_t rc;
 
-    if (pc == NULL || !_PyArg_NoKeywords("write", kw) ||
-        !PyArg_ParseTuple(args, "y*:write", &buf)) {
+    if (pc == NULL) {
+        return NULL;
+    }
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
+        PyErr_SetString(PyExc_TypeError, "write() takes no keyword "
+                        "arguments");
+        return NULL;
+    }
+    if (PyVectorcall_NARGS(nargsf) != 1) {
+        PyErr_Format(PyExc_TypeError, "write() takes exactly one argument "
+                     "(%zd given)", PyVectorcall_NARGS(nargsf));
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[0], &buf, PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "write() argument must be "
+                     "bytes-like, not %.100s", Py_TYPE(args[0])->tp_name);
         return NULL;
     }
     if (!pc->sr_called) {
@@ -697,8 +913,9 @@ static PyTypeObject sr_type = {
     .tp_name = "uwsgi.start_response",
     .tp_basicsize = sizeof(struct pyw_bound),
     .tp_dealloc = bound_dealloc,
-    .tp_call = sr_call,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_vectorcall_offset = offsetof(struct pyw_bound, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_doc = "start_response(status, headers, exc_info=None) -> write",
 };
 
@@ -707,33 +924,65 @@ static PyTypeObject write_type = {
     .tp_name = "uwsgi.write",
     .tp_basicsize = sizeof(struct pyw_bound),
     .tp_dealloc = bound_dealloc,
-    .tp_call = write_call,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_vectorcall_offset = offsetof(struct pyw_bound, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_doc = "write(data): send body bytes now (PEP 3333)",
 };
 
+/* *spare (kept from an earlier request) rebound to pc's request, or a new
+ * one. New reference, or NULL with an exception. */
 static PyObject *
-bound_new(PyTypeObject *type, struct pyw_core *pc)
+bound_new(PyTypeObject *type, vectorcallfunc fn, struct pyw_core *pc,
+          PyObject **spare)
 {
-    struct pyw_bound *b = PyObject_New(struct pyw_bound, type);
+    struct pyw_bound *b = (struct pyw_bound *)*spare;
 
-    if (b != NULL) {
+    *spare = NULL;
+    if (b == NULL) {
+        b = PyObject_New(struct pyw_bound, type);
+        if (b == NULL) {
+            return NULL;
+        }
+        b->vectorcall = fn;
         b->pc = pc;
-        b->gen = pc->gen;
     }
+    b->gen = pc->gen;
     return (PyObject *)b;
 }
 
 PyObject *
 pyw_start_response_new(struct pyw_core *pc)
 {
-    return bound_new(&sr_type, pc);
+    return bound_new(&sr_type, sr_vectorcall, pc, &pc->sr_spare);
 }
 
 PyObject *
 pyw_write_new(struct pyw_core *pc)
 {
-    return bound_new(&write_type, pc);
+    return bound_new(&write_type, write_vectorcall, pc, &pc->write_spare);
+}
+
+/*
+ * The request of pc ends: drop its start_response and write, keeping each
+ * for the next request when pc holds the only reference (then nobody can
+ * call it with a stale generation). Touches reference counts only.
+ */
+void
+pyw_bound_done(struct pyw_core *pc)
+{
+    if (pc->start_response != NULL && Py_REFCNT(pc->start_response) == 1 &&
+        pc->sr_spare == NULL) {
+        pc->sr_spare = pc->start_response;
+        pc->start_response = NULL;
+    }
+    if (pc->write != NULL && Py_REFCNT(pc->write) == 1 &&
+        pc->write_spare == NULL) {
+        pc->write_spare = pc->write;
+        pc->write = NULL;
+    }
+    Py_CLEAR(pc->start_response);
+    Py_CLEAR(pc->write);
 }
 
 /* ------------------------------------------------------------ errors */

@@ -457,8 +457,7 @@ py_finish(struct pyw_core *pc)
     Py_CLEAR(pc->iter);
     Py_CLEAR(pc->result);
     Py_CLEAR(pc->environ);
-    Py_CLEAR(pc->start_response);
-    Py_CLEAR(pc->write);
+    pyw_bound_done(pc);
     Py_CLEAR(pc->status);
     Py_CLEAR(pc->headers);
     if (pc->errors != NULL) {
@@ -971,6 +970,8 @@ python_shutdown(void)
         }
         Py_CLEAR(pc->errors);
         Py_CLEAR(pc->id_obj);
+        Py_CLEAR(pc->sr_spare);
+        Py_CLEAR(pc->write_spare);
         pyw_ts_core_fini(pc);
     }
     Py_CLEAR(pyw.app);

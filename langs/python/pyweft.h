@@ -84,10 +84,12 @@ struct pyw_core {
     PyObject *write;            /* the write() callable */
     PyObject *result;           /* what the app returned (close() target) */
     PyObject *iter;
-    PyObject *status;           /* bytes "200 OK" */
-    PyObject *headers;          /* list of (bytes, bytes) */
+    PyObject *status;           /* str "200 OK", latin-1 (checked) */
+    PyObject *headers;          /* tuple of (str, str), latin-1 (checked) */
     PyObject *errors;           /* wsgi.errors, one per core, reused */
     PyObject *id_obj;           /* environ['uwsgi.core'], made once */
+    PyObject *sr_spare;         /* start_response / write of an earlier */
+    PyObject *write_spare;      /* request, for the next (or NULL) */
 
     int file_fd;                /* PYW_FILE */
     off_t file_off, file_end;
@@ -148,6 +150,7 @@ PyObject *pyw_str_close(void);
 void pyw_environ_reentry(struct pyw_core *pc);
 PyObject *pyw_start_response_new(struct pyw_core *pc);
 PyObject *pyw_write_new(struct pyw_core *pc);
+void pyw_bound_done(struct pyw_core *pc);
 PyObject *pyw_errors_new(void);
 void pyw_errors_flush(PyObject *errors);
 int pyw_head_push(struct pyw_core *pc, long long known_len);

@@ -10,6 +10,7 @@ WEFT_INTEGRATION_TESTS = \
 	tests/integration/t_wsgi.py \
 	tests/integration/t_wsgi_async.py \
 	tests/integration/t_wsgi_state.py \
+	tests/integration/t_wsgi_environ.py \
 	tests/integration/t_rack.py \
 	tests/integration/t_psgi.py \
 	tests/integration/t_coroae.py \
