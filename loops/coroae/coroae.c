@@ -30,16 +30,16 @@
  *                app starts itself (Coro::async) have none: the uwsgi::
  *                functions croak there, as uWSGI's do outside a request.
  *
- * Stopping (SIGHUP/SIGTERM: 1, SIGQUIT: 2 from wf_loop_control): on 1 the
- * listeners go, and a 100 ms timer wakes idle keep-alive waits (the core
- * then closes them) and returns from run() once wf_loop_busy() is 0;
- * after --worker-reload-mercy seconds the request coroutines still
- * running get uwsgi::RequestCancelled thrown into them (and every later
- * wait of their core returns -ECANCELED). --harakiri: a 0.5 s timer sends
- * the heartbeat and cancels each request older than the limit through
- * wf_harakiri() (504, logged) and the same throw. These are the policy
- * that the core is taking over from the loop engines (house-loop); until
- * then this engine keeps the smallest version of it.
+ * Policy is the core's (ABI 1.4): a timer calls wf_loop_tick() every
+ * wf_loop_tick_ms() (re-read after each tick and each wf_loop_control());
+ * the core does the harakiri heartbeat and checks, the drain of a
+ * stopping worker and its mercy, and tells this engine through three ops:
+ * cancel() throws uwsgi::RequestCancelled into the core's coroutine
+ * ($coro->throw + ready; every later wait of the core fails at once),
+ * wake() ends an idle keep-alive wait as if its fd were ready, and
+ * backtrace() runs Carp::longmess inside the coroutine (Coro's call) for
+ * the harakiri log. run() returns when wf_loop_tick() says 2, or at once
+ * on SIGQUIT.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -74,7 +74,6 @@
 
 struct ca_slot {
     struct wf_core *core;   /* set while its coroutine serves it */
-    int idle;               /* its wait is for the next request head */
     int running;
     int cancelled;
 };
@@ -97,7 +96,7 @@ static const char ca_src[] =
     "use Coro ();\n"
     "use Coro::AnyEvent ();\n"
     "use AnyEvent ();\n"
-    "our (@cb, @coro, %lw, $ctl_w, $tick_w, $hk_w, $done, $stopping);\n"
+    "our (@cb, @coro, %lw, $ctl_w, $tick_w, $done);\n"
     "our $cancel = \"uwsgi::RequestCancelled: the request was cancelled \"\n"
     "  . \"by the server (harakiri or reload)\\n\";\n"
     "sub wait_fds {\n"
@@ -144,20 +143,17 @@ static const char ca_src[] =
     "}\n"
     "sub wake_idle { for my $id (@_) { $cb[$id]->(-2) if $cb[$id] } }\n"
     "sub run {\n"
-    "  my ($ctl, $harakiri, @lfd) = @_;\n"
+    "  my ($ctl) = @_;\n"
     "  $done = AE::cv();\n"
-    "  $stopping = 0;\n"
     "  $ctl_w = AE::io($ctl, 0, sub { weft::coroae::_control() });\n"
-    "  $hk_w = AE::timer(0.5, 0.5, sub { weft::coroae::_harakiri() })\n"
-    "    if $harakiri;\n"
-    "  listeners(1, @lfd);\n"
     "  $done->recv;\n"
-    "  %lw = (); undef $ctl_w; undef $tick_w; undef $hk_w;\n"
+    "  %lw = (); undef $ctl_w; undef $tick_w;\n"
     "}\n"
-    "sub start_tick {\n"
-    "  $tick_w = AE::timer(0.1, 0.1, sub { weft::coroae::_tick() });\n"
-    "}\n"
-    "sub finish { $done->send if $done }\n"
+    "sub arm_tick {\n"
+    "  my $ms = shift;\n"
+    "  $tick_w = $ms > 0 ? AE::timer($ms / 1000, $ms / 1000,\n"
+    "    sub { weft::coroae::_tick() }) : undef;\n"
+    "}\n"    "sub finish { $done->send if $done }\n"
     "1;\n";
 
 static void
@@ -251,7 +247,6 @@ static XS(xs_serve)
     s->core = NULL;
     s->running = 0;
     s->cancelled = 0;
-    s->idle = 0;
     if (!ca_stopping && wf_loop_room() > 0) {
         ca_listeners(1);
     }
@@ -274,7 +269,6 @@ static XS(xs_accept)
         ca.slot[c->id].core = c;
         ca.slot[c->id].running = 0;
         ca.slot[c->id].cancelled = 0;
-        ca.slot[c->id].idle = 0;
         ca_call("weft::coroae::spawn", "i", (int)c->id);
         ca.spawned++;
     }
@@ -286,75 +280,32 @@ static XS(xs_accept)
     XSRETURN_EMPTY;
 }
 
+/* Arm the core's policy timer for wf_loop_tick_ms() (re-read after each
+ * wf_loop_control() and wf_loop_tick()). */
+static long ca_tick_ms = -1;
+
 static void
-ca_kill(struct ca_slot *s, unsigned id)
+ca_tick_arm(void)
 {
-    s->cancelled = 1;
-    ca_call("weft::coroae::kill_core", "i", (int)id);
-    ca.killed++;
+    long ms = wf_loop_tick_ms();
+
+    if (ms == ca_tick_ms) {
+        return;
+    }
+    ca_tick_ms = ms;
+    ca_call("weft::coroae::arm_tick", "i", (int)(ms > 0 ? ms : 0));
 }
 
-static int64_t ca_mercy_at;
-
-static int64_t
-ca_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* _tick(): every 100 ms while stopping gracefully. */
+/* _tick(): the core's policy (harakiri, drain, mercy) on our timer. */
 static XS(xs_tick)
 {
     dXSARGS;
-    unsigned busy = wf_loop_busy(), idle = 0, i;
 
     PERL_UNUSED_VAR(items);
-    if (busy == 0) {
+    if (wf_loop_tick() == 2) {
         ca_call("weft::coroae::finish", "");
-        XSRETURN_EMPTY;
-    }
-    if (ca_now_ms() >= ca_mercy_at) {
-        unsigned k = 0;
-
-        for (i = 0; i < ca.n; i++) {
-            struct ca_slot *s = &ca.slot[i];
-
-            if (s->core != NULL && s->running && !s->cancelled) {
-                ca_kill(s, i);
-                k++;
-            }
-        }
-        if (k > 0) {
-            wf_log(WF_LOG_WARN, "coroae: worker %u: %u request%s still "
-                   "running after --worker-reload-mercy; cancelling %s",
-                   wf_worker_id(), k, k == 1 ? "" : "s",
-                   k == 1 ? "it" : "them");
-        }
-        XSRETURN_EMPTY;
-    }
-    for (i = 0; i < ca.n; i++) {
-        idle += ca.slot[i].core != NULL && ca.slot[i].idle;
-    }
-    if (idle > 0 && idle == busy) {
-        /* only idle keep-alive connections left: wake their waits; the
-         * core sees the worker stopping and closes them */
-        dSP;
-        ENTER;
-        SAVETMPS;
-        PUSHMARK(SP);
-        for (i = 0; i < ca.n; i++) {
-            if (ca.slot[i].core != NULL && ca.slot[i].idle) {
-                XPUSHs(sv_2mortal(newSViv((IV)i)));
-            }
-        }
-        PUTBACK;
-        call_pv("weft::coroae::wake_idle", G_DISCARD | G_EVAL);
-        FREETMPS;
-        LEAVE;
-        sv_setpvs(ERRSV, "");
+    } else {
+        ca_tick_arm();
     }
     XSRETURN_EMPTY;
 }
@@ -375,52 +326,78 @@ static XS(xs_control)
         ca_call("weft::coroae::finish", "");
         XSRETURN_EMPTY;
     }
-    ca_mercy_at = ca_now_ms() + wf_opt_long("worker-reload-mercy", 60) * 1000;
-    ca_call("weft::coroae::start_tick", "");
+    if (wf_loop_tick() == 2) {
+        ca_call("weft::coroae::finish", "");
+    } else {
+        ca_tick_arm();
+    }
     XSRETURN_EMPTY;
 }
 
-/* _harakiri(): twice a second with --harakiri. */
-static XS(xs_harakiri)
+/* The core cancelled c (harakiri, the mercy ran out): throw
+ * uwsgi::RequestCancelled into its coroutine; every later wait of the
+ * core fails at once. A coroutine not started yet only gets the mark: its
+ * waits fail, and wf_loop_serve() frees the core. */
+static void
+ca_cancel(struct wf_core *c)
 {
-    dXSARGS;
-    long limit = wf_opt_long("harakiri", 0) * 1000;
+    struct ca_slot *s = ca_slot_of(c);
 
-    PERL_UNUSED_VAR(items);
-    wf_loop_heartbeat();
-    for (unsigned i = 0; i < ca.n && limit > 0; i++) {
-        struct ca_slot *s = &ca.slot[i];
-
-        if (s->core == NULL || !s->running || s->cancelled || s->idle ||
-            wf_request_age_ms(s->core) <= limit) {
-            continue;
-        }
-        {
-            /* where its coroutine waits: Carp::longmess run inside it */
-            dSP;
-            SV *st = NULL;
-            int cnt;
-
-            ENTER;
-            SAVETMPS;
-            PUSHMARK(SP);
-            mXPUSHi((IV)i);
-            PUTBACK;
-            cnt = call_pv("weft::coroae::stack_of", G_SCALAR | G_EVAL);
-            SPAGAIN;
-            if (cnt == 1) {
-                st = POPs;
-            }
-            PUTBACK;
-            wf_harakiri(s->core, st != NULL && SvOK(st) && SvCUR(st) > 0
-                                     ? SvPV_nolen(st) : NULL);
-            FREETMPS;
-            LEAVE;
-            sv_setpvs(ERRSV, "");
-        }
-        ca_kill(s, i);
+    if (s == NULL || s->cancelled) {
+        return;
     }
-    XSRETURN_EMPTY;
+    s->cancelled = 1;
+    if (s->running) {
+        ca_call("weft::coroae::kill_core", "i", (int)c->id);
+        ca.killed++;
+    }
+}
+
+/* The core drains: end c's idle wait as if its fd were ready. */
+static void
+ca_wake(struct wf_core *c)
+{
+    if (ca_slot_of(c) != NULL) {
+        ca_call("weft::coroae::wake_idle", "i", (int)c->id);
+    }
+}
+
+/* Where c's coroutine waits (Carp::longmess run inside it with Coro's
+ * call), innermost last, for the harakiri log. */
+static size_t
+ca_backtrace(struct wf_core *c, char *buf, size_t len)
+{
+    size_t n = 0;
+    int cnt;
+    SV *st = NULL;
+    dSP;
+
+    if (ca_slot_of(c) == NULL || len == 0) {
+        return 0;
+    }
+    ENTER;
+    SAVETMPS;
+    PUSHMARK(SP);
+    mXPUSHi((IV)c->id);
+    PUTBACK;
+    cnt = call_pv("weft::coroae::stack_of", G_SCALAR | G_EVAL);
+    SPAGAIN;
+    if (cnt == 1) {
+        st = POPs;
+    }
+    PUTBACK;
+    if (st != NULL && SvOK(st)) {
+        STRLEN l;
+        const char *p = SvPV(st, l);
+
+        n = l < len - 1 ? l : len - 1;
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+    }
+    FREETMPS;
+    LEAVE;
+    sv_setpvs(ERRSV, "");
+    return n;
 }
 
 /* ---------------------------------------------------------- the engine */
@@ -460,7 +437,6 @@ ca_worker_init(unsigned ncores, struct wf_err *err)
     newXS("weft::coroae::_accept", xs_accept, __FILE__);
     newXS("weft::coroae::_control", xs_control, __FILE__);
     newXS("weft::coroae::_tick", xs_tick, __FILE__);
-    newXS("weft::coroae::_harakiri", xs_harakiri, __FILE__);
     eval_pv("eval { require EV; EV::default_loop()->loop_fork; 1 }", FALSE);
     sv_setpvs(ERRSV, "");
     eval_pv(ca_src, FALSE);
@@ -496,30 +472,24 @@ ca_worker_init(unsigned ncores, struct wf_err *err)
 static int
 ca_run(struct wf_err *err)
 {
-    int fds[CA_MAX_LISTENERS], n;
-    long hk = wf_opt_long("harakiri", 0);
     dSP;
 
     if (ca.slot == NULL) {
         return wf_err_set(err, "coroae: run() without worker_init()");
     }
-    n = wf_loop_listeners(fds, CA_MAX_LISTENERS);
-    if (hk > 0) {
-        wf_loop_heartbeat();
-    }
     ca.running = 1;
+    ca_stopping = 0;
+    ca_tick_ms = -1;
     ca_listeners(1);
+    ca_tick_arm();
     ENTER;
     SAVETMPS;
     PUSHMARK(SP);
     XPUSHs(sv_2mortal(newSViv(wf_loop_control_fd())));
-    XPUSHs(sv_2mortal(newSViv(hk > 0)));
     PUTBACK;
-    /* listeners(1) is called by run itself: keep the C flag in step */
     call_pv("weft::coroae::run", G_DISCARD | G_EVAL);
     FREETMPS;
     LEAVE;
-    (void)n;
     ca.running = 0;
     accepting = 0;
     if (SvTRUE(ERRSV)) {
@@ -541,21 +511,12 @@ ca_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
 {
     struct ca_slot *s = ca_slot_of(c);
     SV *saved_err;
-    unsigned nv = 0;
     int ret, cnt;
     IV v = CA_WOKE_STOP;
     dSP;
 
     if (s != NULL && s->cancelled) {
         return -ECANCELED;
-    }
-    /* waiting for the next request head of an idle connection: the stop
-     * timer may wake it (the core then closes the connection) */
-    if (s != NULL) {
-        s->idle = n == 1 && fds[0].fd == wf_req_fd(c) &&
-                  (fds[0].events & (WF_IO_READ | WF_IO_WRITE)) ==
-                      WF_IO_READ &&
-                  (wf_req_vars(c, &nv), nv == 0);
     }
     /* the app's $@ survives our eval */
     saved_err = newSVsv(ERRSV);
@@ -600,9 +561,6 @@ ca_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
     LEAVE;
     sv_setsv(ERRSV, saved_err);
     SvREFCNT_dec(saved_err);
-    if (s != NULL) {
-        s->idle = 0;
-    }
     return ret;
 }
 
@@ -665,6 +623,9 @@ static const struct wf_loop_ops ca_ops = {
     .yield       = ca_yield,
     .current     = ca_current,
     .worker_fini = ca_worker_fini,
+    .cancel      = ca_cancel,
+    .wake        = ca_wake,
+    .backtrace   = ca_backtrace,
 };
 
 static const struct wf_option ca_options[] = {
