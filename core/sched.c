@@ -16,6 +16,7 @@
  *           or yield() (include/weft/ops.h, struct wf_loop_ops).
  */
 #include "loop.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -429,6 +430,20 @@ block_backtrace(struct wf__core *c, char *buf, size_t len)
 
 /* ----------------------------------------------- strategy: engine */
 
+/* The engine's wait, told to the stats scoreboard (what c waits for). */
+static int
+engine_wait(struct wf__core *c, struct wf_io_event *fds, int n, long timeout,
+            int *ready)
+{
+    int r;
+
+    wf__stats_core_wait(c, n > 0 ? fds[0].fd : -1, n > 0 ? fds[0].events : 0,
+                        timeout >= 0);
+    r = wf__loop_ops->wait(&c->pub, fds, n, timeout, ready);
+    wf__stats_core_switch(c, 1);
+    return r;
+}
+
 /* c's registered waits (or none: a turn for the others) go to the loop
  * engine. */
 static int
@@ -448,7 +463,7 @@ engine_suspend(struct wf__core *c)
         fds[n++].events = c->waits[i].events;
     }
     wf__core_wake_clear(c);
-    r = wf__loop_ops->wait(&c->pub, fds, n, timeout, &ready);
+    r = engine_wait(c, fds, n, timeout, &ready);
     if (r < 0) {
         return r;
     }
@@ -464,7 +479,7 @@ engine_wait_io(struct wf__core *c, int fd, unsigned events, long timeout_ms)
     int ready = -1, r;
 
     c->switches++;
-    r = wf__loop_ops->wait(&c->pub, &ev, 1, timeout_ms, &ready);
+    r = engine_wait(c, &ev, 1, timeout_ms, &ready);
     return c->cancelled ? -ECANCELED : r;
 }
 
@@ -474,7 +489,7 @@ engine_sleep(struct wf__core *c, long ms)
     int ready, r;
 
     c->switches++;
-    r = wf__loop_ops->wait(&c->pub, NULL, 0, ms, &ready);
+    r = engine_wait(c, NULL, 0, ms, &ready);
     return c->cancelled ? -ECANCELED : (r < 0 ? r : 0);
 }
 

@@ -613,8 +613,18 @@ struct st_core {
     int64_t since;          /* when the socket last took a byte */
 };
 
-static struct st_core *stc;
-static unsigned nstc;
+/* Per loop, and a loop is one thread's: indexed by the core's place in
+ * its loop (pub.id - core_base). */
+static __thread struct st_core *stc;
+static __thread unsigned nstc;
+
+static struct st_core *
+st_of(const struct wf_core *pub)
+{
+    const struct wf__core *c = (const struct wf__core *)pub;
+
+    return &stc[pub->id - c->loop->core_base];
+}
 
 static const struct wf_lang_ops static_ops;
 
@@ -1229,9 +1239,8 @@ wf__static_route(struct wf__conn *k, struct wf__core *c)
     if (path == NULL) {
         return 0;
     }
-    if (stc == NULL || nstc < c->loop->core_base + c->loop->ncores) {
-        free(stc);
-        nstc = c->loop->core_base + c->loop->ncores;
+    if (stc == NULL) {
+        nstc = c->loop->ncores;
         stc = calloc(nstc, sizeof(*stc));
         if (stc == NULL) {
             nstc = 0;
@@ -1241,7 +1250,7 @@ wf__static_route(struct wf__conn *k, struct wf__core *c)
             stc[i].fd = -1;
         }
     }
-    s = &stc[c->pub.id];
+    s = st_of(&c->pub);
     s->fd = -1;
     s->status = 0;
     s->hlen = s->hoff = 0;
@@ -1326,7 +1335,7 @@ push(struct wf__core *c, struct st_core *s)
 static void
 static_release(struct wf_core *pub)
 {
-    struct st_core *s = &stc[pub->id];
+    struct st_core *s = st_of(pub);
 
     if (s->fd >= 0) {
         close(s->fd);
@@ -1341,7 +1350,7 @@ static int
 static_handle(struct wf_core *pub)
 {
     struct wf__core *c = wf__core(pub);
-    struct st_core *s = &stc[pub->id];
+    struct st_core *s = st_of(pub);
     int r;
 
     if (s->hoff == 0 && s->since == 0) {

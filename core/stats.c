@@ -394,6 +394,17 @@ wf__stats_core_switch(struct wf__core *c, int running)
 
 /* See stats.h. */
 void
+wf__stats_core_wait(struct wf__core *c, int fd, unsigned events, int timer)
+{
+    struct sb_core *s = core_of(c);
+
+    if (s != NULL && s->in_request) {
+        put_state(s, SB_WAITING, fd, events, timer);
+    }
+}
+
+/* See stats.h. */
+void
 wf__stats_core_end(struct wf__core *c)
 {
     struct sb_core *s = core_of(c);

@@ -36,6 +36,11 @@ void wf__stats_core_begin(struct wf__core *c);
  * ended (0: its state says which, and what it waits for). */
 void wf__stats_core_switch(struct wf__core *c, int running);
 
+/* A loop engine waits for core c: fd (-1: none) for events, and/or a
+ * timer. The engine resumes it with wf__stats_core_switch(c, 1). */
+void wf__stats_core_wait(struct wf__core *c, int fd, unsigned events,
+                         int timer);
+
 /* c's request is over: counters (status class, bytes, time), idle. Called
  * by the request log, whether or not logging is on. */
 void wf__stats_core_end(struct wf__core *c);

@@ -250,6 +250,39 @@ def test_cores_are_seen_in_known_states():
         assert sum(c["static_requests"] for c in w["cores"]) == 1
 
 
+def test_core_states_under_gevent():
+    weftest.require("python", "gevent")
+    port2 = weftest.free_port()
+    with Silent() as peer, Server(
+            "--wsgi-file", app("stats_app.py"), "--master", "--gevent", "4",
+            "--stats", "127.0.0.1:%d" % port2) as srv:
+        addr = ("127.0.0.1", port2)
+        socks = []
+        for req in (b"GET /sleep?s=3 HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GET /fd?port=%d&t=3 HTTP/1.1\r\nHost: x\r\n\r\n"
+                    % peer.port,
+                    b"POST /read HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Length: 10\r\n\r\nabc"):
+            s = socket.create_connection(("127.0.0.1", srv.port))
+            s.sendall(req)
+            socks.append(s)
+        fd_uri = "/fd?port=%d&t=3" % peer.port
+        dd = wait_for(lambda: (lambda d: d if all(
+            c["state"] != "running" for w in d["workers"]
+            for c in w["cores"] if c["in_request"]) and sum(
+                c["in_request"] for w in d["workers"]
+                for c in w["cores"]) == 3 else None)(stats(addr)), 10)
+        assert dd, stats(addr)
+        assert core_by_uri(dd, "/sleep?s=3")[1]["state"] == "waiting timer"
+        assert re.match(r"waiting fd \d+ or timer$",
+                        core_by_uri(dd, fd_uri)[1]["state"])
+        assert core_by_uri(dd, "/read")[1]["state"] == "reading"
+        for s in socks:
+            s.close()
+        peer.done.set()
+        settled(addr, 3)
+
+
 def test_counters_status_classes_exceptions_and_bytes():
     with stats_server() as srv:
         addr = ("127.0.0.1", srv.sport)
