@@ -131,8 +131,23 @@ static const struct {
     { "python-autoreload", "use --touch-reload FILE (or systemctl reload)" },
     { "fs-reload", "use --touch-reload FILE" },
     { "lazy", "use --lazy-apps (uWSGI's --lazy also reloads differently)" },
-    { "cheaper-algo", "weft's only algorithm is uWSGI's spare (busy "
-      "cores); remove it or write cheaper-algo = spare" },
+    { "cheaper*", "weft keeps --processes workers running (no cheaper "
+      "scaling yet); set processes to the peak, or raise --async with a "
+      "suspend engine: idle cores cost little" },
+    { "idle", "weft's workers do not exit when idle (yet); remove it" },
+    { "die-on-idle", "weft does not exit when idle; remove it" },
+    { "procname*", "weft does not retitle its processes (yet): they show "
+      "as weft with its command line; remove it" },
+    { "auto-procname", "weft does not retitle its processes (yet): they "
+      "show as weft with its command line; remove it" },
+    { "logdate", "weft's log lines carry no date prefix (yet); journald or "
+      "the log shipper stamps them, or use --log-format with %(ltime)" },
+    { "log-date", "weft's log lines carry no date prefix (yet); use "
+      "--log-format with %(ltime)" },
+    { "log-x-forwarded-for", "write --log-format with "
+      "%(var.HTTP_X_FORWARDED_FOR) where the address goes" },
+    { "memory-report", "read each worker's rss from --stats, or use "
+      "--reload-on-rss" },
     { "log-route", "weft has no log routing; use --logto" },
     { "log-encoder", "weft has no log encoders; use --logto and a log "
       "shipper" },

@@ -313,6 +313,10 @@ struct wf__strategy;
  * thread; configuration (wf__cfg, the engines, the languages) is the only
  * process-wide state on the request path. docs/design.md, "The house".
  */
+/* A stopping worker whose cancelled requests do not end exits anyway this
+ * long after the cancellation (watchdog.c). */
+#define WF__CANCEL_GRACE_MS 3000
+
 struct wf__loop {
     unsigned id;                /* worker number (shown in logs) */
     unsigned ncores;
@@ -338,6 +342,7 @@ struct wf__loop {
     struct wf__fdent *fdtab;
     int stopping;               /* 1 graceful, 2 now */
     int64_t stop_deadline;      /* --worker-reload-mercy ends (ms) */
+    int64_t cancelled_at;       /* when the mercy cancelled the rest */
     int64_t give_up_at;         /* loop engine: cancelled, not ended */
     int64_t next_harakiri;
     int64_t accept_paused_until;/* accept failed (EMFILE...): retry then */
@@ -387,6 +392,8 @@ struct wf__slot {
     int64_t born;                   /* monotonic ms */
     volatile int ready;             /* the worker serves */
     volatile int draining;          /* told to stop (replaced) */
+    int64_t drain_since;            /* when (ms; the master's clock) */
+    int drain_killed;
     volatile int want_replace;      /* 1 max-requests, 2 reload-on-rss */
     volatile int harakiri_sent;
     volatile int64_t busy_since;    /* its loop runs a core since (ms) */

@@ -128,6 +128,16 @@ wf__core_step_switch(struct wf__core *c)
         lang->restore(NULL);
     }
     c->loop->current = NULL;
+    if (r >= 0 && c->state == WF_CS_RUNNING) {
+        /* the app gave the worker away by itself, not through the
+         * core's waits (Ruby's Fiber.yield, as uWSGI's fiber docs
+         * show): it runs again on the next turn, like a generator's
+         * yield (issue 10: such a request used to hang forever) */
+        c->switches++;
+        c->t_suspended = wf__now_ms();
+        wf__runq_push(c);
+        return;
+    }
     if (r < 0 && c->state != WF_CS_DONE) {
         /* the engine could not run the core: fail the request from
          * here, with blocking writes */
@@ -706,7 +716,9 @@ wf__loop_core_run(struct wf__loop *L, struct wf_err *err)
             (timeout < 0 || timeout > L->accept_paused_until - now)) {
             timeout = (long)(L->accept_paused_until - now);
         }
-        if (wf__cfg.harakiri > 0 && (timeout < 0 || timeout > 500)) {
+        if ((wf__cfg.harakiri > 0 || L->stopping) &&
+            (timeout < 0 || timeout > 500)) {
+            /* harakiri, and a stopping loop's mercy, need a clock */
             timeout = 500;
         }
         if (L->stopping && (timeout < 0 || timeout > 1000)) {

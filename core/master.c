@@ -157,6 +157,31 @@ send_all(int sig)
     }
 }
 
+/* A replaced worker still draining after its mercy (and the grace its
+ * own cancellation has) is killed: no request, however stuck (blocked in
+ * a C call, or swallowing its cancellation), keeps it alive. */
+static void
+check_draining(int64_t now)
+{
+    int64_t limit = (wf__cfg.reload_mercy + 5) * 1000 + WF__CANCEL_GRACE_MS;
+    unsigned i;
+
+    for (i = 0; i < nslots; i++) {
+        struct wf__slot *s = &slots[i];
+
+        if (s->pid > 0 && s->draining && !s->drain_killed &&
+            s->drain_since && now - s->drain_since > limit) {
+            s->drain_killed = 1;
+            wf_log(WF_LOG_WARN, "master: worker %u (pid %d) still running "
+                   "%llds after it was told to stop (--worker-reload-mercy "
+                   "%ld); killing it", s->id, (int)s->pid,
+                   (long long)((now - s->drain_since) / 1000),
+                   wf__cfg.reload_mercy);
+            kill(s->pid, SIGKILL);
+        }
+    }
+}
+
 /* The master's checks of one worker's loop: harakiri. */
 static void
 check_harakiri(int64_t now)
@@ -242,6 +267,7 @@ step_replacements(void)
         }
         if (w->slot >= 0 && slots[w->slot].pid > 0) {
             slots[w->slot].draining = 1;
+            slots[w->slot].drain_since = mono_ms();
             kill(slots[w->slot].pid, SIGTERM);
         }
         w->slot = w->replacing;
@@ -275,7 +301,8 @@ reaped(pid_t pid, int status, int stopping)
         w = &wids[s->id - 1];
         life = mono_ms() - s->born;
         if (WIFSIGNALED(status)) {
-            wf_log(s->harakiri_sent ? WF_LOG_INFO : WF_LOG_ERROR,
+            wf_log(s->harakiri_sent || s->drain_killed ? WF_LOG_INFO
+                                                       : WF_LOG_ERROR,
                    "worker %u (pid %d) killed by signal %d (%s)%s", s->id,
                    (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)),
                    s->harakiri_sent ? " after harakiri" : "");
@@ -508,6 +535,7 @@ wf__master_run(unsigned nworkers)
         }
         step_replacements();
         check_harakiri(now);
+        check_draining(now);
         if (!notified_ready || reloading) {
             unsigned ready = 0;
 

@@ -33,6 +33,8 @@ static int opt_umask(const struct wf_option *o, const char *v,
                      struct wf_err *err);
 static int opt_chmod_socket(const struct wf_option *o, const char *v,
                             struct wf_err *err);
+static int opt_threads(const struct wf_option *o, const char *v,
+                       struct wf_err *err);
 
 const struct wf_option wf__core_options[] = {
     { "http-socket", WF_OPT_LIST, &wf__cfg.http_sockets, NULL, 0, 0, 0,
@@ -138,6 +140,9 @@ const struct wf_option wf__core_options[] = {
     { "thunder-lock", WF_OPT_FLAG, NULL, NULL, 0, 0, WF_OPT_F_HIDDEN,
       "accepted for uWSGI compatibility: weft's workers accept from "
       "non-blocking sockets, no lock needed", 0, NULL, NULL },
+    { "threads", WF_OPT_INT, NULL, NULL, 0, 0, WF_OPT_F_HIDDEN,
+      "uWSGI's threads per worker: weft takes 1 (one loop per worker); "
+      "more are refused with what to use instead", 0, opt_threads, "N" },
     { "chdir", WF_OPT_STR, &wf__cfg.chdir, NULL, 0, 0, 0,
       "change to DIR before loading the app", 0, NULL, "DIR" },
     { "env", WF_OPT_STR, NULL, NULL, 0, 0, 0,
@@ -260,6 +265,23 @@ opt_umask(const struct wf_option *o, const char *v, struct wf_err *err)
     }
     umask((mode_t)m);
     return 0;
+}
+
+/* --threads: one loop per worker is what weft runs; more threads per
+ * worker are not done yet, and accepting them would silently serve one
+ * request at a time where uWSGI serves N. */
+static int
+opt_threads(const struct wf_option *o, const char *v, struct wf_err *err)
+{
+    (void)o;
+    if (strcmp(v, "1") == 0) {
+        return 0;
+    }
+    return wf_err_set(err, "--threads %s: weft runs one loop per worker "
+                      "process (threads per worker are not done yet); for "
+                      "%s requests at once use --processes %s (blocking "
+                      "apps), or --async %s with --ugreen / --greenlet, or "
+                      "--gevent %s", v, v, v, v, v);
 }
 
 /* uWSGI's values: 3 octal digits, or "1" (and nothing at all) for 666. */
@@ -1286,6 +1308,15 @@ wf__opt_apply(const struct wf_option *o, const struct wf__optval *v,
     }
     wf__opt_record(o->name, v->value, 1);
     if (o->on_set != NULL && o->on_set(o, v->value, err) < 0) {
+        if (err != NULL && v->origin != NULL &&
+            strcmp(v->origin, "command line") != 0 &&
+            strstr(err->msg, v->origin) == NULL) {
+            /* name the ini line the value came from */
+            char msg[sizeof(err->msg)];
+
+            snprintf(msg, sizeof(msg), "%s", err->msg);
+            wf_err_set(err, "%s: %s", v->origin, msg);
+        }
         return -1;
     }
     return 0;

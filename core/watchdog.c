@@ -191,11 +191,23 @@ wf__watchdog_mercy(struct wf__loop *L, int64_t now)
 {
     unsigned i, n = 0;
 
+    if (L->stop_deadline == INT64_MAX) {
+        /* cancelled, and still not done: a request that swallows the
+         * cancellation (catches every exception, Fiber.yield in a loop)
+         * must not keep a stopping worker alive; after a grace of
+         * WF__CANCEL_GRACE_MS the worker exits anyway (issue 10). A
+         * loop engine gives up by itself (loop_engine.c). */
+        if (wf__loop_ops == NULL &&
+            now - L->cancelled_at > WF__CANCEL_GRACE_MS) {
+            wf_log(WF_LOG_WARN, "worker %u (pid %d): cancelled requests "
+                   "still running %ds later; exiting anyway", L->id,
+                   (int)getpid(), WF__CANCEL_GRACE_MS / 1000);
+            _exit(0);
+        }
+        return 1;
+    }
     if (L->stop_deadline == 0 || now <= L->stop_deadline) {
         return 0;
-    }
-    if (L->stop_deadline == INT64_MAX) {
-        return 1;
     }
     for (i = 0; i < L->ncores; i++) {
         struct wf__core *c = &L->cores[i];
@@ -214,6 +226,7 @@ wf__watchdog_mercy(struct wf__loop *L, int64_t now)
         wf__core_cancel(&L->cores[i], 503);
     }
     L->stop_deadline = INT64_MAX;
+    L->cancelled_at = now;
     return 1;
 }
 

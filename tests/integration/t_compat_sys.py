@@ -328,6 +328,67 @@ def test_socket_activation_takes_the_passed_fd():
         stop(p)
 
 
+# ------------------------------------------------------------ fibers
+
+FIBER_APP = """
+run lambda { |env|
+  case env['PATH_INFO']
+  when '/yield'
+    3.times { Fiber.yield }
+  when '/forever'
+    loop do
+      begin
+        UWSGI.async_sleep(1) rescue nil
+        Fiber.yield
+      rescue Exception
+      end
+    end
+  end
+  [200, {'content-type' => 'text/plain'}, ["Hello World"]]
+}
+"""
+
+
+def test_fiber_yield_in_a_request_gives_the_worker_away():
+    # as uWSGI's fiber docs show: the request goes on at the next turn
+    weftest.require("rack", "fiber")
+    ru = weftest.write_file("fiber.ru", FIBER_APP)
+    port = free_port()
+    p = start(["--http-socket", "127.0.0.1:%d" % port, "--rack", ru,
+               "--async", "4", "--fiber"])
+    try:
+        wait_tcp(port, p)
+        results, _ = weftest.parallel(
+            lambda i: weftest.request(port, "GET", "/yield", timeout=10), 4)
+        assert all(r.status == 200 and r.body == b"Hello World"
+                   for r in results), results
+    finally:
+        assert stop(p) == 0, log_of(p)
+
+
+def test_a_request_that_swallows_its_cancellation_does_not_keep_the_worker():
+    weftest.require("rack", "fiber")
+    ru = weftest.write_file("fiber.ru", FIBER_APP)
+    port = free_port()
+    p = start(["--http-socket", "127.0.0.1:%d" % port, "--rack", ru,
+               "--async", "4", "--fiber", "--worker-reload-mercy", "1"])
+    try:
+        wait_tcp(port, p)
+        s = socket.create_connection(("127.0.0.1", port), 10)
+        s.sendall(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.5)
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(20)      # mercy 1 s + the 3 s grace, with room
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the worker still runs 20 s after "
+                                 "SIGTERM:\n" + log_of(p))
+        assert "exiting anyway" in log_of(p), log_of(p)
+        s.close()
+    finally:
+        stop(p, signal.SIGKILL)
+
+
 # ------------------------------------------------------------ errors
 
 
