@@ -72,7 +72,7 @@ def measure(cmd, port, path, duration, conns, close):
     r = benchlib.measure(cmd, port, duration, conns, close, path, "10s")
     if r["died"] is not None:
         # uWSGI --ugreen on Python 3.11 segfaults when cores that suspended
-        # finish in another order (spec 2.3): say so in the table
+        # finish in another order (docs/langs/python.md, "Per-core interpreter state"): say so in the table
         r["errors"] = "SERVER DIED (status %s) " % r["died"] + r["errors"]
     return r
 

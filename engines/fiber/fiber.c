@@ -1,6 +1,6 @@
 /*
  * fiber: the suspend engine on Ruby fibers, one per core and request
- * (spec 2.6). Rack only: Ruby's VM runs only on stacks it made itself (its
+ * (docs/engines/fiber.md). Rack only: Ruby's VM runs only on stacks it made itself (its
  * own fibers) or on the main thread's, so a core's context must be a Ruby
  * fiber. The rack plugin (which this plugin requires) has started the VM.
  *

@@ -1,6 +1,6 @@
 /*
  * greenlet: the suspend engine on Python greenlets, one per core and request
- * (spec 2.5). WSGI only: it requires the python plugin, which has started
+ * (docs/engines/greenlet.md). WSGI only: it requires the python plugin, which has started
  * CPython in the master; the worker is one thread that holds the GIL the
  * whole time, so no call here takes or releases it.
  *
@@ -21,7 +21,7 @@
  *
  * Interpreter state. greenlet saves and restores the Python thread state of
  * each greenlet at every switch (frames, recursion depth, the 3.11 frame
- * data stack, exc_info, contextvars, spec 2.4), so keeps_lang_state names
+ * data stack, exc_info, contextvars: docs/langs/python.md), so keeps_lang_state names
  * "python" and the core does not call the python plugin's save/restore
  * around resume(). The python plugin still enters the core's own state
  * inside each handle() call; greenlet carries whatever is current across
@@ -30,7 +30,7 @@
  * A failed switch is a logged error for that request (resume() returns -1
  * and the core sends a 500), never exit() of the worker as in uWSGI.
  *
- * Worker exit (spec 9 item 8). The core finishes or cancels every request
+ * Worker exit (docs/engines/greenlet.md, "Worker exit"). The core finishes or cancels every request
  * before the worker stops, and a finished greenlet is dropped at once, so
  * normally no greenlet is alive when the python plugin finalises CPython.
  * The main greenlet reference and any core greenlet the core abandoned are
@@ -228,7 +228,7 @@ gl_worker_init(unsigned ncores, struct wf_err *err)
         return wf_err_set(err, "greenlet: worker_init called twice");
     }
     /* one greenlet per async core: without --async there is nothing to
-     * switch between (spec 2.5: "requires async mode") */
+     * switch between (docs/engines/greenlet.md: it needs --async) */
     if (ncores == 0 || (a != NULL && atol(a) < 1)) {
         return wf_err_set(err, "--greenlet needs --async N: one greenlet "
                           "per async core (e.g. --async 10 --greenlet)");

@@ -1,6 +1,6 @@
 /*
  * The `uwsgi` module (also importable as `weft`): uWSGI's async API
- * (spec 1.11), kept where apps depend on it, fixed where uWSGI is broken:
+ * (docs/langs/python.md, "The `uwsgi` module"), kept where apps depend on it, fixed where uWSGI is broken:
  *
  *   async_sleep      float seconds with millisecond resolution (uWSGI
  *                    truncated to whole seconds, issue #1075)

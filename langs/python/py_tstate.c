@@ -1,5 +1,5 @@
 /*
- * Per-core interpreter state for CPython 3.11 (spec 2.3-2.4).
+ * Per-core interpreter state for CPython 3.11 (docs/langs/python.md, "Per-core interpreter state").
  *
  * A worker has one thread, one PyThreadState and many cores. A PyThreadState
  * describes one linear call chain; with a suspend engine (ugreen) several

@@ -495,7 +495,7 @@ fail:
 }
 
 /*
- * Generator re-entry (spec 1.9): tell the app why it woke up, in
+ * Generator re-entry (docs/langs/python.md, "The `uwsgi` module"): tell the app why it woke up, in
  * environ['uwsgi.ready_fd'] and environ['x-wsgiorg.fdevent.timeout'], then
  * forget it (so uwsgi.ready_fd() says -1 afterwards, as in uWSGI).
  */

@@ -978,7 +978,7 @@ python_shutdown(void)
     pyw_environ_fini();
     if (pyw.leaked > 0) {
         /* Frames of abandoned requests still point into leaked state:
-         * finalising could touch them (spec 9.8). Flush and go. */
+         * finalising could touch them (docs/engines/greenlet.md, "Worker exit"). Flush and go. */
         const char *names[] = { "stdout", "stderr" };
         for (int i = 0; i < 2; i++) {
             PyObject *f = PySys_GetObject(names[i]), *r = NULL;

@@ -34,7 +34,7 @@
 #endif
 
 /*
- * The part of a PyThreadState that belongs to one call chain (spec 2.3-2.4).
+ * The part of a PyThreadState that belongs to one call chain (docs/langs/python.md, "Per-core interpreter state").
  * A copy "takes" or "puts" the pointers; the reference to `context` moves
  * with the copy (the slots alias, only the core's own state ever drops it).
  */

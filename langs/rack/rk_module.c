@@ -1,5 +1,5 @@
 /*
- * The UWSGI Ruby module: uWSGI's async API for Rack apps (spec 1.12), kept
+ * The UWSGI Ruby module: uWSGI's async API for Rack apps (docs/langs/rack.md, "The UWSGI module"), kept
  * where apps depend on it and fixed where uWSGI is broken:
  *
  *   suspend          a no-op returning true without a suspend engine

@@ -1,4 +1,4 @@
-"""Per-core interpreter state under a suspend engine (spec 2.3).
+"""Per-core interpreter state under a suspend engine (docs/langs/python.md, "Per-core interpreter state").
 
 Three apps, chosen by PATH_INFO. Each reports what it sees in the body and
 prints "ok" or "BAD ..." so that a driver can check many concurrent runs.

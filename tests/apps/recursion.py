@@ -1,4 +1,4 @@
-"""Deep recursion through C builtins on a core's stack (spec 3, exp 26).
+"""Deep recursion through C builtins on a core's stack (docs/engines/ugreen.md).
 
 GET /?n=N[&limit=L]: recurse N levels, each through list(map(lambda ...)),
 so every level costs C stack as well as Python frames. Returns

@@ -1,4 +1,4 @@
-"""The gevent loop engine (issue 5, spec 4): gevent's hub runs the worker,
+"""The gevent loop engine (issue 5, docs/loops/gevent.md): gevent's hub runs the worker,
 one greenlet per connection. Concurrency of gevent.sleep, monkey-patched
 sockets against a local TCP server, early vs late monkey patching, greenlets
 spawned by the app, a pool of outbound connections, back-pressure without a

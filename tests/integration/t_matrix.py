@@ -17,7 +17,7 @@ suspend engine where the scenario applies (generator style only).
                slow one suspends the core reading it, with an engine)
   exit         workers recycle (--max-requests) and stop with suspended
                requests (cancelled after --worker-reload-mercy) and no
-               crash (spec 9 item 8); greenlet's RSS stays flat over 20000
+               crash (docs/engines/greenlet.md, "Worker exit"); greenlet's RSS stays flat over 20000
                requests
 
 Timing margins are generous (a 2-core machine with other jobs running):
@@ -324,7 +324,7 @@ def test_greenlets_the_app_makes_can_suspend_the_request():
 # ------------------------------------------------------------- worker exit
 
 def test_workers_recycle_and_stop_cleanly_with_suspended_cores():
-    # spec 9 item 8: uWSGI's greenlet workers crash in Py_FinalizeEx when
+    # docs/engines/greenlet.md, "Worker exit": uWSGI's greenlet workers crash in Py_FinalizeEx when
     # they recycle (--max-requests); here a worker is replaced, then
     # stopped with three requests suspended past --worker-reload-mercy
     # (they are cancelled: 503), and nothing dies by a signal

@@ -1,4 +1,4 @@
-"""Async WSGI on the python plugin (issue 2, spec 1.9-1.11): concurrent
+"""Async WSGI on the python plugin (issue 2, docs/langs/python.md): concurrent
 downloads of a generator app, async_sleep in generator and suspend style,
 fd waits against a slow TCP server, the uwsgi module's async API, and async
 mode without a suspend engine."""

@@ -1,4 +1,4 @@
-"""Per-core Python interpreter state (spec 2.3-2.4, issue 2): requests that
+"""Per-core Python interpreter state (docs/langs/python.md, issue 2): requests that
 suspend at different call depths, exceptions and contextvars must behave as
 in plain CPython while cores interleave; 1000 rounds in a row; RSS stays
 flat; deep recursion raises RecursionError on a ugreen stack.

@@ -573,7 +573,7 @@ START_TEST(finished_requests_leave_no_greenlet_behind)
 }
 END_TEST
 
-/* Spec 9 item 8: with cores suspended and finished, the python plugin's
+/* docs/engines/greenlet.md, "Worker exit": with cores suspended and finished, the python plugin's
  * shutdown (Py_FinalizeEx) and then the engine's worker_fini run in a
  * child that must exit normally; the suspended ones are reported as left
  * alone, not killed. */
