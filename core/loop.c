@@ -544,6 +544,8 @@ wf__loop_free(struct wf__loop *L)
     }
     for (i = 0; L->cores && i < L->ncores; i++) {
         free(L->cores[i].waits);
+        free(L->cores[i].resp.hbuf);
+        free(L->cores[i].resp.obuf);
     }
     free(L->heap);
     free(L->cores);
