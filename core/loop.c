@@ -99,7 +99,9 @@ wf__core_free(struct wf__core *c)
 {
     struct wf__loop *L = c->loop;
 
-    wf__core_wake_clear(c);
+    if (c->nwaits != 0 || c->timer.heap_idx >= 0) {
+        wf__core_wake_clear(c);     /* the loop engine's path may leave some */
+    }
     if (c->conn != NULL) {
         c->conn->core = NULL;
     }
