@@ -4,17 +4,46 @@
  * served first; the rest is read from the socket, waiting through the
  * suspend engine. A body read never reads past its end, so a pipelined
  * request after it stays where the loop will find it.
+ *
+ * With --post-buffering N (uWSGI's option, same meaning) the body is read
+ * whole before the app runs: up to N bytes in memory, a larger one in an
+ * unlinked temp file, so a big upload costs disk, not memory, and the app
+ * starts only once the client has sent everything (a slow client holds no
+ * app code). The app's reads are then served from there, and can rewind.
+ *
+ * A client's mistake found while reading (bad chunked framing, a body over
+ * --limit-post, a stall past --socket-timeout) is answered here, with 400,
+ * 413 or 408, when no response has started: the app's exception that
+ * follows cannot turn it into a 500.
  */
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+/* See internal.h. */
+void
+wf__body_free(struct wf__conn *k)
+{
+    free(k->pb_mem);
+    k->pb_mem = NULL;
+    k->pb_len = k->pb_off = 0;
+    if (k->pb_file) {
+        close(k->pb_fd);
+    }
+    k->pb_file = 0;
+    k->pb_active = 0;
+}
 
 /* See internal.h. */
 void
 wf__body_init(struct wf__conn *k)
 {
+    wf__body_free(k);
     k->body_off = k->head_len;
     k->body_done = 0;
     k->body_read = 0;
@@ -34,6 +63,9 @@ wf_body_remaining(const struct wf_core *pub)
 {
     const struct wf__core *c = (const struct wf__core *)pub;
 
+    if (c->conn->pb_active) {
+        return (ssize_t)(c->conn->pb_len - c->conn->pb_off);
+    }
     if (c->conn->body_done) {
         return 0;
     }
@@ -75,8 +107,11 @@ send_continue(struct wf__core *c)
     return 0;
 }
 
+static ssize_t client_fault(struct wf__core *c, int code, ssize_t rc);
+
 /* Read from the client into buf; waits up to --socket-timeout. Returns the
- * count, or -errno; a closed stream is -ECONNRESET (the body is not whole). */
+ * count, or -errno; a closed stream is -ECONNRESET (the body is not whole:
+ * the client's fault, answered with 400 when it still reads). */
 static ssize_t
 recv_some(struct wf__core *c, void *buf, size_t len)
 {
@@ -90,7 +125,7 @@ recv_some(struct wf__core *c, void *buf, size_t len)
         if (n == 0) {
             wf_log(WF_LOG_WARN, "core %u: %s closed the connection before "
                    "the end of the body", c->pub.id, c->conn->raddr);
-            return -ECONNRESET;
+            return client_fault(c, 400, -ECONNRESET);
         }
         if (errno == EINTR) {
             continue;
@@ -112,10 +147,24 @@ recv_some(struct wf__core *c, void *buf, size_t len)
     }
 }
 
-WF_API ssize_t
-wf_read_body(struct wf_core *pub, void *out, size_t len)
+/* The client's fault, found while reading its body: answer `code` now
+ * when nothing went out yet (the app's exception that follows cannot make
+ * it a 500), and close the connection afterwards. Returns rc. */
+static ssize_t
+client_fault(struct wf__core *c, int code, ssize_t rc)
 {
-    struct wf__core *c = wf__core(pub);
+    c->resp.close = 1;
+    if (!c->resp.head_sent && !c->resp.broken &&
+        c->conn->lsn->proto == WF_PROTO_HTTP) {
+        wf_response_error(&c->pub, code);
+    }
+    return rc;
+}
+
+/* Read the body as it comes from the client (no post-buffering). */
+static ssize_t
+body_stream(struct wf__core *c, void *out, size_t len)
+{
     ssize_t n;
 
     if (c->conn->body_done || len == 0) {
@@ -142,7 +191,7 @@ wf_read_body(struct wf_core *pub, void *out, size_t len)
             n = recv_some(c, out, want);
             if (n < 0) {
                 c->resp.close = 1;
-                return n;
+                return n == -ETIMEDOUT ? client_fault(c, 408, n) : n;
             }
         }
         c->conn->body_left -= n;
@@ -159,10 +208,10 @@ wf_read_body(struct wf_core *pub, void *out, size_t len)
                                               avail, out, len, &outlen);
 
             if (used < 0) {
-                wf_log(WF_LOG_WARN, "core %u: bad chunked body from %s",
+                wf_log(WF_LOG_WARN, "core %u: bad chunked body from %s; "
+                       "answered 400 unless the response had started",
                        c->pub.id, c->conn->raddr);
-                c->resp.close = 1;
-                return -EBADMSG;
+                return client_fault(c, 400, -EBADMSG);
             }
             c->conn->body_off += (size_t)used;
             if (c->conn->chunk.done) {
@@ -174,9 +223,7 @@ wf_read_body(struct wf_core *pub, void *out, size_t len)
                 wf_log(WF_LOG_WARN, "core %u: chunked body from %s over "
                        "--limit-post %ld; refused with 413", c->pub.id,
                        c->conn->raddr, wf__cfg.limit_post);
-                wf_response_error(&c->pub, 413);
-                c->resp.close = 1;
-                return -EFBIG;
+                return client_fault(c, 413, -EFBIG);
             }
             if (outlen > 0) {
                 return (ssize_t)outlen;
@@ -192,22 +239,222 @@ wf_read_body(struct wf_core *pub, void *out, size_t len)
         c->conn->buf_len = c->conn->head_len + avail;
         c->conn->body_off = c->conn->head_len;
         if (c->conn->buf_len >= c->conn->buf_cap) {
-            c->resp.close = 1;
-            return -EBADMSG;
+            return client_fault(c, 400, -EBADMSG);
         }
         n = recv_some(c, c->conn->buf + c->conn->buf_len, c->conn->buf_cap - c->conn->buf_len);
         if (n < 0) {
             c->resp.close = 1;
-            return n;
+            return n == -ETIMEDOUT ? client_fault(c, 408, n) : n;
         }
         c->conn->buf_len += (size_t)n;
     }
+}
+
+WF_API ssize_t
+wf_read_body(struct wf_core *pub, void *out, size_t len)
+{
+    struct wf__core *c = wf__core(pub);
+    struct wf__conn *k = c->conn;
+    ssize_t n;
+
+    if (!k->pb_active) {
+        return body_stream(c, out, len);
+    }
+    if (len > k->pb_len - k->pb_off) {
+        len = k->pb_len - k->pb_off;
+    }
+    if (len == 0) {
+        return 0;
+    }
+    if (!k->pb_file) {
+        memcpy(out, k->pb_mem + k->pb_off, len);
+        k->pb_off += len;
+        return (ssize_t)len;
+    }
+    do {
+        n = pread(k->pb_fd, out, len, (off_t)k->pb_off);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        int e = errno;
+
+        wf_log_errno("core %u: pread(the post-buffered body, fd %d)",
+                     c->pub.id, k->pb_fd);
+        return -e;
+    }
+    if (n == 0) {
+        return -EIO;    /* the temp file shrank under us */
+    }
+    k->pb_off += (size_t)n;
+    return n;
+}
+
+/* See core.h. */
+WF_API int
+wf_body_rewind(struct wf_core *pub)
+{
+    struct wf__conn *k = wf__core(pub)->conn;
+
+    if (!k->pb_active) {
+        return -ESPIPE;
+    }
+    k->pb_off = 0;
+    return 0;
+}
+
+/* An unlinked temp file in $TMPDIR (or /tmp), as uWSGI's post-buffering
+ * makes one. The fd, or -errno. */
+static int
+spool_open(void)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    int fd;
+
+    if (dir == NULL || *dir == '\0') {
+        dir = "/tmp";
+    }
+#ifdef O_TMPFILE
+    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        return fd;
+    }
+#endif
+    snprintf(path, sizeof(path), "%s/weft-body-XXXXXX", dir);
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+
+        wf_log_errno("--post-buffering: mkostemp(%s)", path);
+        return -e;
+    }
+    unlink(path);
+    return fd;
+}
+
+static int
+spool_write(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* See internal.h. */
+int
+wf__body_prebuffer(struct wf__core *c)
+{
+    struct wf__conn *k = c->conn;
+    size_t limit = (size_t)wf__cfg.post_buffering, cap, bsz;
+    char *chunk = NULL;
+    int r = 0;
+
+    if (wf__cfg.post_buffering <= 0 || k->body_done) {
+        return 0;
+    }
+    bsz = (size_t)wf__cfg.post_buffering_bufsize;
+    /* a known length that fits goes to memory in one allocation; a
+     * larger one to the file from the start; chunked starts in memory */
+    if (!k->req.chunked && (uint64_t)k->body_left > limit) {
+        r = spool_open();
+        if (r < 0) {
+            return client_fault(c, 500, -1);
+        }
+        k->pb_fd = r;
+        k->pb_file = 1;
+        cap = 0;
+    } else {
+        cap = k->req.chunked ? (bsz < limit ? bsz : limit)
+                             : (size_t)k->body_left;
+        k->pb_mem = malloc(cap > 0 ? cap : 1);
+        if (k->pb_mem == NULL) {
+            return client_fault(c, 500, -1);
+        }
+    }
+    chunk = malloc(bsz);
+    if (chunk == NULL) {
+        return client_fault(c, 500, -1);
+    }
+    for (;;) {
+        ssize_t n = body_stream(c, chunk, bsz);
+
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            /* answered already (400/408/413), or the client is gone */
+            r = -1;
+            break;
+        }
+        if (!k->pb_file && k->pb_len + (size_t)n > limit) {
+            /* over the memory part: to the file with what we have */
+            int fd = spool_open();
+
+            if (fd < 0 || spool_write(fd, k->pb_mem, k->pb_len) < 0) {
+                if (fd >= 0) {
+                    close(fd);
+                }
+                r = (int)client_fault(c, 500, -1);
+                break;
+            }
+            k->pb_fd = fd;
+            k->pb_file = 1;
+            free(k->pb_mem);
+            k->pb_mem = NULL;
+        }
+        if (k->pb_file) {
+            int e = spool_write(k->pb_fd, chunk, (size_t)n);
+
+            if (e < 0) {
+                wf_log(WF_LOG_ERROR, "core %u: --post-buffering: writing "
+                       "the temp file: %s", c->pub.id, strerror(-e));
+                r = (int)client_fault(c, 500, -1);
+                break;
+            }
+        } else {
+            if (k->pb_len + (size_t)n > cap) {
+                size_t ncap = cap * 2 > k->pb_len + (size_t)n
+                              ? cap * 2 : k->pb_len + (size_t)n;
+                char *nb;
+
+                if (ncap > limit) {
+                    ncap = limit;
+                }
+                nb = realloc(k->pb_mem, ncap);
+                if (nb == NULL) {
+                    r = (int)client_fault(c, 500, -1);
+                    break;
+                }
+                k->pb_mem = nb;
+                cap = ncap;
+            }
+            memcpy(k->pb_mem + k->pb_len, chunk, (size_t)n);
+        }
+        k->pb_len += (size_t)n;
+    }
+    free(chunk);
+    if (r < 0) {
+        return -1;
+    }
+    k->pb_off = 0;
+    k->pb_active = 1;
+    return 0;
 }
 
 /* See internal.h. Loop context: never waits. */
 int
 wf__body_discard(struct wf__conn *k)
 {
+    wf__body_free(k);
     if (k->body_done) {
         return 0;
     }

@@ -125,6 +125,7 @@ wf__conn_close(struct wf__conn *k)
 {
     struct wf__loop *L = k->loop;
 
+    wf__body_free(k);
     idle_del(k);
     if (k->all_prev) {
         k->all_prev->all_next = k->all_next;
@@ -166,6 +167,7 @@ parse_head(struct wf__conn *k)
                "closed", k->lsn->name, k->raddr, -r, wf__http_reason(-r));
         if (k->lsn->proto == WF_PROTO_HTTP) {
             wf__resp_send_error(k, -r);
+            k->answered = 1;
         }
     }
     return r;
@@ -180,6 +182,7 @@ head_overflow(struct wf__conn *k)
     }
     if (k->lsn->proto == WF_PROTO_HTTP) {
         wf__resp_send_error(k, 431);
+        k->answered = 1;
     }
     return 1;
 }
@@ -253,7 +256,12 @@ wf__conn_read_head(struct wf__conn *k)
     if (r > 0) {
         start_request(k, (int)k->head_len);
     } else if (r < 0) {
-        wf__conn_close(k);
+        /* answered (400, 431): linger, so the answer is not reset */
+        if (k->answered) {
+            wf__conn_linger(k);
+        } else {
+            wf__conn_close(k);
+        }
     } else {
         wf__io_set(L, k->fd, WF_IO_READ);
         if (k->timer.heap_idx < 0) {
@@ -331,7 +339,7 @@ start_request(struct wf__conn *k, int head_len)
         if (k->lsn->proto == WF_PROTO_HTTP) {
             wf__resp_send_error(k, st);
         }
-        wf__conn_close(k);
+        wf__conn_linger(k);
         return;
     }
     if (L->nfree > 0 && L->ready_head == NULL) {
@@ -490,6 +498,7 @@ wf__conn_setup(struct wf__loop *L, struct wf__conn *k, int fd,
     k->buf_len = 0;
     k->head_len = 0;
     wf__http_scan_init(&k->scan);
+    k->answered = 0;
     k->requests = 0;
     k->core = NULL;
     k->state = WF_CONN_READING;
@@ -553,7 +562,13 @@ wf__conn_end_request(struct wf__core *c)
         attach(next, L->free[--L->nfree]);
     }
     if (!keep) {
-        wf__conn_close(k);
+        /* a body the app did not read, or bytes after it: a close now
+         * would reset the connection under the response */
+        if (!c->resp.broken && (!k->body_done || k->buf_len > k->body_off)) {
+            wf__conn_linger(k);
+        } else {
+            wf__conn_close(k);
+        }
         return;
     }
     wf__conn_next(k);
@@ -566,6 +581,62 @@ wf__conn_end_request(struct wf__core *c)
     wf__io_set(L, k->fd, WF_IO_READ);
     wf__timer_set(L, &k->timer, wf__now_ms() + wf__head_timeout_ms());
     idle_add(k);
+}
+
+/*
+ * Lingering close (nginx's lingering_close): the answer went out but the
+ * client may still be sending (a 1 MiB header line refused with 431, a
+ * body nobody read). close() with unread input sends a reset, and a reset
+ * can destroy the answer before the client reads it, or fail the client's
+ * send before it ever reads. So shut our side (the client sees the end of
+ * the response), then read and drop what comes, at most LINGER_BYTES for
+ * at most LINGER_MS, then close. The connection waits on the idle list:
+ * at the connection limit it is among the first to go.
+ */
+void
+wf__conn_linger(struct wf__conn *k)
+{
+    struct wf__loop *L = k->loop;
+
+    if (k->lsn->proto != WF_PROTO_HTTP || L->stopping == 2) {
+        wf__conn_close(k);
+        return;
+    }
+    shutdown(k->fd, SHUT_WR);
+    idle_del(k);
+    k->state = WF_CONN_LINGER;
+    k->linger_left = WF__LINGER_BYTES;
+    wf__timer_clear(L, &k->timer);
+    wf__timer_set(L, &k->timer, wf__now_ms() + WF__LINGER_MS);
+    idle_add(k);
+    wf__conn_linger_read(k);
+}
+
+void
+wf__conn_linger_read(struct wf__conn *k)
+{
+    char sink[16384];
+
+    for (;;) {
+        ssize_t n = recv(k->fd, sink, sizeof(sink), 0);
+
+        if (n > 0) {
+            k->linger_left -= n;
+            if (k->linger_left <= 0) {
+                break;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            wf__io_set(k->loop, k->fd, WF_IO_READ);
+            return;
+        }
+        break;  /* the client closed too, or an error */
+    }
+    wf__conn_close(k);
 }
 
 /* While stopping: a connection with nothing in flight gets a second for

@@ -42,6 +42,9 @@ struct wf__config {
     long reload_on_rss;     /* MiB */
     long max_worker_lifetime;
     long limit_post;        /* bytes; 0 no limit */
+    long post_buffering;    /* --post-buffering: bytes kept in memory;
+                               0: bodies stream to the app */
+    long post_buffering_bufsize; /* read size while post-buffering */
     long http_timeout;      /* head timeout, seconds; 0: socket-timeout */
     long max_fd;
     int harakiri_verbose;
@@ -237,6 +240,8 @@ enum wf__conn_state {
     WF_CONN_READING = 1,    /* the loop reads its next request head */
     WF_CONN_READY,          /* a whole head, waiting for a free core */
     WF_CONN_ACTIVE,         /* a core runs its request */
+    WF_CONN_LINGER,         /* answered and closing: our side is shut,
+                               the client's late bytes are drained */
 };
 
 /*
@@ -264,6 +269,14 @@ struct wf__conn {
     struct wf__chunked chunk;
     uint64_t body_read;     /* decoded chunked bytes so far */
     unsigned body_done : 1;
+    /* --post-buffering: the whole body, read before the app runs: in
+     * pb_mem (up to --post-buffering bytes) or in the unlinked temp file
+     * pb_fd; the app's reads are served from there (body.c) */
+    unsigned pb_active : 1; /* the app reads from pb_mem or pb_fd */
+    unsigned pb_file : 1;   /* pb_fd is open */
+    char *pb_mem;
+    size_t pb_len, pb_off;
+    int pb_fd;
 
     struct wf__core *core;  /* while ACTIVE */
     struct wf__loop *loop;  /* the loop that owns it */
@@ -273,6 +286,8 @@ struct wf__conn {
                                                 requests */
     int idle;
     uint64_t requests;      /* served on this connection */
+    long linger_left;       /* bytes still drained before the close */
+    unsigned answered : 1;  /* an error answer went out: linger */
 };
 
 struct wf__core {
@@ -464,6 +479,12 @@ void wf__body_init(struct wf__conn *k);
 /* Skip what is left of the body before the next request on the
  * connection; 0 when the connection can be reused, -1 otherwise. */
 int wf__body_discard(struct wf__conn *k);
+/* --post-buffering: read c's whole body before the app runs (into memory
+ * up to the limit, then a temp file). 0, or -1 when the request is over
+ * (the client got 400/408/413, or is gone). Core context: may wait. */
+int wf__body_prebuffer(struct wf__core *c);
+/* Free k's post-buffered body (memory, temp file). Any time. */
+void wf__body_free(struct wf__conn *k);
 
 /* log.c */
 void wf__log_request(struct wf__core *c);

@@ -66,6 +66,12 @@ wf__core_after_handle(struct wf__core *c, int st)
 void
 wf__core_default_body(struct wf__core *c)
 {
+    if (wf__body_prebuffer(c) < 0) {
+        /* --post-buffering: the body did not come whole; the client got
+         * its answer (400/408/413) or is gone: the app does not run */
+        wf__core_after_handle(c, WF_ERROR);
+        return;
+    }
     for (;;) {
         int st = c->lang->handle(&c->pub);
 
@@ -165,7 +171,10 @@ wf__core_step_block(struct wf__core *c)
         wf__core_after_handle(c, WF_ERROR);
         return;
     }
-    if (wf__core_after_handle(c, lang->handle(&c->pub))) {
+    /* --post-buffering: the body whole before the app's first call (a
+     * no-op once it is there) */
+    if (wf__core_after_handle(c, wf__body_prebuffer(c) < 0
+                                 ? WF_ERROR : lang->handle(&c->pub))) {
         c->switches++;
         c->t_suspended = wf__now_ms();
         if (c->nwaits == 0 && c->timer.heap_idx < 0) {
@@ -214,6 +223,8 @@ timer_fired(struct wf__tnode *t)
         if (k->state == WF_CONN_READING) {
             wf__conn_head_timeout(k);
             wf__conn_close(k);
+        } else if (k->state == WF_CONN_LINGER) {
+            wf__conn_close(k);  /* lingered long enough */
         }
         return;
     }
@@ -258,6 +269,10 @@ dispatch(struct wf__loop *L, const struct wf_io_event *ev)
     }
     if (e->conn != NULL && e->conn->state == WF_CONN_READING) {
         wf__conn_read_head(e->conn);
+        return;
+    }
+    if (e->conn != NULL && e->conn->state == WF_CONN_LINGER) {
+        wf__conn_linger_read(e->conn);
         return;
     }
     /* nobody waits on it now (a pipelined request or a hang-up while its

@@ -107,6 +107,15 @@ void wf__conn_setup(struct wf__loop *L, struct wf__conn *k, int fd,
 
 /* conn.c: close k's fd and give k back to the pool. Loop context. */
 void wf__conn_close(struct wf__conn *k);
+/* Close k after an answer without resetting it: shut our side, drain
+ * what the client still sends (bounded bytes and time), then close. */
+void wf__conn_linger(struct wf__conn *k);
+/* How long and how much a lingering close drains (nginx: lingering_time,
+ * lingering_timeout). */
+#define WF__LINGER_MS 2000
+#define WF__LINGER_BYTES (1L << 20)
+/* k lingers and is readable (or its time is up): drain, maybe close. */
+void wf__conn_linger_read(struct wf__conn *k);
 
 /* conn.c: read (more of) k's head and parse it, for either loop: 1 when
  * the head is whole (k->head_len set), 0 when the socket has nothing more

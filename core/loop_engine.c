@@ -186,10 +186,14 @@ static int
 engine_read_head(struct wf__core *c, struct wf__conn *k)
 {
     struct wf__loop *L = c->loop;
+    /* the head's deadline is absolute, as on the core's loop: a client
+     * sending a byte now and then does not restart it */
+    int64_t deadline = wf__now_ms() + wf__head_timeout_ms();
 
     for (;;) {
         struct wf_io_event ev = { k->fd, WF_IO_READ };
         int ready, r = wf__conn_read_more(k);
+        int64_t left;
 
         if (r != 0) {
             return r > 0;
@@ -200,8 +204,9 @@ engine_read_head(struct wf__core *c, struct wf__conn *k)
         /* nothing of the next head yet: an idle connection, which the
          * drain may wake (wf_loop_tick) */
         c->idle_wait = k->buf_len == 0;
-        r = wf__loop_ops->wait(&c->pub, &ev, 1, wf__head_timeout_ms(),
-                               &ready);
+        left = deadline - wf__now_ms();
+        r = left <= 0 ? 0 : wf__loop_ops->wait(&c->pub, &ev, 1, (long)left,
+                                               &ready);
         c->idle_wait = 0;
         if (r == 0) {
             wf__conn_head_timeout(k);
@@ -212,11 +217,48 @@ engine_read_head(struct wf__core *c, struct wf__conn *k)
     }
 }
 
+/* The lingering close of conn.c (wf__conn_linger), waiting through the
+ * loop engine: our side shut, the client's late bytes drained, at most
+ * WF__LINGER_BYTES for at most WF__LINGER_MS. */
+static void
+engine_linger(struct wf__core *c, struct wf__conn *k)
+{
+    int64_t end = wf__now_ms() + WF__LINGER_MS;
+    long left = WF__LINGER_BYTES;
+    char sink[16384];
+
+    shutdown(k->fd, SHUT_WR);
+    while (left > 0) {
+        ssize_t n = recv(k->fd, sink, sizeof(sink), 0);
+
+        if (n > 0) {
+            left -= n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct wf_io_event ev = { k->fd, WF_IO_READ };
+            int64_t ms = end - wf__now_ms();
+            int ready;
+
+            if (ms <= 0 || wf__loop_ops->wait(&c->pub, &ev, 1, (long)ms,
+                                              &ready) <= 0) {
+                return;
+            }
+            continue;
+        }
+        return;
+    }
+}
+
 WF_API void
 wf_loop_serve(struct wf_core *pub)
 {
     struct wf__core *c = wf__core(pub);
     struct wf__conn *k = c->conn;
+    struct wf__loop *L = c->loop;
 
     while (engine_read_head(c, k)) {
         int st = wf__conn_request_vars(k);
@@ -224,6 +266,7 @@ wf_loop_serve(struct wf_core *pub)
         if (st != 0) {
             if (k->lsn->proto == WF_PROTO_HTTP) {
                 wf__resp_send_error(k, st);
+                k->answered = 1;
             }
             break;
         }
@@ -235,6 +278,10 @@ wf_loop_serve(struct wf_core *pub)
             break;
         }
         wf__conn_next(k);
+    }
+    if (k->lsn->proto == WF_PROTO_HTTP && !L->stopping &&
+        (k->answered || (k->head_len > 0 && !k->body_done))) {
+        engine_linger(c, k);
     }
     wf__core_free(c);
     wf__conn_close(k);

@@ -108,6 +108,13 @@ const struct wf_option wf__core_options[] = {
     { "limit-post", WF_OPT_SIZE, &wf__cfg.limit_post, "0", 0, LONG_MAX, 0,
       "refuse request bodies larger than BYTES with 413", 0, NULL,
       "BYTES" },
+    { "post-buffering", WF_OPT_SIZE, &wf__cfg.post_buffering, "0", 0,
+      LONG_MAX, 0, "read each request body whole before the app runs: up "
+      "to BYTES in memory, larger ones in a temp file (0: stream it)", 0,
+      NULL, "BYTES" },
+    { "post-buffering-bufsize", WF_OPT_SIZE, &wf__cfg.post_buffering_bufsize,
+      "8192", 512, 16777216, 0, "bytes read from the socket at a time "
+      "while post-buffering", 0, NULL, "BYTES" },
     { "http-timeout", WF_OPT_INT, &wf__cfg.http_timeout, "0", 0, 86400, 0,
       "seconds a client may take to send a request head, or to send its "
       "next one on a kept-alive connection (0: --socket-timeout)", 0, NULL,

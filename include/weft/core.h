@@ -74,11 +74,21 @@ WF_API int wf_req_fd(const struct wf_core *c);
  * decoded). Waits through the suspend engine (or poll() without one) up to
  * --socket-timeout. Returns the count, 0 at the end of the body, or -errno:
  * -ETIMEDOUT, -ECONNRESET (client gone early), -EBADMSG (bad chunked
- * framing). Core context. */
+ * framing), -EFBIG (over --limit-post). A client's fault (-ETIMEDOUT,
+ * -EBADMSG, -EFBIG) has been answered already with 408, 400 or 413 when
+ * no response had started. Core context. */
 WF_API ssize_t wf_read_body(struct wf_core *c, void *buf, size_t len);
 
-/* Bytes of body still to come, or -1 when unknown (chunked). */
+/* Bytes of body still to come, or -1 when unknown (chunked). With
+ * --post-buffering the body was read whole before the app ran: the bytes
+ * not yet read by the app, always known. */
 WF_API ssize_t wf_body_remaining(const struct wf_core *c);
+
+/* Read the body again from its start: 0 when the body was post-buffered
+ * (--post-buffering; the rack plugin turns it on as uWSGI's does), or
+ * -ESPIPE when it streams from the client and what was read is gone.
+ * Core context. */
+WF_API int wf_body_rewind(struct wf_core *c);
 
 /* ----------------------------------------------------------- request out */
 

@@ -2,7 +2,10 @@
  * wsgi.input: the request body, streamed with wf_read_body (which waits
  * through the suspend engine, or poll() without one, up to --socket-timeout).
  * read(n) returns n bytes unless the body ends first; readline() and
- * iteration use an internal buffer.
+ * iteration use an internal buffer. No read allocates more than what
+ * arrived (plus a first 64 KiB): a client's Content-Length or an app's
+ * read(n) is a bound, never an allocation size. With --post-buffering the
+ * core has the body whole (memory or temp file) before the app runs.
  */
 #include "pyweft.h"
 
@@ -10,6 +13,8 @@
 #include <string.h>
 
 #define INPUT_CHUNK 16384
+/* The first allocation of read() and read(n): what arrives grows it. */
+#define INPUT_FIRST 65536
 
 struct pyw_input {
     PyObject_HEAD
@@ -138,8 +143,12 @@ input_read(PyObject *self, PyObject *args)
     }
     have = in->len - in->pos;
     if (want < 0) {
+        /* the client's Content-Length is a promise, not bytes: start
+         * small and grow as bytes arrive (no OverflowError for a length
+         * of 2^63, no 8 GB allocation for 8e9 that never comes) */
         ssize_t rem = wf_body_remaining(in->pc->core);
-        size_t cap = have + (rem > 0 ? (size_t)rem : INPUT_CHUNK);
+        size_t cap = have + (rem > 0 && rem < INPUT_FIRST ? (size_t)rem
+                                                          : INPUT_FIRST);
         out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
         if (out == NULL) {
             return NULL;
@@ -154,7 +163,9 @@ input_read(PyObject *self, PyObject *args)
                 if (in->eof || wf_body_remaining(in->pc->core) == 0) {
                     break;
                 }
-                cap *= 2;
+                rem = wf_body_remaining(in->pc->core);
+                cap = rem > 0 && (size_t)rem < cap ? cap + (size_t)rem
+                                                   : cap * 2;
                 if (_PyBytes_Resize(&out, (Py_ssize_t)cap) < 0) {
                     return NULL;
                 }
@@ -171,9 +182,16 @@ input_read(PyObject *self, PyObject *args)
             got += (size_t)n;
         }
     } else {
+        /* read(n): n is the most the app takes, not what it gets: the
+         * buffer grows with what arrives */
         size_t w = (size_t)want;
         size_t take = have < w ? have : w;
-        out = PyBytes_FromStringAndSize(NULL, want);
+        size_t cap = take > INPUT_FIRST ? take : INPUT_FIRST;
+
+        if (cap > w) {
+            cap = w;
+        }
+        out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
         if (out == NULL) {
             return NULL;
         }
@@ -183,7 +201,14 @@ input_read(PyObject *self, PyObject *args)
         in->pos += take;
         got = take;
         while (got < w) {
-            ssize_t n = input_raw(in, PyBytes_AS_STRING(out) + got, w - got);
+            if (got == cap) {
+                cap = cap * 2 < w ? cap * 2 : w;
+                if (_PyBytes_Resize(&out, (Py_ssize_t)cap) < 0) {
+                    return NULL;
+                }
+            }
+            ssize_t n = input_raw(in, PyBytes_AS_STRING(out) + got,
+                                  cap - got);
             if (n < 0) {
                 Py_DECREF(out);
                 return NULL;

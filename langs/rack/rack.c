@@ -735,6 +735,14 @@ rack_init(struct wf_err *err)
     if (rk.initialized) {
         return 0;
     }
+    /* rack.input must rewind: as uWSGI's rack plugin does, turn on
+     * --post-buffering 4096 when it is not set (the core then reads each
+     * body whole before the app, larger ones into a temp file, and
+     * rack.input rewinds it without keeping it in memory) */
+    if (wf_opt_long("post-buffering", 0) == 0 &&
+        wf_opt_set("post-buffering", "4096", err) < 0) {
+        return -1;
+    }
     rk.app = rk.env_proto = rk.errors = Qnil;
     rk.mUWSGI = rk.cInput = rk.cErrors = rk.holder = Qnil;
     for (size_t i = 0; i < NSIG_SAVED; i++) {

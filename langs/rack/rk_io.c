@@ -1,12 +1,17 @@
 /*
  * rack.input and rack.errors.
  *
- * rack.input (UWSGI::RackInput) streams the request body through
- * wf_read_body as the app reads it (with --fiber a read that would block
- * switches to another core) and keeps what it read in a binary String, so
- * that rewind works (Rack 2 requires it). The whole body read so far stays
- * in memory until the request ends. An input object outlives its request
- * only as a shell: reading past its buffer then raises IOError.
+ * rack.input (UWSGI::RackInput) reads the request body through
+ * wf_read_body. Rack 2 requires rewind: the plugin turns on
+ * --post-buffering (4096 unless given, as uWSGI's rack plugin does), so the
+ * core has the body whole before the app runs, in memory or, past the
+ * limit, in a temp file, and rewind asks the core to start again
+ * (wf_body_rewind). rack.input then keeps only a window of what the app
+ * has not consumed yet: a 1 GB upload costs disk, not memory. Only when
+ * the body streams (--post-buffering 0 given by hand, or a core without
+ * wf_body_rewind) does it keep everything read, to rewind in memory. An
+ * input object outlives its request only as a shell: reading past its
+ * buffer then raises IOError.
  *
  * rack.errors (UWSGI::RackErrors) writes lines to the weft log; a partial
  * line waits for its end, flush, or the end of the request.
@@ -27,7 +32,11 @@ struct rk_input {
     VALUE buf;              /* everything read so far (binary) */
     long pos;               /* read position in buf */
     int eof;
+    int spooled;            /* the core rewinds: buf is only a window */
 };
+
+/* Drop what the app consumed, when the core can give it back. */
+#define RK_WINDOW_KEEP 65536L
 
 static void
 input_mark(void *p)
@@ -64,6 +73,7 @@ rk_input_new(struct rk_core *rc)
     in->buf = rb_str_buf_new(0);
     in->pos = 0;
     in->eof = wf_body_remaining(rc->core) == 0;
+    in->spooled = wf_body_rewind(rc->core) == 0;
     return obj;
 }
 
@@ -107,6 +117,17 @@ input_fill(struct rk_input *in, long want)
         }
         if (rem > 0 && rem < chunk) {
             chunk = (long)rem;
+        }
+        if (in->spooled && in->pos >= RK_WINDOW_KEEP) {
+            /* consumed bytes: the core has them if rewind comes */
+            long keep = len - in->pos;
+
+            rb_str_modify(in->buf);
+            memmove(RSTRING_PTR(in->buf), RSTRING_PTR(in->buf) + in->pos,
+                    (size_t)keep);
+            rb_str_set_len(in->buf, keep);
+            in->pos = 0;
+            len = keep;
         }
         rb_str_modify_expand(in->buf, chunk);
         /* may switch to another core: in->buf is marked through the
@@ -219,7 +240,18 @@ input_each(VALUE self)
 static VALUE
 input_rewind(VALUE self)
 {
-    input_of(self)->pos = 0;
+    struct rk_input *in = input_of(self);
+
+    if (in->spooled) {
+        struct rk_core *rc = input_core(in);
+
+        if (wf_body_rewind(rc->core) < 0) {
+            rb_raise(rb_eIOError, "rack.input: cannot rewind the body");
+        }
+        rb_str_set_len(in->buf, 0);
+        in->eof = wf_body_remaining(rc->core) == 0;
+    }
+    in->pos = 0;
     return INT2FIX(0);
 }
 

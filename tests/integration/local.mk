@@ -16,6 +16,7 @@ WEFT_INTEGRATION_TESTS = \
 	tests/integration/t_coroae.py \
 	tests/integration/t_gevent.py \
 	tests/integration/t_matrix.py \
+	tests/integration/t_hostile.py \
 	tests/integration/t_sdk.py \
 	tests/integration/t_static.py \
 	tests/integration/t_cgi.py \
