@@ -5,9 +5,14 @@
  * one. The uwsgi protocol needs none of this: nginx sends the modifier1
  * in every packet. One decision, made once per request in
  * wf__conn_request_vars (core/conn.c).
+ *
+ * Also here: wf_path_resolve, the static files' path rules (core/static.c)
+ * offered to plugins, so that a language that maps URLs onto files (CGI)
+ * refuses the same paths as --static-map.
  */
 #include "internal.h"
 #include "route.h"
+#include "static.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -91,4 +96,21 @@ wf__route_http(const struct wf__req *r, unsigned dflt)
         }
     }
     return best >= 0 ? routes[best].modifier1 : dflt;
+}
+
+WF_API int
+wf_path_resolve(const char *root, size_t rootlen, const char *rel,
+                size_t rellen, char *out, size_t cap)
+{
+    int r = wf__static_resolve(root, rootlen, rel, rellen, out, cap);
+
+    switch (r) {
+    case -WF_STATIC_BAD:
+        return -400;
+    case -WF_STATIC_FORBIDDEN:
+        return -403;
+    case -WF_STATIC_TOO_LONG:
+        return -414;
+    }
+    return r;
 }

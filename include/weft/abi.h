@@ -22,7 +22,8 @@
  *                  wf_loop_mercy_left_ms added: the core decides the
  *                  worker's policy for loop engines too.
  * 2026-12-04  1.5  wf_route_prefix (HTTP requests to a language by path
- *                  prefix: the CGI plugin's mount points).
+ *                  prefix: the CGI plugin's mount points), wf_path_resolve
+ *                  (the static files' path rules for plugins).
  *
  * A field appended in minor M is read only from plugins built with minor
  * >= M (their ops tables are shorter otherwise): see WF_HAS_OP.

@@ -337,6 +337,21 @@ WF_API void wf_loop_heartbeat(void);
 WF_API int wf_route_prefix(const char *prefix, unsigned modifier1,
                            struct wf_err *err);
 
+/*
+ * Map the URL path rel[0..rellen) (still percent-encoded, without its
+ * query) onto directory root (rootlen bytes, no trailing '/'; rootlen 0
+ * for none): out receives root + "/" + the decoded segments, NUL
+ * terminated, empty and "." segments dropped (and a trailing '/').
+ * Refused before any file system access, with the rules of --static-map:
+ * a ".." segment (decoded or not), an encoded '/' or NUL, '\\', control
+ * bytes, and segments that are not strict UTF-8. Pure: no I/O, no
+ * allocation. Returns the length of out, or -400 (bad percent-encoding),
+ * -403 (refused) or -414 (cap bytes do not hold it): the status to answer
+ * with. Any context. (ABI 1.5)
+ */
+WF_API int wf_path_resolve(const char *root, size_t rootlen, const char *rel,
+                           size_t rellen, char *out, size_t cap);
+
 /* Set an option by name from a plugin's on_set (e.g. --gevent N sets
  * --async N). Master context. 0, or -1 + err. */
 WF_API int wf_opt_set(const char *name, const char *value,

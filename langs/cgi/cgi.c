@@ -131,6 +131,7 @@ struct cgi_req {
     int exit_status;        /* from waitpid, or -1 */
 
     char script_name[512];  /* for the log */
+    char path[4096];        /* a decoded path (local redirects) */
     int redirects;
     char *redirect;         /* a local redirect to run next, or NULL */
 };
@@ -761,18 +762,53 @@ cgi_start(struct wf_core *c, struct cgi_req *r)
     enum cgi_walk_result wr;
 
     if (r->redirect != NULL) {
+        /* the script's Location: decoded and checked by the core's path
+         * rules, like a request's */
         const char *qm = strchr(r->redirect, '?');
+        size_t rawlen = qm ? (size_t)(qm - r->redirect)
+                           : strlen(r->redirect);
+        int n = wf_path_resolve("", 0, r->redirect, rawlen, r->path,
+                                sizeof(r->path) - 1);
 
-        path = r->redirect;
-        plen = qm ? (size_t)(qm - path) : strlen(path);
+        if (n < 0) {
+            wf_log(WF_LOG_WARN, "cgi: %s: local redirect to %.*s refused "
+                   "(the path rules of --static-map)", r->script_name,
+                   (int)rawlen, r->redirect);
+            return send_error(c, r, n == -414 ? 414 : 502);
+        }
+        if (rawlen > 1 && r->redirect[rawlen - 1] == '/' && n > 1) {
+            r->path[n++] = '/';
+            r->path[n] = '\0';
+        }
+        path = r->path;
+        plen = (size_t)n;
         q = qm ? qm + 1 : "";
         qlen = strlen(q);
     } else {
+        const char *uri;
+        size_t ulen = 0;
+
         path = wf_req_get(c, "PATH_INFO", &plen);
         q = wf_req_get(c, "QUERY_STRING", &qlen);
         if (path == NULL) {
             path = "";
             plen = 0;
+        }
+        /* the raw path must pass the core's rules too (the ones of
+         * --static-map: no encoded '/', '\\', control bytes, bad UTF-8,
+         * ".." in any form) */
+        uri = wf_req_get(c, "REQUEST_URI", &ulen);
+        if (uri != NULL && ulen > 0 && uri[0] == '/') {
+            const char *qm = memchr(uri, '?', ulen);
+            size_t rawlen = qm ? (size_t)(qm - uri) : ulen;
+            int n = wf_path_resolve("", 0, uri, rawlen, r->path,
+                                    sizeof(r->path));
+
+            if (n < 0) {
+                wf_log(WF_LOG_WARN, "cgi: %.*s: refused with %d (the path "
+                       "rules of --static-map)", (int)rawlen, uri, -n);
+                return send_error(c, r, -n);
+            }
         }
     }
     mi = cgi_mount_match(cgi_mounts, cgi_nmounts, path, plen);
