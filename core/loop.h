@@ -66,6 +66,17 @@ int wf__loop_take_signal(struct wf__loop *L);
 /* api.c: this process's worker number (0 in the master). */
 extern unsigned wf__worker_id;
 
+/* loop.c: the one signal handler: every loop of the process hears of
+ * it (its pipe wakes it; wf__loop_take_signal acts). */
+void wf__loop_on_signal(int sig);
+
+/* Each language once (wf__langs holds each at its modifier1), in
+ * modifier1 order. */
+#define EACH_LANG(i, lp, lo)                                               \
+    for ((i) = 0; (i) < 256; (i)++)                                        \
+        if (((lp) = wf__langs[(i)]) != NULL &&                             \
+            ((lo) = (const struct wf_lang_ops *)(lp)->ops) != NULL)
+
 /* loop.c: --logto again (after a rotation; SIGUSR2). Worker context. */
 void wf__reopen_log(void);
 
