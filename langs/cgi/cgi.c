@@ -115,8 +115,8 @@ struct cgi_req {
     size_t err_len;
 
     unsigned body_eof : 1;      /* the whole body went to the script */
-    unsigned body_short : 1;    /* the last body read came short: wait for
-                                   the client before reading again */
+    unsigned body_short : 1;    /* a body read came short: wait for the
+                                   client before each read from now on */
     unsigned head_done : 1;     /* the response head went to the core */
     unsigned watch_client : 1;  /* wait for the client to see it leave */
     unsigned killing : 1;       /* SIGTERM sent */
@@ -1216,7 +1216,13 @@ pump_stdin(struct wf_core *c, struct cgi_req *r, int *need_client,
                             : "the client's body broke off");
                 break;
             }
-            r->body_short = (size_t)n < CGI_IOBUF;
+            /* short: the bytes the core held are used up, and every
+             * later read comes from the socket (a Content-Length body
+             * never refills the core's buffer): from now on read only
+             * when the socket is readable, so no read waits */
+            if ((size_t)n < CGI_IOBUF) {
+                r->body_short = 1;
+            }
             r->in_off = 0;
             r->in_len = (size_t)n;
         }

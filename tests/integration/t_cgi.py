@@ -507,6 +507,28 @@ def test_echo_streams_both_ways_at_once():
             assert r.status == 200 and got == payload, (label, len(got))
 
 
+def test_small_body_and_slow_body_do_not_hold_the_worker():
+    with cgi_server("--async", "4", "--socket-timeout", "30") as srv:
+        r = request(srv.port, "POST", "/sum.py", body=b"abc")
+        assert r.body.decode().split()[0::2] == ["3", "3"], r.body
+        # a client that sends half its body and pauses: without a suspend
+        # engine the worker still serves others meanwhile
+        s = srv.connect()
+        s.sendall(b"POST /sum.py HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                  b"200000\r\nConnection: close\r\n\r\n" + b"x" * 100000)
+        time.sleep(0.3)
+        t0 = time.time()
+        assert srv.get("/hello.sh").body == b"hello from sh\n"
+        # a worker blocked in the body read would answer only when its
+        # 30 s --socket-timeout ends
+        assert time.time() - t0 < 4, time.time() - t0
+        time.sleep(0.2)
+        s.sendall(b"y" * 100000)
+        r = Reader(s).response()
+        s.close()
+        assert r.body.decode().split()[0::2] == ["200000", "200000"], r.body
+
+
 def test_chunked_upload_closes_stdin_at_its_end():
     with cgi_server() as srv:
         body = weftest.chunked(b"x" * 100000, 7000)
