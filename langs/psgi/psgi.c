@@ -807,6 +807,9 @@ psgi_init(struct wf_err *err)
                           "failed with %d); check the perl installation",
                           PERL_VERSION_STRING, r);
     }
+    /* an app's `exit` ends the worker (as in uWSGI; the master starts a
+     * new one): say so in the log ("Unexpected exit N") */
+    PL_exit_flags |= PERL_EXIT_WARN;
     ps.perl = my_perl;
     ps.initialized = 1;
     ps.init_pid = getpid();

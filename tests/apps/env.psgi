@@ -97,6 +97,7 @@ our $closed = 0;
     '/headers' => sub {
         [200, ['X-One' => 'a', 'X-One' => 'b', 'Content-Type' => 'text/html'], ['h']];
     },
+    '/exit' => sub { exit 3 },
     '/worker' => sub { [200, [], [uwsgi::worker_id() . ' ' . $$]] },
     '/harakiri' => sub {
         my $env = shift;

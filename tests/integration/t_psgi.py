@@ -183,6 +183,23 @@ def test_harakiri_commit_ends_the_worker_after_the_request():
         assert weftest.wait_for(new_worker, 15), srv.log()[-2000:]
 
 
+def test_exit_in_the_app_ends_the_worker_with_a_log_line():
+    with server("--master", "--processes", "1") as srv:
+        pid0 = get(srv, "/worker").body.split()[1]
+        try:
+            get(srv, "/exit", timeout=5)
+        except (OSError, EOFError):
+            pass
+        srv.expect_log("Unexpected exit 3")
+
+        def new_worker():
+            try:
+                return get(srv, "/worker", timeout=2).body.split()[1] != pid0
+            except (OSError, EOFError):
+                return False
+        assert weftest.wait_for(new_worker, 15), srv.log()[-2000:]
+
+
 # -------------------------------------------------------------- HTTP/1.1
 
 
