@@ -32,6 +32,7 @@
 #include "config.h"
 
 #include "cgi.h"
+#include "cgi_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,7 +70,7 @@ static struct wf_strlist cgi_opt_index;
 static struct wf_strlist cgi_opt_allowed;
 static struct wf_strlist cgi_opt_helpers;
 static struct wf_strlist cgi_opt_safe;
-static struct wf_strlist cgi_opt_unset;
+struct wf_strlist cgi_opt_unset;
 static struct wf_strlist cgi_opt_pass_env;
 static long cgi_opt_timeout;
 static int cgi_opt_no_path_info;
@@ -87,10 +88,10 @@ static struct cgi_mount *cgi_mounts;
 static size_t cgi_nmounts;
 static struct cgi_helper *cgi_helpers;
 static size_t cgi_nhelpers;
-static char *cgi_path_env;  /* "PATH=..." */
-static char **cgi_pass_env; /* "NAME=value" the user passes through */
-static size_t cgi_npass;
-static char cgi_software[64];
+char *cgi_path_env;  /* "PATH=..." */
+char **cgi_pass_env; /* "NAME=value" the user passes through */
+size_t cgi_npass;
+char cgi_software[64];
 
 /* ------------------------------------------------------ per-request state */
 
@@ -371,324 +372,6 @@ cgi_worker_init(unsigned ncores, struct wf_err *err)
     return 0;
 }
 
-/* ---------------------------------------------------------- environment */
-
-struct envb {
-    char **v;
-    size_t n, cap;
-};
-
-static int
-env_add(struct envb *e, const char *k, size_t klen, const char *v,
-        size_t vlen)
-{
-    char *s;
-
-    if (e->n + 2 > e->cap) {
-        size_t ncap = e->cap ? e->cap * 2 : 64;
-        char **nv = realloc(e->v, ncap * sizeof(char *));
-
-        if (nv == NULL) {
-            return -1;
-        }
-        e->v = nv;
-        e->cap = ncap;
-    }
-    s = malloc(klen + vlen + 2);
-    if (s == NULL) {
-        return -1;
-    }
-    memcpy(s, k, klen);
-    s[klen] = '=';
-    memcpy(s + klen + 1, v, vlen);
-    s[klen + 1 + vlen] = '\0';
-    e->v[e->n++] = s;
-    e->v[e->n] = NULL;
-    return 0;
-}
-
-static int
-env_adds(struct envb *e, const char *k, const char *v)
-{
-    return env_add(e, k, strlen(k), v, strlen(v));
-}
-
-static void
-env_free(struct envb *e)
-{
-    size_t i;
-
-    for (i = 0; i < e->n; i++) {
-        free(e->v[i]);
-    }
-    free(e->v);
-    e->v = NULL;
-    e->n = e->cap = 0;
-}
-
-static int
-key_is(const struct wf_var *v, const char *k)
-{
-    return v->klen == strlen(k) && memcmp(v->key, k, v->klen) == 0;
-}
-
-/* The variables the plugin computes itself (the request's own are
- * dropped), and the httpoxy one nobody may set from a header. */
-static int
-computed_var(const struct wf_var *v)
-{
-    static const char *const names[] = {
-        "GATEWAY_INTERFACE", "SERVER_SOFTWARE", "SCRIPT_NAME",
-        "SCRIPT_FILENAME", "PATH_INFO", "PATH_TRANSLATED", "QUERY_STRING",
-        "REDIRECT_STATUS", "PATH", "HTTP_PROXY", "REMOTE_HOST", NULL
-    };
-    size_t i;
-
-    for (i = 0; names[i]; i++) {
-        if (key_is(v, names[i])) {
-            return 1;
-        }
-    }
-    for (i = 0; i < cgi_opt_unset.n; i++) {
-        if (key_is(v, cgi_opt_unset.v[i])) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int
-unset(const char *k)
-{
-    size_t i;
-
-    for (i = 0; i < cgi_opt_unset.n; i++) {
-        if (strcmp(cgi_opt_unset.v[i], k) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* A name an environment can carry: no '=', no NUL, not empty. */
-static int
-env_safe(const char *s, size_t n, int is_key)
-{
-    return (!is_key || n > 0) && memchr(s, '\0', n) == NULL &&
-           (!is_key || memchr(s, '=', n) == NULL);
-}
-
-/*
- * The script's environment (RFC 3875 section 4.1): the request's variables
- * less the computed ones, then the computed ones. redir: the path?query of
- * a local redirect being run, or NULL.
- */
-static int
-build_env(struct wf_core *c, const struct cgi_mount *m,
-          const struct cgi_target *t, const char *redir, struct envb *e)
-{
-    const struct wf_var *vars = NULL;
-    unsigned n = 0, i;
-    size_t len;
-    const char *v, *qs = NULL, *docroot;
-    size_t qlen = 0, dlen;
-    int bad = 0;
-    ssize_t remaining = wf_body_remaining(c);
-
-    vars = wf_req_vars(c, &n);
-    for (i = 0; i < n; i++) {
-        const struct wf_var *x = &vars[i];
-
-        if (computed_var(x) || !env_safe(x->key, x->klen, 1) ||
-            !env_safe(x->val, x->vlen, 0)) {
-            continue;
-        }
-        if (redir != NULL && (key_is(x, "REQUEST_METHOD") ||
-                              key_is(x, "REQUEST_URI") ||
-                              key_is(x, "CONTENT_LENGTH") ||
-                              key_is(x, "CONTENT_TYPE"))) {
-            continue;
-        }
-        /* a chunked body has no length to tell: the script reads to EOF */
-        if (key_is(x, "CONTENT_LENGTH") && remaining < 0) {
-            continue;
-        }
-        bad |= env_add(e, x->key, x->klen, x->val, x->vlen);
-    }
-    if (redir != NULL) {
-        const char *q = strchr(redir, '?');
-
-        bad |= env_adds(e, "REQUEST_METHOD", "GET");
-        bad |= env_adds(e, "REQUEST_URI", redir);
-        bad |= env_adds(e, "REDIRECT_STATUS", "200");
-        v = wf_req_get(c, "REQUEST_URI", &len);
-        if (v && !unset("REDIRECT_URL")) {
-            bad |= env_add(e, "REDIRECT_URL", 12, v, len);
-        }
-        if (q != NULL) {
-            qs = q + 1;
-            qlen = strlen(qs);
-        } else {
-            qs = "";
-        }
-    } else {
-        qs = wf_req_get(c, "QUERY_STRING", &qlen);
-        if (!unset("REDIRECT_STATUS")) {
-            bad |= env_adds(e, "REDIRECT_STATUS", "200");  /* php-cgi */
-        }
-    }
-    if (!unset("QUERY_STRING")) {
-        bad |= env_add(e, "QUERY_STRING", 12, qs ? qs : "", qs ? qlen : 0);
-    }
-    bad |= env_adds(e, "GATEWAY_INTERFACE", "CGI/1.1");
-    bad |= env_adds(e, "SERVER_SOFTWARE", cgi_software);
-    if (!unset("SCRIPT_NAME")) {
-        bad |= env_adds(e, "SCRIPT_NAME", t->script_name);
-    }
-    if (!unset("SCRIPT_FILENAME")) {
-        bad |= env_adds(e, "SCRIPT_FILENAME", t->file);
-    }
-    docroot = wf_req_get(c, "DOCUMENT_ROOT", &dlen);
-    if (docroot == NULL || dlen == 0) {
-        docroot = m->is_file ? m->real : m->real;
-        dlen = strlen(docroot);
-        if (m->is_file) {
-            /* a script mount: its directory is the root */
-            const char *sl = strrchr(docroot, '/');
-
-            dlen = sl && sl != docroot ? (size_t)(sl - docroot) : 1;
-        }
-        if (!unset("DOCUMENT_ROOT")) {
-            bad |= env_add(e, "DOCUMENT_ROOT", 13, docroot, dlen);
-        }
-    }
-    if (t->path_info_len > 0) {
-        if (!unset("PATH_INFO")) {
-            bad |= env_add(e, "PATH_INFO", 9, t->path_info,
-                           t->path_info_len);
-        }
-        if (!unset("PATH_TRANSLATED")) {
-            char *pt = malloc(dlen + t->path_info_len + 1);
-
-            if (pt == NULL) {
-                return -1;
-            }
-            memcpy(pt, docroot, dlen);
-            memcpy(pt + dlen, t->path_info, t->path_info_len);
-            bad |= env_add(e, "PATH_TRANSLATED", 15, pt,
-                           dlen + t->path_info_len);
-            free(pt);
-        }
-    }
-    v = wf_req_get(c, "REMOTE_ADDR", &len);
-    if (v != NULL && !unset("REMOTE_HOST")) {
-        /* no reverse lookup: RFC 3875 4.1.9 allows the address */
-        bad |= env_add(e, "REMOTE_HOST", 11, v, len);
-    }
-    bad |= env_adds(e, "PATH", cgi_path_env + 5);
-    for (i = 0; i < cgi_npass; i++) {
-        const char *eq = strchr(cgi_pass_env[i], '=');
-
-        bad |= env_add(e, cgi_pass_env[i], (size_t)(eq - cgi_pass_env[i]),
-                       eq + 1, strlen(eq + 1));
-    }
-    return bad ? -1 : 0;
-}
-
-/* --------------------------------------------------------------- spawning */
-
-static int
-set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-
-    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
-static int
-open_pidfd(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-    /* Linux 5.3; the fd is close-on-exec */
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-    (void)pid;
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
-/*
- * Start exe with argv and env in dir, in a new process group, its stdin, stdout
- * and stderr the ends of three new pipes; r gets the other ends. Returns 0
- * or an errno value (logged by the caller).
- */
-static int
-spawn(struct cgi_req *r, const char *exe, char **argv, char **env,
-      const char *dir)
-{
-    int in[2] = { -1, -1 }, out[2] = { -1, -1 }, er[2] = { -1, -1 };
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t all, none;
-    pid_t pid;
-    int rc;
-
-    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
-        pipe2(er, O_CLOEXEC) < 0) {
-        rc = errno;
-        goto fail_pipes;
-    }
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&at);
-    /* dup2 clears close-on-exec on 0, 1 and 2; everything else closes,
-     * inheritable or not (an app's own fds, a library's) */
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, er[1], 2);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-#endif
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 29)
-    posix_spawn_file_actions_addchdir_np(&fa, dir);
-#endif
-    sigfillset(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
-                             POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    rc = posix_spawn(&pid, exe, &fa, &at, argv, env);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    if (rc != 0) {
-        goto fail_pipes;
-    }
-    close(in[0]);
-    close(out[1]);
-    close(er[1]);
-    r->pid = pid;
-    r->pgid = pid;
-    r->in_fd = in[1];
-    r->out_fd = out[0];
-    r->err_fd = er[0];
-    set_nonblock(r->in_fd);
-    set_nonblock(r->out_fd);
-    set_nonblock(r->err_fd);
-    r->pidfd = open_pidfd(pid);
-    return 0;
-
-fail_pipes:
-    close_fd(&in[0]);
-    close_fd(&in[1]);
-    close_fd(&out[0]);
-    close_fd(&out[1]);
-    close_fd(&er[0]);
-    close_fd(&er[1]);
-    return rc;
-}
-
 /* ------------------------------------------------------------ the request */
 
 /* A complete error response (the core's reason phrase, a short body). */
@@ -755,7 +438,8 @@ cgi_start(struct wf_core *c, struct cgi_req *r)
     };
     struct cgi_target *t;
     const struct cgi_mount *m;
-    struct envb env = { 0 };
+    struct cgi_envb env = { 0 };
+    struct cgi_child sp;
     char *argv[64], *args = NULL, *dir, *slash;
     const char *q;
     int mi, argc = 0, rc;
@@ -860,8 +544,8 @@ cgi_start(struct wf_core *c, struct cgi_req *r)
     }
     argv[argc] = NULL;
 
-    if (build_env(c, m, t, r->redirect, &env) < 0) {
-        env_free(&env);
+    if (cgi_build_env(c, m, t, r->redirect, &env) < 0) {
+        cgi_env_free(&env);
         free(args);
         free(t);
         return send_error(c, r, 500);
@@ -874,11 +558,18 @@ cgi_start(struct wf_core *c, struct cgi_req *r)
             strcpy(dir, "/");
         }
     }
-    rc = dir ? spawn(r, helper ? (char *)helper : t->file, argv, env.v, dir)
+    rc = dir ? cgi_spawn(helper ? helper : t->file, argv, env.v, dir, &sp)
              : ENOMEM;
     free(dir);
-    env_free(&env);
+    cgi_env_free(&env);
     free(args);
+    if (rc == 0) {
+        r->pid = r->pgid = sp.pid;
+        r->in_fd = sp.in_fd;
+        r->out_fd = sp.out_fd;
+        r->err_fd = sp.err_fd;
+        r->pidfd = sp.pidfd;
+    }
     if (rc != 0) {
         wf_log(WF_LOG_ERROR, "cgi: %s: cannot run %s%s%s: %s%s",
                r->script_name, helper ? helper : "", helper ? " " : "",

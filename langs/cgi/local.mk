@@ -3,7 +3,8 @@
 if BUILD_CGI
 plugin_LTLIBRARIES += langs/cgi/cgi_plugin.la
 endif
-langs_cgi_cgi_plugin_la_SOURCES = langs/cgi/cgi.h langs/cgi/cgi.c \
+langs_cgi_cgi_plugin_la_SOURCES = langs/cgi/cgi.h langs/cgi/cgi_int.h \
+	langs/cgi/cgi.c langs/cgi/cgi_env.c langs/cgi/cgi_spawn.c \
 	langs/cgi/cgi_util.c
 langs_cgi_cgi_plugin_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
 langs_cgi_cgi_plugin_la_CFLAGS = $(PLUGIN_CFLAGS)
