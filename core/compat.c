@@ -136,10 +136,7 @@ static const struct {
       "suspend engine: idle cores cost little" },
     { "idle", "weft's workers do not exit when idle (yet); remove it" },
     { "die-on-idle", "weft does not exit when idle; remove it" },
-    { "procname*", "weft does not retitle its processes (yet): they show "
-      "as weft with its command line; remove it" },
-    { "auto-procname", "weft does not retitle its processes (yet): they "
-      "show as weft with its command line; remove it" },
+    { "procname-append", "write the whole title with --procname" },
     { "logdate", "weft's log lines carry no date prefix (yet); journald or "
       "the log shipper stamps them, or use --log-format with %(ltime)" },
     { "log-date", "weft's log lines carry no date prefix (yet); use "

@@ -59,6 +59,8 @@ struct wf__config {
     int reuse_port;
     long min_worker_lifetime;
     long master_mercy;      /* --reload-mercy; 0: worker mercy + 5 */
+    char *procname, *procname_master, *procname_prefix;
+    int auto_procname;
     char *uid, *gid;
     char *daemonize;
     int master;
@@ -171,6 +173,16 @@ int wf__socket_listen(const char *opt, const char *addr, enum wf__proto proto,
 /* After every configured socket: the systemd sockets (LISTEN_FDS) that
  * matched none are served too (uwsgi protocol). 0 or -1 with err. */
 int wf__socket_adopt_rest(struct wf_err *err);
+
+/* proctitle.c: process titles (--procname*, --auto-procname). init: once,
+ * in main() after the options were collected (it makes argv[] and the
+ * environment strings room for titles); set: printf-style; worker/master:
+ * the titles the options ask for, if any. */
+void wf__proctitle_init(int argc, char **argv);
+void wf__proctitle_set(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+void wf__proctitle_worker(unsigned id);
+void wf__proctitle_master(void);
 
 /* sdnotify.c: systemd's notification protocol when NOTIFY_SOCKET is set
  * (a datagram per message: "READY=1", "STATUS=...", "RELOADING=1",

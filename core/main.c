@@ -558,6 +558,10 @@ main(int argc, char **argv)
     }
     apply_options(vals, nvals, selected);
     wf__opt_free(vals, nvals);
+    if (wf__cfg.procname || wf__cfg.procname_master ||
+        wf__cfg.procname_prefix || wf__cfg.auto_procname) {
+        wf__proctitle_init(argc, argv);
+    }
 
     if (wf__cfg.version) {
         printf("weft %s (plugin ABI %d.%d%s)\n", PACKAGE_VERSION,

@@ -109,6 +109,7 @@ spawn(unsigned id, int s)
         close(mpipe[1]);
         wf__slot = sl;
         sl->pid = getpid();
+        wf__proctitle_worker(id);
         if (wf__worker_run(id, &err) < 0) {
             wf_log(WF_LOG_ERROR, "worker %u: %s", id, err.msg);
             _exit(1);
@@ -410,6 +411,7 @@ wf__master_run(unsigned nworkers)
     }
     wf_log(WF_LOG_INFO, "master (pid %d) started %u workers", (int)getpid(),
            nworkers);
+    wf__proctitle_master();
     for (;;) {
         struct pollfd p = { .fd = mpipe[0], .events = POLLIN };
         char buf[64];

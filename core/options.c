@@ -35,6 +35,8 @@ static int opt_chmod_socket(const struct wf_option *o, const char *v,
                             struct wf_err *err);
 static int opt_threads(const struct wf_option *o, const char *v,
                        struct wf_err *err);
+static int opt_prefix_spaced(const struct wf_option *o, const char *v,
+                             struct wf_err *err);
 
 const struct wf_option wf__core_options[] = {
     { "http-socket", WF_OPT_LIST, &wf__cfg.http_sockets, NULL, 0, 0, 0,
@@ -150,6 +152,20 @@ const struct wf_option wf__core_options[] = {
     { "threads", WF_OPT_INT, NULL, NULL, 0, 0, WF_OPT_F_HIDDEN,
       "uWSGI's threads per worker: weft takes 1 (one loop per worker); "
       "more are refused with what to use instead", 0, opt_threads, "N" },
+    { "procname", WF_OPT_STR, &wf__cfg.procname, NULL, 0, 0, 0,
+      "title of the worker processes (ps, /proc/PID/cmdline)", 0, NULL,
+      "NAME" },
+    { "procname-master", WF_OPT_STR, &wf__cfg.procname_master, NULL, 0, 0,
+      0, "title of the master process", 0, NULL, "NAME" },
+    { "procname-prefix", WF_OPT_STR, &wf__cfg.procname_prefix, NULL, 0, 0,
+      0, "put PREFIX in front of every process title (also of "
+      "--procname-master, as uWSGI)", 0, NULL, "PREFIX" },
+    { "procname-prefix-spaced", WF_OPT_STR, NULL, NULL, 0, 0, 0,
+      "--procname-prefix followed by a space", 0, opt_prefix_spaced,
+      "PREFIX" },
+    { "auto-procname", WF_OPT_FLAG, &wf__cfg.auto_procname, NULL, 0, 0, 0,
+      "title the processes 'weft master' and 'weft worker N'", 0, NULL,
+      NULL },
     { "chdir", WF_OPT_STR, &wf__cfg.chdir, NULL, 0, 0, 0,
       "change to DIR before loading the app", 0, NULL, "DIR" },
     { "env", WF_OPT_STR, NULL, NULL, 0, 0, 0,
@@ -289,6 +305,23 @@ opt_threads(const struct wf_option *o, const char *v, struct wf_err *err)
                       "%s requests at once use --processes %s (blocking "
                       "apps), or --async %s with --ugreen / --greenlet, or "
                       "--gevent %s", v, v, v, v, v);
+}
+
+static int
+opt_prefix_spaced(const struct wf_option *o, const char *v,
+                  struct wf_err *err)
+{
+    size_t n = strlen(v);
+
+    (void)o;
+    free(wf__cfg.procname_prefix);
+    wf__cfg.procname_prefix = malloc(n + 2);
+    if (wf__cfg.procname_prefix == NULL) {
+        return wf_err_set(err, "out of memory");
+    }
+    memcpy(wf__cfg.procname_prefix, v, n);
+    memcpy(wf__cfg.procname_prefix + n, " ", 2);
+    return 0;
 }
 
 /* uWSGI's values: 3 octal digits, or "1" (and nothing at all) for 666. */

@@ -58,7 +58,6 @@ PENDING_CASES = {
     "04-django-threads": "--threads 2 (issue 10: threads per worker are "
                          "not done; weft refuses them at start-up, naming "
                          "--processes / --async instead)",
-    "12-uploads-buffer-size": "--post-buffering (hardening, issue 12)",
 }
 
 _root = None

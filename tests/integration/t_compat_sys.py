@@ -389,6 +389,48 @@ def test_a_request_that_swallows_its_cancellation_does_not_keep_the_worker():
         stop(p, signal.SIGKILL)
 
 
+# ------------------------------------------------------------ titles
+
+
+def cmdline(pid):
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        return f.read().replace(b"\0", b" ").decode().strip()
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(d))
+            except OSError:
+                pass
+    return out
+
+
+def test_process_titles_as_uwsgi_sets_them():
+    weftest.require("python")
+    for args, master, worker in (
+            (["--procname-prefix", "mysite ", "--auto-procname"],
+             "mysite weft master", "mysite weft worker 1"),
+            (["--procname-prefix-spaced", "x", "--procname-master", "boss",
+              "--procname", "hand"], "x boss", "x hand")):
+        port = free_port()
+        p = start(["--http-socket", "127.0.0.1:%d" % port, "--wsgi-file",
+                   hello_app(), "--master"] + args)
+        try:
+            wait_tcp(port, p)
+            assert wait_for(lambda: cmdline(p.pid) == master, 5), \
+                cmdline(p.pid)
+            kids = children(p.pid)
+            assert kids and cmdline(kids[0]) == worker, \
+                [cmdline(k) for k in kids]
+        finally:
+            assert stop(p) == 0, log_of(p)
+
+
 # ------------------------------------------------------------ errors
 
 
