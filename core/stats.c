@@ -813,8 +813,15 @@ prom_family(struct buf *b, const struct view *v, unsigned n,
 
     bput(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
     for (i = 0; i < n; i++) {
-        bput(b, "%s{worker=\"%u\"} %.17g\n", name, v[i].slot->id,
-             get(&v[i]));
+        double x = get(&v[i]);
+
+        /* whole numbers whole, seconds to the microsecond */
+        if (x == (double)(long long)x && x < 9007199254740992.0) {
+            bput(b, "%s{worker=\"%u\"} %lld\n", name, v[i].slot->id,
+                 (long long)x);
+        } else {
+            bput(b, "%s{worker=\"%u\"} %.6f\n", name, v[i].slot->id, x);
+        }
     }
 }
 
