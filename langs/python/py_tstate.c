@@ -69,6 +69,62 @@ chunk_free(_PyStackChunk *chunk)
     a.free(a.ctx, chunk, chunk->size);
 }
 
+/*
+ * Root chunks of the data stack, lent to cores only while they run Python.
+ * A core whose handle() returned has no frame on its data stack (a
+ * generator keeps its frame in the generator object), so its root chunk
+ * goes back here and the next core to enter takes it: N parked generator
+ * requests hold no chunk at all instead of a touched page or more of their
+ * own each, and a few hot chunks serve the worker (LIFO). A core suspended
+ * inside the app keeps its chunk (handle() has not returned).
+ */
+#define PYW_CHUNK_POOL 8
+static _PyStackChunk *chunk_pool[PYW_CHUNK_POOL];
+static unsigned chunk_pool_n;
+
+/* Give ps's root chunk back when nothing is on it. */
+static void
+chunk_put(struct pyw_pystate *ps)
+{
+    _PyStackChunk *ch = ps->ts.chunk;
+
+    if (ch == NULL || ch->previous != NULL || ps->ts.top != &ch->data[1]) {
+        return;
+    }
+    if (chunk_pool_n < PYW_CHUNK_POOL) {
+        chunk_pool[chunk_pool_n++] = ch;
+    } else {
+        chunk_free(ch);
+    }
+    ps->ts.chunk = NULL;
+    ps->ts.top = ps->ts.limit = NULL;
+}
+
+/* A chunk for ps if it has none (else CPython makes one on the first
+ * frame pushed: push_chunk with datastack_top NULL). */
+static void
+chunk_get(struct pyw_pystate *ps)
+{
+    _PyStackChunk *ch;
+
+    if (ps->ts.chunk != NULL || chunk_pool_n == 0) {
+        return;
+    }
+    ch = chunk_pool[--chunk_pool_n];
+    ps->ts.chunk = ch;
+    ps->ts.top = &ch->data[1];  /* push_chunk skips data[0] of a root */
+    ps->ts.limit = (PyObject **)((char *)ch + ch->size);
+}
+
+/* Worker exit: free the chunks nobody holds. */
+void
+pyw_ts_worker_fini(void)
+{
+    while (chunk_pool_n > 0) {
+        chunk_free(chunk_pool[--chunk_pool_n]);
+    }
+}
+
 /* The loop's slot starts as the state the worker has now (no request). */
 void
 pyw_ts_worker_init(void)
@@ -134,6 +190,7 @@ pyw_ts_enter(struct pyw_core *pc, int fresh)
             ps->ts.limit = (PyObject **)((char *)ch + ch->size);
         }
     }
+    chunk_get(ps);
     /* A tracer installed on the thread must keep working in the core. */
     ps->base_cframe.use_tracing = t->cframe->use_tracing;
     ts_put(&ps->ts, t);
@@ -152,6 +209,7 @@ pyw_ts_leave(struct pyw_core *pc)
                "suspend engine switched without save/restore", pc->id);
     }
     ps->ts.depth = 0;
+    chunk_put(ps);
     ts_put(&pc->outer, t);
     /* Outside handle() the core holds no Python state of its own in the
      * switch slot: a restore(c) then only puts back the loop's fields. */

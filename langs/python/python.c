@@ -976,6 +976,7 @@ python_shutdown(void)
     }
     Py_CLEAR(pyw.app);
     pyw_environ_fini();
+    pyw_ts_worker_fini();
     if (pyw.leaked > 0) {
         /* Frames of abandoned requests still point into leaked state:
          * finalising could touch them (docs/engines/greenlet.md, "Worker exit"). Flush and go. */

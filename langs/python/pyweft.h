@@ -141,6 +141,7 @@ void pyw_ts_save(struct pyw_core *pc);
 void pyw_ts_restore(struct pyw_core *pc);
 void pyw_ts_abandon(struct pyw_core *pc);
 void pyw_ts_core_fini(struct pyw_core *pc);
+void pyw_ts_worker_fini(void);
 
 /* py_wsgi.c */
 int pyw_wsgi_types_init(void);
