@@ -134,7 +134,6 @@ static const struct {
     { "cheaper*", "weft keeps --processes workers running (no cheaper "
       "scaling yet); set processes to the peak, or raise --async with a "
       "suspend engine: idle cores cost little" },
-    { "idle", "weft's workers do not exit when idle (yet); remove it" },
     { "die-on-idle", "weft does not exit when idle; remove it" },
     { "procname-append", "write the whole title with --procname" },
     { "logdate", "weft's log lines carry no date prefix (yet); journald or "

@@ -61,6 +61,7 @@ struct wf__config {
     long master_mercy;      /* --reload-mercy; 0: worker mercy + 5 */
     char *procname, *procname_master, *procname_prefix;
     int auto_procname;
+    long idle;              /* --idle: seconds; 0 off */
     char *uid, *gid;
     char *daemonize;
     int master;

@@ -608,10 +608,11 @@ main(int argc, char **argv)
     }
     if (!wf__cfg.master && (wf__cfg.max_requests || wf__cfg.reload_on_rss ||
                             wf__cfg.max_worker_lifetime ||
-                            wf__cfg.touch_reload.n || wf__cfg.harakiri)) {
+                            wf__cfg.touch_reload.n || wf__cfg.harakiri ||
+                            wf__cfg.idle)) {
         /* replacing a worker needs someone to start the new one */
         wf_log(WF_LOG_INFO, "--max-requests, --reload-on-rss, "
-               "--max-worker-lifetime, --touch-reload and --harakiri need a "
+               "--max-worker-lifetime, --touch-reload, --harakiri and --idle need a "
                "master: running with --master");
         wf__cfg.master = 1;
     }

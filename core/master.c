@@ -44,7 +44,11 @@ struct wid {
     unsigned fails;         /* quick deaths in a row */
     int64_t respawn_at;     /* back-off: spawn again at (ms), or 0 */
     const char *why;        /* why it is being replaced */
+    int parked;             /* --idle: stopped, respawned on a connection */
+    uint64_t seen_requests; /* --idle: the slot's count when last seen */
+    int64_t active_at;      /* --idle: when it last served (ms) */
 };
+
 
 static struct wid *wids;
 static unsigned nwids;
@@ -156,6 +160,78 @@ send_all(int sig)
             kill(slots[i].pid, sig);
         }
     }
+}
+
+/* --idle: a worker that served nothing for that long is stopped; the
+ * first connection to come starts the parked ones again (uWSGI's cheap
+ * mode after inactivity). Returns 1 when a worker was parked now. */
+static int
+check_idle(int64_t now)
+{
+    unsigned i;
+
+    if (wf__cfg.idle <= 0) {
+        return 0;
+    }
+    for (i = 0; i < nwids; i++) {
+        struct wid *w = &wids[i];
+        struct wf__slot *s;
+
+        if (w->slot < 0 || w->replacing >= 0 || w->pending || w->parked) {
+            continue;
+        }
+        s = &slots[w->slot];
+        if (!s->ready || s->draining) {
+            continue;
+        }
+        if (s->requests != w->seen_requests || s->busy_cores > 0 ||
+            w->active_at == 0) {
+            w->seen_requests = s->requests;
+            w->active_at = now;
+            continue;
+        }
+        if (now - w->active_at > wf__cfg.idle * 1000) {
+            wf_log(WF_LOG_INFO, "master: worker %u (pid %d) idle for %lds "
+                   "(--idle): stopping it until a connection comes", i + 1,
+                   (int)s->pid, wf__cfg.idle);
+            w->parked = 1;
+            s->draining = 1;
+            s->drain_since = now;
+            kill(s->pid, SIGTERM);
+        }
+    }
+    return 0;
+}
+
+/* --idle: a connection is waiting on a listener (polled by the master only
+ * while workers are parked): start the parked workers again. */
+static void
+unpark_all(void)
+{
+    unsigned i;
+
+    for (i = 0; i < nwids; i++) {
+        if (wids[i].parked) {
+            wids[i].parked = 0;
+            wids[i].active_at = 0;
+            if (wids[i].slot < 0 && wids[i].respawn_at == 0) {
+                wids[i].respawn_at = mono_ms();
+            }
+        }
+    }
+}
+
+static int
+any_parked(void)
+{
+    unsigned i;
+
+    for (i = 0; i < nwids; i++) {
+        if (wids[i].parked) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* A replaced worker still draining after its mercy (and the grace its
@@ -321,7 +397,9 @@ reaped(pid_t pid, int status, int stopping)
         }
         if (w->slot == (int)i) {
             w->slot = -1;
-            if (!stopping) {
+            if (w->parked) {
+                w->respawn_at = 0;
+            } else if (!stopping) {
                 if (life < 2000 && !s->harakiri_sent) {
                     unsigned secs = 1u << (w->fails < 5 ? w->fails : 5);
 
@@ -413,13 +491,33 @@ wf__master_run(unsigned nworkers)
            nworkers);
     wf__proctitle_master();
     for (;;) {
-        struct pollfd p = { .fd = mpipe[0], .events = POLLIN };
+        struct pollfd p[17] = { { .fd = mpipe[0], .events = POLLIN } };
         char buf[64];
         int64_t now;
         pid_t pid;
         int status;
+        nfds_t np = 1;
 
-        poll(&p, 1, 100);
+        if (!stopping && any_parked()) {
+            /* --idle: wake on a client for the parked workers */
+            struct wf__listener *l;
+
+            for (l = wf__listeners; l && np < 17; l = l->next) {
+                p[np].fd = l->fd;
+                p[np].events = POLLIN;
+                p[np].revents = 0;
+                np++;
+            }
+        }
+        poll(p, np, 100);
+        for (nfds_t k = 1; k < np; k++) {
+            if (p[k].revents & POLLIN) {
+                wf_log(WF_LOG_INFO, "master: a connection for the parked "
+                       "workers (--idle): starting them");
+                unpark_all();
+                break;
+            }
+        }
         while (read(mpipe[0], buf, sizeof(buf)) > 0) {
         }
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -538,6 +636,7 @@ wf__master_run(unsigned nworkers)
         step_replacements();
         check_harakiri(now);
         check_draining(now);
+        check_idle(now);
         if (!notified_ready || reloading) {
             unsigned ready = 0;
 

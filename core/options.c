@@ -166,6 +166,9 @@ const struct wf_option wf__core_options[] = {
     { "auto-procname", WF_OPT_FLAG, &wf__cfg.auto_procname, NULL, 0, 0, 0,
       "title the processes 'weft master' and 'weft worker N'", 0, NULL,
       NULL },
+    { "idle", WF_OPT_INT, &wf__cfg.idle, "0", 0, 86400, 0,
+      "a worker that served nothing for SECS stops; the next connection "
+      "starts it again (needs --master)", 0, NULL, "SECS" },
     { "chdir", WF_OPT_STR, &wf__cfg.chdir, NULL, 0, 0, 0,
       "change to DIR before loading the app", 0, NULL, "DIR" },
     { "env", WF_OPT_STR, NULL, NULL, 0, 0, 0,

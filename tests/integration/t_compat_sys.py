@@ -389,6 +389,26 @@ def test_a_request_that_swallows_its_cancellation_does_not_keep_the_worker():
         stop(p, signal.SIGKILL)
 
 
+# ------------------------------------------------------------ idle
+
+
+def test_idle_workers_stop_and_the_next_connection_starts_them():
+    weftest.require("python")
+    port = free_port()
+    p = start(["--http-socket", "127.0.0.1:%d" % port, "--wsgi-file",
+               hello_app(), "--master", "--processes", "2", "--idle", "1"])
+    try:
+        wait_tcp(port, p)
+        first = children(p.pid)
+        assert wait_for(lambda: not children(p.pid), 15), log_of(p)
+        r = weftest.request(port, "GET", "/", timeout=15)
+        assert r.status == 200 and r.body == b"Hello World", r
+        again = children(p.pid)
+        assert again and not set(again) & set(first), (first, again)
+    finally:
+        assert stop(p) == 0, log_of(p)
+
+
 # ------------------------------------------------------------ titles
 
 
