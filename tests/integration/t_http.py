@@ -9,9 +9,14 @@ import weftest
 from weftest import Reader, Server, request
 
 def servers(*args):
-    """One server per built io engine, with and without ugreen."""
+    """One server per built io engine, with and without ugreen. No io
+    engine built: the test is skipped (said), not passed with no server
+    started, as it was."""
     built = weftest.built_plugins()
-    for io in weftest.io_engines():
+    engines = weftest.io_engines()
+    if not engines:
+        raise weftest.Skip("no io engine built (epoll, libevent)")
+    for io in engines:
         yield Server("--io-engine", io, *args, testlang=True)
         if "ugreen" in built:
             yield Server("--io-engine", io, "--async", "4", "--ugreen", *args,
@@ -150,11 +155,14 @@ def test_malformed_requests_get_an_error_and_the_worker_keeps_serving():
     for srv in servers():
         with srv:
             for raw, code in BAD_REQUESTS:
-                s = srv.connect()
-                s.sendall(raw)
-                resp = Reader(s).response()
-                assert resp.status == code, (raw, resp)
-                s.close()
+                # a good request pipelined after the bad one is ignored:
+                # the error ends the connection (nothing after the bad
+                # head can be trusted to start where it seems to)
+                out = srv.raw_until_close(
+                    raw + b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert out.startswith(b"HTTP/1.1 %d " % code), (raw, out)
+                assert out.count(b"HTTP/1.1 ") == 1, (raw, out)
+                assert b"Hello World" not in out, (raw, out)
                 assert srv.get("/hello").body == b"Hello World"
 
 
@@ -174,8 +182,7 @@ def test_app_error_gives_500_and_a_log_line():
             resp = srv.get("/error")
             assert resp.status == 500
             assert srv.get("/hello").status == 200
-            time.sleep(0.1)
-            assert "testlang: /error asked for an error" in srv.log()
+            srv.expect_log("testlang: /error asked for an error")
 
 
 def test_a_head_that_never_completes_times_out_with_408():
