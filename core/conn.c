@@ -251,9 +251,9 @@ wf__conn_read_head(struct wf__conn *k)
     struct wf__loop *L = k->loop;
     int r;
 
-    idle_del(k);
     r = wf__conn_read_more(k);
     if (r > 0) {
+        idle_del(k);
         start_request(k, (int)k->head_len);
     } else if (r < 0) {
         /* answered (400, 431): linger, so the answer is not reset */
@@ -266,6 +266,13 @@ wf__conn_read_head(struct wf__conn *k)
         wf__io_set(L, k->fd, WF_IO_READ);
         if (k->timer.heap_idx < 0) {
             wf__timer_set(L, &k->timer, wf__now_ms() + wf__head_timeout_ms());
+        }
+        /* a half-sent head is evictable at the connection limit, like an
+         * idle keep-alive connection; it keeps its place (the time it
+         * first waited), so the oldest goes first, and a client that
+         * dribbles a byte now and then cannot move to the back */
+        if (!k->idle) {
+            idle_add(k);
         }
     }
 }
@@ -449,9 +456,11 @@ wf__conn_accept_some(struct wf__loop *L, struct wf__listener *l)
             return;
         }
         if (L->nconns >= L->max_conns) {
-            /* at the limit: an idle keep-alive connection makes room (as
-             * nginx does); clients retry a request on a closed idle
-             * connection */
+            /* at the limit: the oldest idle keep-alive connection, half-
+             * sent head or lingering close makes room (nginx evicts idle
+             * keep-alive ones; a client retries a request on a closed
+             * idle connection; a head that never completes was going to
+             * time out): 60 half-open heads cannot delay a whole request */
             struct wf__conn *idle = idle_conn(L);
 
             if (idle == NULL) {

@@ -242,6 +242,27 @@ def test_slow_heads_do_not_stop_the_worker():
                     t.join(30)
 
 
+def test_half_open_heads_are_evicted_at_the_connection_limit():
+    # 60 connections that send half a head and wait, in sync mode (the
+    # limit is 2 x cores + 32 = 34): the oldest are evicted as new ones
+    # come, so a complete request is served at once, not after the heads
+    # time out (--socket-timeout 10 here; it waited for that before)
+    with server([], "--socket-timeout", "10") as srv:
+        socks = []
+        try:
+            for _ in range(60):
+                s = srv.connect()
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Half: ")
+                socks.append(s)
+            t0 = time.time()
+            r = request(srv.port, "GET", "/", timeout=8)
+            assert r.status == 200, r
+            assert time.time() - t0 < 5, time.time() - t0
+        finally:
+            for s in socks:
+                s.close()
+
+
 # ------------------------------------------------------------ --post-buffering
 
 def test_post_buffering_reads_the_body_before_the_app():

@@ -138,7 +138,11 @@ def test_pidfile_is_written():
     with tempfile.TemporaryDirectory() as d:
         pf = os.path.join(d, "weft.pid")
         with Server("--pidfile", pf, testlang=True) as srv:
-            assert open(pf).read().strip() == str(srv.pid)
+            # (written at start-up, maybe just after the socket accepts)
+            assert weftest.wait_for(
+                lambda: os.path.exists(pf)
+                and open(pf).read().strip() == str(srv.pid), 5), \
+                open(pf).read() if os.path.exists(pf) else "no pidfile"
 
 
 def test_disable_logging_drops_request_lines():
