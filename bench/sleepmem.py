@@ -57,18 +57,22 @@ def command(name, port, cores):
     weft = [os.path.join(TOP, "weft"), "--http-socket", "127.0.0.1:%d" % port,
             "--wsgi-file", APP, "--disable-logging", "--listen", "4096",
             "--max-conns", str(cores)]
-    uw = ["uwsgi", "--http-socket", "127.0.0.1:%d" % port, "--wsgi-file",
-          APP, "--disable-logging", "--listen", "4096", "--need-app"]
-    return {
+    # uWSGI: --plugin before the options the plugin brings
+    uw = lambda plug, *extra: ["uwsgi", "--plugin", plug, "--http-socket",
+                               "127.0.0.1:%d" % port, "--wsgi-file", APP,
+                               "--disable-logging", "--listen", "4096",
+                               "--need-app"] + list(extra)
+    table = {
         "weft-ugreen": weft + ["--async", str(cores), "--ugreen"],
         "weft-greenlet": weft + ["--async", str(cores), "--greenlet"],
         "weft-gevent": weft + ["--gevent", str(cores)],
         "weft-none": weft + ["--async", str(cores)],
-        "uwsgi-ugreen": uw + ["--plugin", "python3", "--async", str(cores),
-                              "--ugreen"],
-        "uwsgi-greenlet": uw + ["--plugin", "python3,greenlet_python3",
-                                "--async", str(cores), "--greenlet"],
-    }[name]
+        "uwsgi-ugreen": uw("python3,ugreen", "--async", str(cores),
+                           "--ugreen"),
+        "uwsgi-greenlet": uw("python3,greenlet_python3", "--async",
+                             str(cores), "--greenlet"),
+    }
+    return table[name]
 
 
 def one_get(port, path="/?s=0"):
