@@ -268,6 +268,15 @@ wf_response_started(const struct wf_core *pub)
     return ((const struct wf__core *)pub)->resp.head_sent;
 }
 
+/* 204 No Content or 304 Not Modified: no body and no Content-Length of
+ * the body the app gave, also for a HEAD. */
+static int
+bodiless_status(const char *status)
+{
+    return status[0] == '2' ? status[1] == '0' && status[2] == '4'
+           : status[0] == '3' && status[1] == '0' && status[2] == '4';
+}
+
 /*
  * Send the head, then body[0..n) iovecs. final: the whole body is in the
  * iovecs, so its length is known.
@@ -305,7 +314,10 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
         /* the language knows the length (a list, a file): announced, and
          * held to like the app's own */
         r->content_length = r->length_hint;
-        if (!r->no_body || c->conn->req.is_head) {
+        /* a HEAD says the GET's length; a 204 or 304 has none (RFC 9110
+         * 8.6: never in a 204; a 304's would be the 200's, not this) */
+        if (!r->no_body || (c->conn->req.is_head &&
+                            !bodiless_status(r->status))) {
             elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
                                      "Content-Length: %lld\r\n",
                                      (long long)r->length_hint);
@@ -313,7 +325,8 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
     } else if (!http || r->content_length >= 0) {
         /* the app's Content-Length (in hbuf), or the uwsgi protocol */
     } else if (r->no_body) {
-        if (final && c->conn->req.is_head && body_len > 0) {
+        if (final && c->conn->req.is_head && body_len > 0 &&
+            !bodiless_status(r->status)) {
             elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
                                      "Content-Length: %zu\r\n", body_len);
         }

@@ -69,20 +69,35 @@ ps_token_core(SV *self, const char *what)
 
 /* ---------------------------------------------------------- psgi.input */
 
-/* [token, buffer, pos, eof] */
-enum { IN_TOKEN, IN_BUF, IN_POS, IN_EOF };
+/*
+ * [token, buffer, pos, eof, base, spooled]: buffer holds the body bytes
+ * base .. base + length(buffer); pos is the absolute read position.
+ *
+ * When the core has the body whole (--post-buffering: memory, or a temp
+ * file past the limit), wf_body_rewind works and buffer is only a window:
+ * what the app consumed is dropped once it passes PS_WINDOW_KEEP, and a
+ * seek backwards out of the window rewinds the core's copy and reads
+ * forwards again. A body above the limit then costs disk, not memory.
+ * Without post-buffering the body streams from the client and is gone
+ * once read: everything read stays in buffer (base 0) until the request
+ * ends, which is what makes it seekable.
+ */
+enum { IN_TOKEN, IN_BUF, IN_POS, IN_EOF, IN_BASE, IN_SPOOLED };
+
+#define PS_WINDOW_KEEP 65536
 
 SV *
 ps_input_new(struct ps_core *rc)
 {
     AV *av = newAV();
-    SV *buf = newSVpvs("");
 
-    av_extend(av, 3);
+    av_extend(av, 5);
     av_store(av, IN_TOKEN, newSVuv(((UV)rc->gen << 32) | rc->id));
-    av_store(av, IN_BUF, buf);
+    av_store(av, IN_BUF, newSVpvs(""));
     av_store(av, IN_POS, newSViv(0));
     av_store(av, IN_EOF, newSViv(wf_body_remaining(rc->core) == 0));
+    av_store(av, IN_BASE, newSViv(0));
+    av_store(av, IN_SPOOLED, newSViv(wf_body_rewind(rc->core) == 0));
     return sv_bless(newRV_noinc((SV *)av), ps.stash_input);
 }
 
@@ -96,24 +111,46 @@ input_av(SV *self)
 }
 
 #define IN_SV(av, i) (*av_fetch((av), (i), 1))
+#define IN_IV(av, i) SvIV(IN_SV(av, i))
 
-/* Read from the client until `want` bytes are buffered past pos (want < 0:
- * the whole body), or EOF. Croaks when the body cannot be read. */
+/* Drop the window's bytes before `keep_from` (absolute), when the core
+ * can give them back. */
 static void
-input_fill(SV *self, AV *av, IV want)
+input_trim(AV *av, IV keep_from)
+{
+    SV *buf = IN_SV(av, IN_BUF);
+    IV base = IN_IV(av, IN_BASE), drop = keep_from - base;
+
+    if (!IN_IV(av, IN_SPOOLED) || drop < PS_WINDOW_KEEP) {
+        return;
+    }
+    if (drop > (IV)SvCUR(buf)) {
+        drop = (IV)SvCUR(buf);
+    }
+    sv_chop(buf, SvPVX(buf) + drop);
+    sv_setiv(IN_SV(av, IN_BASE), base + drop);
+}
+
+/* Read from the body until the buffer reaches absolute offset `upto`
+ * (upto < 0: the end of the body), or EOF. Croaks when the body cannot be
+ * read. */
+static void
+input_fill(SV *self, AV *av, IV upto)
 {
     SV *buf = IN_SV(av, IN_BUF), *eof = IN_SV(av, IN_EOF);
-    IV pos = SvIV(IN_SV(av, IN_POS));
 
-    while (!SvTRUE(eof) && (want < 0 || (IV)SvCUR(buf) - pos < want)) {
+    while (!SvTRUE(eof) &&
+           (upto < 0 || IN_IV(av, IN_BASE) + (IV)SvCUR(buf) < upto)) {
         struct ps_core *rc = ps_token_core(self, "psgi.input");
         ssize_t rem = wf_body_remaining(rc->core), n;
-        STRLEN len = SvCUR(buf), chunk = PS_READ_CHUNK;
+        STRLEN len, chunk = PS_READ_CHUNK;
 
         if (rem == 0) {
             sv_setiv(eof, 1);
             break;
         }
+        input_trim(av, IN_IV(av, IN_POS));
+        len = SvCUR(buf);
         if (rem > 0 && (size_t)rem < chunk) {
             chunk = (STRLEN)rem;
         }
@@ -125,8 +162,13 @@ input_fill(SV *self, AV *av, IV want)
             break;
         }
         if (n < 0) {
-            croak("psgi.input: reading the request body failed: %s",
-                  strerror((int)-n));
+            if (n == -ECONNRESET || n == -EPIPE) {
+                rc->client_gone = 1;
+                rc->err = (int)-n;
+            }
+            croak("psgi.input: reading the request body failed: %s%s",
+                  strerror((int)-n), n == -ETIMEDOUT ?
+                  " (--socket-timeout)" : "");
         }
         SvCUR_set(buf, len + (STRLEN)n);
         *SvEND(buf) = 0;
@@ -139,7 +181,7 @@ static XS(xs_input_read)
     dXSARGS;
     AV *av;
     SV *dst, *buf;
-    IV len, off = 0, pos, avail;
+    IV len, off = 0, pos, base, avail;
 
     if (items < 3 || items > 4) {
         croak("usage: $input->read($buf, $len [, $offset])");
@@ -153,10 +195,11 @@ static XS(xs_input_read)
     if (len < 0) {
         croak("psgi.input: negative length");
     }
-    input_fill(ST(0), av, len);
+    pos = IN_IV(av, IN_POS);
+    input_fill(ST(0), av, pos + len);
     buf = IN_SV(av, IN_BUF);
-    pos = SvIV(IN_SV(av, IN_POS));
-    avail = (IV)SvCUR(buf) - pos;
+    base = IN_IV(av, IN_BASE);
+    avail = base + (IV)SvCUR(buf) - pos;
     if (avail > len) {
         avail = len;
     }
@@ -180,19 +223,36 @@ static XS(xs_input_read)
             memset(SvPVX(dst) + dl, 0, (STRLEN)off - dl);
         }
         SvCUR_set(dst, (STRLEN)off);
-        sv_catpvn(dst, SvPVX(buf) + pos, (STRLEN)avail);
+        sv_catpvn(dst, SvPVX(buf) + (pos - base), (STRLEN)avail);
         SvSETMAGIC(dst);
     }
     sv_setiv(IN_SV(av, IN_POS), pos + avail);
     XSRETURN_IV(avail);
 }
 
-/* $input->seek($pos, $whence): 0 SEEK_SET, 1 SEEK_CUR, 2 SEEK_END. */
+/* Move the window back to the start of the body (spooled bodies only). */
+static void
+input_rewind(SV *self, AV *av)
+{
+    struct ps_core *rc = ps_token_core(self, "psgi.input");
+
+    if (wf_body_rewind(rc->core) < 0) {
+        croak("psgi.input: cannot rewind the request body");
+    }
+    SvCUR_set(IN_SV(av, IN_BUF), 0);
+    sv_setiv(IN_SV(av, IN_BASE), 0);
+    sv_setiv(IN_SV(av, IN_EOF), wf_body_remaining(rc->core) == 0);
+}
+
+/* $input->seek($pos, $whence): 0 SEEK_SET, 1 SEEK_CUR, 2 SEEK_END.
+ * Forwards past what was read reads up to there (no further than the
+ * end); false for a negative position. */
 static XS(xs_input_seek)
 {
     dXSARGS;
     AV *av;
     IV to, whence = 0, cur;
+    int spooled;
 
     if (items < 2) {
         croak("usage: $input->seek($pos [, $whence])");
@@ -202,27 +262,47 @@ static XS(xs_input_seek)
     if (items > 2) {
         whence = SvIV(ST(2));
     }
-    cur = SvIV(IN_SV(av, IN_POS));
+    cur = IN_IV(av, IN_POS);
+    spooled = (int)IN_IV(av, IN_SPOOLED);
     if (whence == 1) {
         to += cur;
     } else if (whence == 2) {
-        input_fill(ST(0), av, -1);
-        to += (IV)SvCUR(IN_SV(av, IN_BUF));
+        if (spooled) {
+            /* the core knows what is left */
+            struct ps_core *rc = ps_token_core(ST(0), "psgi.input");
+            to += IN_IV(av, IN_BASE) + (IV)SvCUR(IN_SV(av, IN_BUF)) +
+                  (IV)wf_body_remaining(rc->core);
+        } else {
+            input_fill(ST(0), av, -1);
+            to += (IV)SvCUR(IN_SV(av, IN_BUF));
+        }
     } else if (whence != 0) {
         croak("psgi.input: seek: whence must be 0, 1 or 2");
     }
     if (to < 0) {
         XSRETURN_NO;
     }
-    if (to > (IV)SvCUR(IN_SV(av, IN_BUF))) {
-        /* forwards past what was read: read up to there */
-        sv_setiv(IN_SV(av, IN_POS), cur);
-        input_fill(ST(0), av, to - cur);
-        if (to > (IV)SvCUR(IN_SV(av, IN_BUF))) {
-            to = (IV)SvCUR(IN_SV(av, IN_BUF));
-        }
+    if (to < IN_IV(av, IN_BASE)) {
+        input_rewind(ST(0), av);
     }
-    sv_setiv(IN_SV(av, IN_POS), to);
+    if (spooled) {
+        /* forwards: keep no more than the window on the way */
+        while (IN_IV(av, IN_BASE) + (IV)SvCUR(IN_SV(av, IN_BUF)) < to &&
+               !SvTRUE(IN_SV(av, IN_EOF))) {
+            IV end = IN_IV(av, IN_BASE) + (IV)SvCUR(IN_SV(av, IN_BUF));
+
+            /* one chunk at a time, each dropping what came before */
+            sv_setiv(IN_SV(av, IN_POS), end);
+            input_fill(ST(0), av, to - end > PS_READ_CHUNK ?
+                       end + PS_READ_CHUNK : to);
+        }
+    } else if (to > (IV)SvCUR(IN_SV(av, IN_BUF))) {
+        input_fill(ST(0), av, to);
+    }
+    {
+        IV end = IN_IV(av, IN_BASE) + (IV)SvCUR(IN_SV(av, IN_BUF));
+        sv_setiv(IN_SV(av, IN_POS), to > end ? end : to);
+    }
     XSRETURN_YES;
 }
 
@@ -230,7 +310,7 @@ static XS(xs_input_tell)
 {
     dXSARGS;
     PERL_UNUSED_VAR(items);
-    XSRETURN_IV(SvIV(IN_SV(input_av(ST(0)), IN_POS)));
+    XSRETURN_IV(IN_IV(input_av(ST(0)), IN_POS));
 }
 
 static XS(xs_input_close)

@@ -225,45 +225,6 @@ env_new(struct ps_core *rc)
 
 /* ------------------------------------------------------- the response */
 
-static const char *const reasons[][2] = {
-    { "100", "Continue" }, { "101", "Switching Protocols" },
-    { "200", "OK" }, { "201", "Created" }, { "202", "Accepted" },
-    { "203", "Non-Authoritative Information" }, { "204", "No Content" },
-    { "205", "Reset Content" }, { "206", "Partial Content" },
-    { "300", "Multiple Choices" }, { "301", "Moved Permanently" },
-    { "302", "Found" }, { "303", "See Other" }, { "304", "Not Modified" },
-    { "307", "Temporary Redirect" }, { "308", "Permanent Redirect" },
-    { "400", "Bad Request" }, { "401", "Unauthorized" },
-    { "402", "Payment Required" }, { "403", "Forbidden" },
-    { "404", "Not Found" }, { "405", "Method Not Allowed" },
-    { "406", "Not Acceptable" }, { "408", "Request Timeout" },
-    { "409", "Conflict" }, { "410", "Gone" }, { "411", "Length Required" },
-    { "412", "Precondition Failed" }, { "413", "Payload Too Large" },
-    { "414", "URI Too Long" }, { "415", "Unsupported Media Type" },
-    { "416", "Range Not Satisfiable" }, { "417", "Expectation Failed" },
-    { "418", "I'm a teapot" }, { "422", "Unprocessable Entity" },
-    { "426", "Upgrade Required" }, { "428", "Precondition Required" },
-    { "429", "Too Many Requests" },
-    { "431", "Request Header Fields Too Large" },
-    { "500", "Internal Server Error" }, { "501", "Not Implemented" },
-    { "502", "Bad Gateway" }, { "503", "Service Unavailable" },
-    { "504", "Gateway Timeout" }, { "505", "HTTP Version Not Supported" },
-};
-
-static const char *
-reason_of(long code)
-{
-    char num[8];
-
-    snprintf(num, sizeof(num), "%03ld", code);
-    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
-        if (strcmp(reasons[i][0], num) == 0) {
-            return reasons[i][1];
-        }
-    }
-    return "Unknown";
-}
-
 /* Write one chunk. 0, or -1 when the client is gone (recorded in rc). */
 int
 ps_write_sv(struct ps_core *rc, SV *chunk)
@@ -292,25 +253,39 @@ ps_write_sv(struct ps_core *rc, SV *chunk)
     return 0;
 }
 
-/* Status and headers of a response array; croaks on bad input. */
+/* A header name or value for an error message: at most 64 bytes, control
+ * bytes shown as '?'. */
+static const char *
+shown(const char *p, STRLEN l, char out[68])
+{
+    STRLEN m = l > 64 ? 64 : l;
+
+    for (STRLEN i = 0; i < m; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        out[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+    out[m] = 0;
+    return out;
+}
+
+/* Status and headers of a response array; croaks on bad input. The
+ * reason phrase, the checks and the framing are the core's
+ * (core/policy.c): the plugin converts and raises the core's verdict. */
 static void
 send_head(struct ps_core *rc, AV *res)
 {
     SV **sv = av_fetch(res, 0, 0), **hs;
-    char line[96];
-    long code;
+    IV code;
     AV *h;
 
     if (sv == NULL || !SvOK(*sv) || !looks_like_number(*sv)) {
         croak("the response status is not a number");
     }
-    code = (long)SvIV(*sv);
-    if (code < 100 || code > 999) {
-        croak("the response status %ld is not a 3-digit HTTP status", code);
-    }
-    snprintf(line, sizeof(line), "%03ld %s", code, reason_of(code));
-    if (wf_response_status(rc->core, line, strlen(line)) < 0) {
-        croak("the response status %ld was refused", code);
+    code = SvIV(*sv);
+    if (wf_response_status_code(rc->core, code < 0 || code > 999 ? -1 :
+                                (int)code) < 0) {
+        croak("the response status %" IVdf " was refused: %s", code,
+              wf_http_verdict_text(wf_response_refusal(rc->core)));
     }
     hs = av_fetch(res, 1, 0);
     if (hs == NULL || !SvROK(*hs) || SvTYPE(SvRV(*hs)) != SVt_PVAV) {
@@ -325,7 +300,8 @@ send_head(struct ps_core *rc, AV *res)
         SV **k = av_fetch(h, i, 0), **v = av_fetch(h, i + 1, 0);
         STRLEN kl, vl;
         const char *kp, *vp;
-        int r;
+        char s1[68], s2[68];
+        int r, why;
 
         if (k == NULL || v == NULL || !SvOK(*k) || !SvOK(*v)) {
             croak("response header %ld is undef", (long)(i / 2));
@@ -334,43 +310,38 @@ send_head(struct ps_core *rc, AV *res)
         vp = SvPV(*v, vl);
         r = wf_response_header(rc->core, kp, kl, vp, vl);
         if (r == -EINVAL) {
-            croak("invalid response header %.*s (a name must be a token, "
-                  "a value free of CR, LF and NUL)", (int)(kl > 64 ? 64 : kl),
-                  kp);
+            why = wf_response_refusal(rc->core);
+            croak("invalid response header %s: %s (%s%s)", shown(kp, kl, s1),
+                  shown(vp, vl, s2), WF_HTTP_VERDICT_ON_NAME(why) ?
+                  "the name " : WF_HTTP_VERDICT_ON_VALUE(why) ?
+                  "the value " : "", wf_http_verdict_text(why));
         }
         if (r < 0) {
-            croak("response header %.*s: %s", (int)(kl > 64 ? 64 : kl), kp,
+            croak("response header %s: %s", shown(kp, kl, s1),
                   strerror(-r));
-        }
-        if (kl == 14 && strncasecmp(kp, "Content-Length", 14) == 0) {
-            rc->has_clen = 1;
         }
     }
 }
 
+/* An array body: its whole length is known, so the core frames it with
+ * a Content-Length (the app's own wins; none for HEAD, 204, 304 bodies,
+ * which the core does not send). */
 static void
 body_array(struct ps_core *rc, AV *body)
 {
     SSize_t top = av_len(body), i;
     STRLEN total = 0;
 
-    if (!rc->has_clen) {
-        for (i = 0; i <= top; i++) {
-            SV **e = av_fetch(body, i, 0);
-            STRLEN l = 0;
+    for (i = 0; i <= top; i++) {
+        SV **e = av_fetch(body, i, 0);
+        STRLEN l = 0;
 
-            if (e != NULL && SvOK(*e)) {
-                (void)SvPV(*e, l);
-            }
-            total += l;
+        if (e != NULL && SvOK(*e)) {
+            (void)SvPV(*e, l);
         }
-        char cl[32];
-        int l = snprintf(cl, sizeof(cl), "%zu", (size_t)total);
-        if (wf_response_header(rc->core, "Content-Length", 14, cl,
-                               (size_t)l) == 0) {
-            rc->has_clen = 1;
-        }
+        total += l;
     }
+    wf_response_length(rc->core, (uint64_t)total);
     for (i = 0; i <= top && i <= av_len(body); i++) {
         SV **e = av_fetch(body, i, 0);
 
@@ -380,8 +351,10 @@ body_array(struct ps_core *rc, AV *body)
     }
 }
 
-/* A glob (or IO::Handle) on a regular file: sendfile from its position.
- * 1 when sent, 0 to read it with getline instead. */
+/* A glob (or IO::Handle) on a regular file: the core sends it from its
+ * position (sendfile; framed as those bytes unless the app gave a
+ * Content-Length; nothing for a HEAD). 1 when sent, 0 to read it with
+ * getline instead. */
 static int
 body_file(struct ps_core *rc, SV *body)
 {
@@ -389,7 +362,7 @@ body_file(struct ps_core *rc, SV *body)
     PerlIO *pio;
     struct stat st;
     Off_t pos;
-    int fd;
+    int fd, r;
 
     if (SvROK(body) && isGV_with_GP(SvRV(body))) {
         io = GvIO((GV *)SvRV(body));
@@ -408,24 +381,19 @@ body_file(struct ps_core *rc, SV *body)
     if (pos < 0) {
         pos = 0;
     }
-    if (!rc->has_clen) {
-        char b[32];
-        int l = snprintf(b, sizeof(b), "%lld",
-                         (long long)(st.st_size > pos ? st.st_size - pos : 0));
-        if (wf_response_header(rc->core, "Content-Length", 14, b,
-                               (size_t)l) == 0) {
-            rc->has_clen = 1;
-        }
+    if (pos >= st.st_size) {
+        /* nothing left: an empty body, framed by the core */
+        wf_response_length(rc->core, 0);
+        return 1;
     }
-    while (pos < st.st_size && !rc->client_gone) {
-        ssize_t w = wf_sendfile(rc->core, fd, pos,
-                                (size_t)(st.st_size - pos));
-        if (w <= 0) {
-            rc->client_gone = 1;
-            rc->err = w < 0 ? (int)-w : EIO;
-            break;
-        }
-        pos += w;
+    r = wf_response_file(rc->core, fd, (off_t)pos,
+                         (size_t)(st.st_size - pos));
+    if (r < 0) {
+        /* -EIO: the file shrank (the core logged it); else the client
+         * is gone */
+        rc->client_gone = 1;
+        rc->err = -r;
+    } else {
         rc->chunks++;
     }
     return 1;
@@ -669,7 +637,7 @@ psgi_handle(struct wf_core *c)
     }
     rc->gen++;
     rc->active = 1;
-    rc->client_gone = rc->has_clen = rc->responded = rc->closed = 0;
+    rc->client_gone = rc->responded = rc->closed = 0;
     rc->err = 0;
     rc->chunks = 0;
 

@@ -42,7 +42,6 @@ struct ps_core {
     uint32_t gen;           /* bumps at the start and the end of a request */
     unsigned active : 1;    /* inside handle() */
     unsigned client_gone : 1;
-    unsigned has_clen : 1;  /* the app gave Content-Length */
     unsigned responded : 1; /* the responder was called */
     unsigned closed : 1;    /* the response is complete (writer closed) */
     int err;                /* errno of the failed write, or 0 */

@@ -3,6 +3,12 @@ use strict;
 use warnings;
 
 my %routes;
+
+sub rss_kb {
+    open(my $f, '<', '/proc/self/status') or return 0;
+    while (<$f>) { return $1 if /^VmRSS:\s+(\d+)/ }
+    return 0;
+}
 my $SELF = __FILE__;
 
 sub body_of {
@@ -51,6 +57,25 @@ our $closed = 0;
         $in->read($b2, 2, 1);
         [200, [], ["$b1|$all|$b2"]];
     },
+    '/digest' => sub {
+        # reads the body in 4 KiB steps, then seeks about in it; says how
+        # much the worker's memory grew meanwhile
+        my $env = shift;
+        my $in = $env->{'psgi.input'};
+        require Digest::MD5;
+        my $rss0 = rss_kb();
+        my ($md5, $n, $buf) = (Digest::MD5->new, 0, '');
+        while (my $got = $in->read($buf, 4096)) { $md5->add($buf); $n += $got }
+        my $grew = rss_kb() - $rss0;
+        my @out = ($n, $md5->hexdigest, $grew);
+        for my $s ([0, 0, 16], [-10, 2, 10], [5000, 0, 5], [-3, 1, 3]) {
+            $in->seek($s->[0], $s->[1]) or die "seek @$s failed";
+            my $b = '';
+            $in->read($b, $s->[2]);
+            push @out, unpack('H*', $b) . '@' . $in->tell;
+        }
+        [200, ['Content-Type' => 'text/plain'], [join(' ', @out)]];
+    },
     '/errors' => sub {
         my $env = shift;
         $env->{'psgi.errors'}->print("psgi-errors-line one\npsgi-errors-");
@@ -66,6 +91,29 @@ our $closed = 0;
     '/file' => sub {
         open(my $fh, '<', $SELF) or die "$SELF: $!";
         [200, ['Content-Type' => 'text/plain'], $fh];
+    },
+    '/file-tail' => sub {
+        # a handle read past its start: sent from its position
+        open(my $fh, '<', $SELF) or die "$SELF: $!";
+        my $skip = <$fh>;
+        [200, ['Content-Type' => 'text/plain'], $fh];
+    },
+    '/file-end' => sub {
+        open(my $fh, '<', $SELF) or die "$SELF: $!";
+        seek($fh, 0, 2);
+        [200, ['Content-Type' => 'text/plain'], $fh];
+    },
+    '/delayed-file' => sub {
+        return sub {
+            open(my $fh, '<', $SELF) or die "$SELF: $!";
+            $_[0]->([200, ['Content-Type' => 'text/plain'], $fh]);
+        };
+    },
+    '/badheader' => sub {
+        my $env = shift;
+        my %h = (name => ['Bad Name' => 'x'], value => ['X-V' => "a\r\nb"],
+                 te => ['Transfer-Encoding' => 'chunked']);
+        [200, $h{ $env->{QUERY_STRING} }, ['never']];
     },
     '/delayed' => sub {
         return sub {

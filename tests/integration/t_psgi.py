@@ -99,6 +99,43 @@ def test_input_streams_chunked_bodies_and_seeks():
         assert r.body == b"abc|abcdefgh|xbc", r
 
 
+def digest_check(srv, body):
+    """POST body to /digest: the app reads it in 4 KiB steps and seeks
+    about; returns how many kB the worker grew while it read."""
+    import hashlib
+    r = request(srv.port, "POST", "/digest", body=body)
+    assert r.status == 200, (r, srv.log()[-2000:])
+    n, md5, grew, first, last, mid, back = r.body.decode().split()
+    assert int(n) == len(body) and md5 == hashlib.md5(body).hexdigest(), \
+        r.body
+    assert first == body[:16].hex() + "@16", first
+    assert last == body[-10:].hex() + "@%d" % len(body), last
+    assert mid == body[5000:5005].hex() + "@5005", mid
+    assert back == body[5002:5005].hex() + "@5005", back
+    return int(grew)
+
+
+def test_input_reads_the_cores_post_buffered_body():
+    # --post-buffering 4096: a 24 MB body goes to the core's temp file
+    # before the app runs; psgi.input reads from there and keeps only a
+    # window (seek backwards rewinds the core's copy), so the worker does
+    # not grow by the body's size; without post-buffering the same reads
+    # and seeks work from memory (everything read is kept)
+    body = os.urandom(1 << 20) * 24
+    with server("--post-buffering", "4096") as srv:
+        grew = digest_check(srv, body)
+        assert grew < 8 * 1024, "the worker grew %d kB" % grew
+        # a body below the limit (in the core's memory), and an empty one
+        digest_check(srv, body[:6000])
+        r = request(srv.port, "POST", "/seek", body=b"abcdefgh")
+        assert r.body == b"abc|abcdefgh|xbc", r
+        r = request(srv.port, "POST", "/echo", body=b"")
+        assert r.status == 200 and r.body == b"", r
+    with server() as srv:
+        grew = digest_check(srv, body[:3 << 20])
+        assert grew >= 2 * 1024, "kept in memory, yet %d kB" % grew
+
+
 def test_errors_go_to_the_log_line_by_line():
     with server() as srv:
         assert get(srv, "/errors").body == b"logged"
@@ -136,6 +173,75 @@ def test_real_file_body_goes_out_whole():
             want = f.read()
         assert r.status == 200 and r.body == want, r
         assert r.header("content-length") == str(len(want))
+
+
+def test_real_file_from_its_position_and_at_its_end():
+    with server() as srv:
+        with open(ENV, "rb") as f:
+            want = f.read()
+        r = get(srv, "/file-tail")
+        tail = want[want.index(b"\n") + 1:]
+        assert r.status == 200 and r.body == tail, r
+        assert r.header("content-length") == str(len(tail))
+        r = get(srv, "/file-end")
+        assert r.status == 200 and r.body == b"", r
+        assert r.header("content-length") == "0", r.headers
+        r = get(srv, "/delayed-file")
+        assert r.status == 200 and r.body == want, r
+
+
+def test_head_on_every_response_form():
+    # HEAD then GET of each form on one keep-alive connection: the HEAD
+    # has the GET's head (its Content-Length when the GET has one) and no
+    # body, and the connection goes on (a HEAD of a real file was a
+    # "client gone" and a close)
+    forms = ("/hello", "/lines", "/file", "/file-tail", "/delayed",
+             "/delayed-file", "/stream", "/status?c=404", "/status?c=204",
+             "/status?c=304")
+    with server() as srv:
+        s = srv.connect()
+        rd = Reader(s)
+        for path in forms:
+            s.sendall(("HEAD %s HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET %s HTTP/1.1\r\nHost: x\r\n\r\n"
+                       % (path, path)).encode())
+            h = rd.response(head=True)
+            g = rd.response()
+            assert h.status == g.status, (path, h, g)
+            assert h.body == b"", (path, h)
+            hl, gl = h.header("content-length"), g.header("content-length")
+            if g.status in (204, 304):
+                assert hl is None and gl is None and g.body == b"", \
+                    (path, h.headers, g)
+            else:
+                assert gl == str(len(g.body)) or \
+                    g.header("transfer-encoding") == "chunked", (path, g)
+                assert hl is None or hl == str(len(g.body)), \
+                    (path, h.headers, len(g.body))
+            assert h.header("content-type") == g.header("content-type"), \
+                (path, h.headers, g.headers)
+        assert not rd.eof(0.3), "the connection closed after the HEADs"
+        s.close()
+        assert "client gone" not in srv.log(), srv.log()[-2000:]
+
+
+def test_bad_statuses_and_headers_are_the_cores_verdict():
+    with server() as srv:
+        for q, want in (("name", "the name is not an HTTP token"),
+                        ("value", "the value contains CR, LF"),
+                        ("te", "Transfer-Encoding is hop-by-hop")):
+            r = get(srv, "/badheader?" + q)
+            assert r.status == 500, (q, r)
+            srv.expect_log(want)
+        for code, want in (("100", "a 1xx status is interim"),
+                           ("1000", "want three digits")):
+            r = get(srv, "/status?c=" + code)
+            assert r.status == 500, (code, r)
+            srv.expect_log(want)
+        r = get(srv, "/status?c=599")
+        assert r.status == 599 and r.reason == "Unknown", r
+        r = get(srv, "/status?c=413")
+        assert r.reason == "Content Too Large", r
 
 
 def test_delayed_and_streaming_responses():
