@@ -367,6 +367,9 @@ reaped(pid_t pid, int status, int stopping)
 {
     unsigned i;
 
+    if (wf__stats_reaped(pid, status, stopping)) {
+        return;
+    }
     for (i = 0; i < nslots; i++) {
         struct wf__slot *s = &slots[i];
         struct wid *w;
@@ -634,6 +637,7 @@ wf__master_run(unsigned nworkers)
             }
         }
         step_replacements();
+        wf__stats_master_tick();
         check_harakiri(now);
         check_draining(now);
         check_idle(now);
@@ -654,6 +658,7 @@ wf__master_run(unsigned nworkers)
             }
         }
     }
+    wf__stats_master_stop();
     munmap(slots, nslots * sizeof(*slots));
     free(wids);
     free(touch_mtime);

@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1042,12 +1043,46 @@ server_run(pid_t master)
     }
 }
 
+/* The stats server process: its pid (0: none), when it started, when the
+ * next one is due after a death (0: not due). Master context. */
+static pid_t server_pid;
+static int64_t server_born, server_due;
+static unsigned server_fails;
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Fork the stats server. 0, or -1 (logged). Master context. */
+static int
+server_spawn(void)
+{
+    pid_t pid, master = getpid();
+
+    pid = fork();
+    if (pid == 0) {
+        server_run(master);
+        _exit(0);
+    }
+    if (pid < 0) {
+        wf_log_errno("--stats: fork()");
+        return -1;
+    }
+    server_pid = pid;
+    server_born = mono_ms();
+    return 0;
+}
+
 /* See stats.h. */
 void
 wf__stats_master_start(struct wf__slot *slots, unsigned nslots)
 {
     unsigned ncores = wf_ncores();
-    pid_t pid, master = getpid();
 
     if (listen_fd < 0) {
         return;
@@ -1064,16 +1099,77 @@ wf__stats_master_start(struct wf__slot *slots, unsigned nslots)
     sb->nslots = nslots;
     sb->ncores = ncores;
     sb_slots = slots;
-    pid = fork();
-    if (pid == 0) {
-        server_run(master);
-        _exit(0);
-    }
-    if (pid < 0) {
-        wf_log_errno("--stats: fork()");
+    if (server_spawn() < 0) {
+        server_due = mono_ms() + 1000;
         return;
     }
-    wf_log(WF_LOG_INFO, "stats server on %s (pid %d)%s", cfg.addr, (int)pid,
-           cfg.prometheus ? ", Prometheus format" :
+    wf_log(WF_LOG_INFO, "stats server on %s (pid %d)%s", cfg.addr,
+           (int)server_pid, cfg.prometheus ? ", Prometheus format" :
            cfg.http ? ", over HTTP (/metrics: Prometheus)" : "");
+}
+
+/* See stats.h. */
+int
+wf__stats_reaped(pid_t pid, int status, int stopping)
+{
+    int64_t life;
+
+    if (pid <= 0 || pid != server_pid) {
+        return 0;
+    }
+    server_pid = 0;
+    if (stopping) {
+        return 1;
+    }
+    life = mono_ms() - server_born;
+    /* the master restarts it; one that dies at once is retried later
+     * and later (1, 2, 4 ... 32 s), not in a fork loop */
+    if (life < 2000) {
+        server_fails++;
+    } else {
+        server_fails = 0;
+    }
+    server_due = mono_ms() + (server_fails == 0 ? 0 :
+        1000LL << (server_fails - 1 < 5 ? server_fails - 1 : 5));
+    if (WIFSIGNALED(status)) {
+        wf_log(WF_LOG_ERROR, "stats server (pid %d) killed by signal %d "
+               "(%s); restarting it%s", (int)pid, WTERMSIG(status),
+               strsignal(WTERMSIG(status)), server_fails ? " later" : "");
+    } else {
+        wf_log(WF_LOG_ERROR, "stats server (pid %d) exited with status %d; "
+               "restarting it%s", (int)pid, WEXITSTATUS(status),
+               server_fails ? " later" : "");
+    }
+    return 1;
+}
+
+/* See stats.h. */
+void
+wf__stats_master_tick(void)
+{
+    if (server_due == 0 || sb == NULL || mono_ms() < server_due) {
+        return;
+    }
+    server_due = 0;
+    if (server_spawn() < 0) {
+        server_due = mono_ms() + 1000;
+        return;
+    }
+    wf_log(WF_LOG_INFO, "stats server restarted on %s (pid %d)", cfg.addr,
+           (int)server_pid);
+}
+
+/* See stats.h. */
+void
+wf__stats_master_stop(void)
+{
+    int status;
+
+    server_due = 0;
+    if (server_pid > 0) {
+        kill(server_pid, SIGTERM);
+        while (waitpid(server_pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        server_pid = 0;
+    }
 }

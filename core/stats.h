@@ -9,6 +9,8 @@
 #ifndef WEFT_CORE_STATS_H
 #define WEFT_CORE_STATS_H
 
+#include <sys/types.h>
+
 #include <weft/plugin.h>
 
 struct wf__core;
@@ -23,6 +25,18 @@ extern const struct wf_option wf__log_options[];
 /* Master, once the workers' slots are mapped (before the first fork):
  * maps the per-core scoreboard and starts the stats server process. */
 void wf__stats_master_start(struct wf__slot *slots, unsigned nslots);
+
+/* Master: a child exited. 1 when it was the stats server (logged; the
+ * next wf__stats_master_tick() starts a new one unless stopping), else 0. */
+int wf__stats_reaped(pid_t pid, int status, int stopping);
+
+/* Master, every turn of its loop while not stopping: restarts the stats
+ * server when one is due (at once after a death, later and later when it
+ * keeps dying at start). */
+void wf__stats_master_tick(void);
+
+/* Master, when it ends: stops the stats server and reaps it. */
+void wf__stats_master_stop(void);
 
 /* Worker, when loop L is made: the first loop of the worker takes its
  * part of the scoreboard (zeroed) and counts the (re)spawn; every loop's

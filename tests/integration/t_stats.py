@@ -354,6 +354,28 @@ def test_stats_on_a_unix_socket_and_case_10_shape():
         assert sum(w["requests"] for w in dd["workers"]) == 1
 
 
+def test_the_master_restarts_a_dead_stats_server():
+    with stats_server() as srv:
+        addr = ("127.0.0.1", srv.sport)
+        log = srv.expect_log("stats server on ")
+        pid = int(re.search(r"stats server on \S+ \(pid (\d+)\)",
+                            log).group(1))
+        assert stats(addr)["workers"], "the first server answers"
+        os.kill(pid, 9)
+        log = srv.expect_log("stats server restarted on ", 10)
+        assert "stats server (pid %d) killed by signal 9" % pid in log, log
+        pid2 = int(re.search(r"stats server restarted on \S+ \(pid "
+                             r"(\d+)\)", log).group(1))
+        assert pid2 != pid
+        assert request(srv.port, "GET", "/").status == 200
+        dd = settled(addr, 1)
+        check_uwsgi_shape(dd, 1)
+        # a stopping master takes it along
+        srv.stop()
+        assert not os.path.exists("/proc/%d" % pid2) or \
+            open("/proc/%d/stat" % pid2).read().split()[2] == "Z"
+
+
 def test_a_bad_stats_address_stops_the_start():
     r = weftest.run_weft("--stats", "127.0.0.1:99999", http_socket=True,
                          timeout=30)
