@@ -226,6 +226,8 @@ struct wf__resp {
     size_t hlen, hcap;
     char *obuf;             /* body held back until we know its length */
     size_t olen, ocap;
+    char *wire;             /* a composed head (wf__resp_compose) */
+    size_t wlen, wcap;
     int64_t content_length; /* given by the app, or -1 */
     int64_t length_hint;    /* wf_response_length(), or -1 */
     int refusal;            /* enum wf_http_verdict of the last -EINVAL */
@@ -485,6 +487,19 @@ void wf__resp_finish(struct wf__core *c, int status);
 void wf__resp_flush(struct wf__core *c);
 /* A complete error response from the loop (bad request). */
 void wf__resp_send_error(struct wf__conn *k, int code);
+/*
+ * The head of c's response for a body of body_len bytes, composed by the
+ * one set of rules every response follows (status line, the headers given
+ * with wf_response_header, Content-Length, Connection), into
+ * c->resp.wire[0..wlen), followed by body[0..blen) when the response has
+ * a body (a short error text; counted as sent). For a sender that never
+ * waits inside the core (static files, core/static.c): it sends the wire
+ * bytes itself, non-blocking, then its file. Marks the head sent. Returns
+ * 0, -EINVAL (no status, or the head went out already), -ENOMEM. Loop
+ * context, the core's request.
+ */
+int wf__resp_compose(struct wf__core *c, uint64_t body_len, const char *body,
+                     size_t blen);
 const char *wf__http_reason(int code);
 
 /* body.c */

@@ -520,6 +520,7 @@ wf__loop_free(struct wf__loop *L)
         free(L->cores[i].waits);
         free(L->cores[i].resp.hbuf);
         free(L->cores[i].resp.obuf);
+        free(L->cores[i].resp.wire);
     }
     free(L->heap);
     free(L->cores);

@@ -55,6 +55,7 @@ wf__resp_init(struct wf__core *c)
     r->app_connection_close = 0;
     r->continue_sent = 0;
     r->broken = 0;
+    r->wlen = 0;
 }
 
 /*
@@ -278,19 +279,20 @@ bodiless_status(const char *status)
 }
 
 /*
- * Send the head, then body[0..n) iovecs. final: the whole body is in the
- * iovecs, so its length is known.
+ * Compose the head: the status line into line[192], the framing and
+ * connection headers (and the blank line) into extra[128]; iov[0..3) gets
+ * line, the app's headers and extra. The framing is decided here, for
+ * every language and for static files: final says the whole body is
+ * body_len bytes. Marks the head sent. Returns the iovecs filled.
  */
 static int
-send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
-          size_t body_len)
+compose_head(struct wf__core *c, int final, size_t body_len, char *line,
+             char *extra, struct iovec *iov)
 {
     struct wf__resp *r = &c->resp;
-    char line[192], extra[128];
-    struct iovec iov[8];
     size_t plen = 8, elen = 0;
     const char *proto = "HTTP/1.1";
-    int n = 0, i, http = c->conn->lsn->proto == WF_PROTO_HTTP;
+    int n = 0, http = c->conn->lsn->proto == WF_PROTO_HTTP;
 
     if (!http) {
         size_t l;
@@ -318,7 +320,7 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
          * 8.6: never in a 204; a 304's would be the 200's, not this) */
         if (!r->no_body || (c->conn->req.is_head &&
                             !bodiless_status(r->status))) {
-            elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
+            elen += (size_t)snprintf(extra + elen, 128 - elen,
                                      "Content-Length: %lld\r\n",
                                      (long long)r->length_hint);
         }
@@ -327,15 +329,15 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
     } else if (r->no_body) {
         if (final && c->conn->req.is_head && body_len > 0 &&
             !bodiless_status(r->status)) {
-            elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
+            elen += (size_t)snprintf(extra + elen, 128 - elen,
                                      "Content-Length: %zu\r\n", body_len);
         }
     } else if (final) {
-        elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
+        elen += (size_t)snprintf(extra + elen, 128 - elen,
                                  "Content-Length: %zu\r\n", body_len);
     } else if (c->conn->req.http_minor >= 1) {
         r->chunked = 1;
-        elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
+        elen += (size_t)snprintf(extra + elen, 128 - elen,
                                  "Transfer-Encoding: chunked\r\n");
     } else {
         r->close = 1;
@@ -344,10 +346,10 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
         /* the uwsgi protocol: a raw response ended by closing */
         r->close = 1;
     } else if (r->close && !r->app_connection_close) {
-        elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
+        elen += (size_t)snprintf(extra + elen, 128 - elen,
                                  "Connection: close\r\n");
     } else if (!r->close && c->conn->req.http_minor == 0) {
-        elen += (size_t)snprintf(extra + elen, sizeof(extra) - elen,
+        elen += (size_t)snprintf(extra + elen, 128 - elen,
                                  "Connection: keep-alive\r\n");
     }
     memcpy(extra + elen, "\r\n", 2);
@@ -357,8 +359,8 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
     {
         size_t sl = strnlen(r->status, sizeof(r->status));
 
-        if (plen + sl + 3 > sizeof(line)) {
-            sl = sizeof(line) - plen - 3;
+        if (plen + sl + 3 > 192) {
+            sl = 192 - plen - 3;
         }
         memcpy(line, proto, plen);
         line[plen] = ' ';
@@ -374,6 +376,23 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
     iov[n].iov_base = extra;
     iov[n++].iov_len = elen;
     r->head_sent = 1;
+    return n;
+}
+
+/*
+ * Send the head, then body[0..n) iovecs. final: the whole body is in the
+ * iovecs, so its length is known.
+ */
+static int
+send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
+          size_t body_len)
+{
+    struct wf__resp *r = &c->resp;
+    char line[192], extra[128];
+    struct iovec iov[8];
+    int n, i;
+
+    n = compose_head(c, final, body_len, line, extra, iov);
     if (r->no_body) {
         nbody = 0;
     }
@@ -384,6 +403,53 @@ send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
         r->sent += body_len;
     }
     return send_all(c, iov, n);
+}
+
+/* See internal.h. */
+int
+wf__resp_compose(struct wf__core *c, uint64_t body_len, const char *body,
+                 size_t blen)
+{
+    struct wf__resp *r = &c->resp;
+    char line[192], extra[128];
+    struct iovec iov[3];
+    size_t need, at = 0;
+    int n, i;
+
+    if (r->head_sent || !r->status_set || body_len > INT64_MAX) {
+        return -EINVAL;
+    }
+    if (r->content_length < 0 && r->length_hint < 0) {
+        r->length_hint = (int64_t)body_len;
+    }
+    n = compose_head(c, 1, (size_t)body_len, line, extra, iov);
+    if (r->no_body) {
+        blen = 0;
+    }
+    need = blen;
+    for (i = 0; i < n; i++) {
+        need += iov[i].iov_len;
+    }
+    if (need > r->wcap) {
+        char *nb = realloc(r->wire, need);
+
+        if (nb == NULL) {
+            return -ENOMEM;
+        }
+        r->wire = nb;
+        r->wcap = need;
+    }
+    for (i = 0; i < n; i++) {
+        memcpy(r->wire + at, iov[i].iov_base, iov[i].iov_len);
+        at += iov[i].iov_len;
+    }
+    if (blen > 0) {
+        memcpy(r->wire + at, body, blen);
+        at += blen;
+        r->sent += blen;
+    }
+    r->wlen = at;
+    return 0;
 }
 
 /* The body length the response will announce: the app's Content-Length,

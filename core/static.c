@@ -49,26 +49,51 @@
 /* ------------------------------------------------------------ options */
 
 static struct {
-    struct wf_strlist maps, maps2, check, index, skip_ext, expires_type,
-                      expires, gzip, safe;
-    int gzip_all;
+    struct wf_strlist maps, maps2, check, index, skip_ext, gzip, gzip_dir,
+                      gzip_ext, safe, mimefiles;
+    /* the --static-expires* families, in uWSGI's order (enum exp_on) */
+    struct wf_strlist exp[8];
+    int gzip_all, check_docroot;
     long offload_threads;
-    char *mimefile;
+    char *serve_mode;
 } cfg;
+
+/* What a --static-expires* rule matches: uWSGI's order, in which the
+ * first rule that matches gives the Expires header. Each has an -mtime
+ * twin (the file's mtime + SECS instead of now + SECS). */
+enum exp_on {
+    EXP_FILE, EXP_FILE_MTIME,       /* --static-expires: the file's path */
+    EXP_PATH, EXP_PATH_MTIME,       /* --static-expires-path-info */
+    EXP_URI, EXP_URI_MTIME,         /* --static-expires-uri: REQUEST_URI */
+    EXP_TYPE, EXP_TYPE_MTIME,       /* --static-expires-type */
+};
+
+static const char *const exp_opt[8] = {
+    "static-expires", "static-expires-mtime", "static-expires-path-info",
+    "static-expires-path-info-mtime", "static-expires-uri",
+    "static-expires-uri-mtime", "static-expires-type",
+    "static-expires-type-mtime",
+};
+
+/* --file-serve-mode: send the file, or hand it to the front server. */
+enum serve_mode { SERVE_SEND, SERVE_ACCEL, SERVE_XSENDFILE };
+static enum serve_mode serve_mode;
 
 /* One static root: a --static-map, --static-map2 or --check-static. */
 struct root {
     char *prefix;           /* URL prefix ("" for --check-static) */
     size_t plen;
-    char *dir;              /* real path of the directory */
+    char *dir;              /* real path of the directory (or file) */
     size_t dlen;
     int keep_prefix;        /* --static-map2: the prefix stays in the path */
     int check;              /* --check-static: misses go to the app */
+    int is_file;            /* --static-map /URL=FILE: that file */
 };
 
 struct expire {
-    char *mime;             /* --static-expires-type, or NULL */
-    regex_t re;             /* --static-expires */
+    enum exp_on on;
+    char *mime;             /* EXP_TYPE*, else NULL */
+    regex_t re;             /* the others */
     long secs;
 };
 
@@ -85,6 +110,7 @@ static int configured;
 struct mime {
     char ext[16];
     const char *type;
+    int owns;               /* type was strdup()ed for this entry */
 };
 static struct mime *mimes;
 static size_t nmimes;
@@ -115,60 +141,95 @@ mime_cmp(const void *a, const void *b)
                   ((const struct mime *)b)->ext);
 }
 
-/* Read /etc/mime.types (or --mimefile) once; the built-in table when it
- * cannot be read. Master context, at start-up. */
+/* Read one mime.types file into the table. */
+static void
+read_mimes(const char *path, size_t *cap)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    size_t i;
+
+    if (f == NULL) {
+        wf_log(WF_LOG_INFO, "static files: %s: %s", path, strerror(errno));
+        return;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *save = NULL, *type, *ext, *t;
+
+        if (line[0] == '#') {
+            continue;
+        }
+        type = strtok_r(line, " \t\r\n", &save);
+        if (type == NULL || strchr(type, '/') == NULL) {
+            continue;
+        }
+        t = NULL;
+        while ((ext = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
+            int owns = 0;
+
+            if (strlen(ext) >= sizeof(mimes->ext)) {
+                continue;
+            }
+            if (t == NULL) {
+                if ((t = strdup(type)) == NULL) {
+                    break;
+                }
+                owns = 1;
+            }
+            if (nmimes == *cap) {
+                struct mime *n;
+
+                *cap = *cap ? *cap * 2 : 1024;
+                n = realloc(mimes, *cap * sizeof(*mimes));
+                if (n == NULL) {
+                    if (owns) {
+                        free(t);
+                    }
+                    break;
+                }
+                mimes = n;
+            }
+            for (i = 0; ext[i]; i++) {
+                mimes[nmimes].ext[i] = (char)tolower((unsigned char)ext[i]);
+            }
+            mimes[nmimes].ext[i] = '\0';
+            mimes[nmimes].owns = owns;
+            mimes[nmimes++].type = t;
+        }
+    }
+    fclose(f);
+}
+
+/* Read the --mimefile files (default /etc/mime.types) once the options
+ * are known (again when one is added); the built-in table when none can
+ * be read. Master context, at start-up. */
 static void
 load_mimes(void)
 {
-    const char *path = cfg.mimefile ? cfg.mimefile : "/etc/mime.types";
-    FILE *f = fopen(path, "r");
-    char line[1024];
+    static size_t loaded_for = (size_t)-1;
     size_t cap = 0, i;
 
-    if (mimes != NULL) {
+    if (loaded_for == cfg.mimefiles.n) {
         return;
     }
-    if (f != NULL) {
-        while (fgets(line, sizeof(line), f) != NULL) {
-            char *save = NULL, *type, *ext, *t;
-
-            if (line[0] == '#') {
-                continue;
-            }
-            type = strtok_r(line, " \t\r\n", &save);
-            if (type == NULL || strchr(type, '/') == NULL) {
-                continue;
-            }
-            t = NULL;
-            while ((ext = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
-                if (strlen(ext) >= sizeof(mimes->ext)) {
-                    continue;
-                }
-                if (t == NULL && (t = strdup(type)) == NULL) {
-                    break;
-                }
-                if (nmimes == cap) {
-                    struct mime *n;
-
-                    cap = cap ? cap * 2 : 1024;
-                    n = realloc(mimes, cap * sizeof(*mimes));
-                    if (n == NULL) {
-                        break;
-                    }
-                    mimes = n;
-                }
-                for (i = 0; ext[i]; i++) {
-                    mimes[nmimes].ext[i] = (char)tolower((unsigned char)ext[i]);
-                }
-                mimes[nmimes].ext[i] = '\0';
-                mimes[nmimes++].type = t;
-            }
+    loaded_for = cfg.mimefiles.n;
+    for (i = 0; i < nmimes; i++) {
+        if (mimes[i].owns) {
+            free((char *)mimes[i].type);
         }
-        fclose(f);
+    }
+    free(mimes);
+    mimes = NULL;
+    nmimes = 0;
+    if (cfg.mimefiles.n == 0) {
+        read_mimes("/etc/mime.types", &cap);
+    }
+    for (i = 0; i < cfg.mimefiles.n; i++) {
+        read_mimes(cfg.mimefiles.v[i], &cap);
     }
     if (nmimes == 0) {
-        wf_log(WF_LOG_INFO, "static files: %s not readable; using weft's "
-               "built-in list of %zu content types", path,
+        wf_log(WF_LOG_INFO, "static files: no mime.types file readable; "
+               "using weft's built-in list of %zu content types",
                sizeof(builtin_mimes) / sizeof(*builtin_mimes));
         free(mimes);
         mimes = malloc(sizeof(builtin_mimes));
@@ -240,13 +301,27 @@ add_root(const char *opt, const char *spec, int keep, int check,
 {
     const char *eq = check ? NULL : strchr(spec, '=');
     struct root *n, *r;
-    char *dir;
+    char *dir = NULL;
+    int is_file = 0;
 
     if (!check && (eq == NULL || spec[0] != '/' || eq[1] == '\0')) {
-        return wf_err_set(err, "--%s %s: give /url=directory", opt, spec);
+        return wf_err_set(err, "--%s %s: give /url=directory%s", opt, spec,
+                          keep ? "" : " (or /url=file)");
     }
-    dir = real_dir(opt, check ? spec : eq + 1, err);
-    if (dir == NULL) {
+    if (!check && !keep) {
+        /* uWSGI: "map mountpoint to static directory (or file)" */
+        struct stat st;
+        char *f = realpath(eq + 1, NULL);
+
+        if (f != NULL && stat(f, &st) == 0 && S_ISREG(st.st_mode)) {
+            is_file = 1;
+            dir = f;
+        } else {
+            free(f);
+        }
+    }
+    if (dir == NULL && (dir = real_dir(opt, check ? spec : eq + 1, err)) ==
+        NULL) {
         return -1;
     }
     n = realloc(roots, (nroots + 1) * sizeof(*roots));
@@ -272,13 +347,15 @@ add_root(const char *opt, const char *spec, int keep, int check,
     }
     r->keep_prefix = keep;
     r->check = check;
+    r->is_file = is_file;
     return 0;
 }
 
 static int
-add_expire(const char *opt, const char *spec, int by_type,
-           struct wf_err *err)
+add_expire(enum exp_on on, const char *spec, struct wf_err *err)
 {
+    const char *opt = exp_opt[on];
+    int by_type = on == EXP_TYPE || on == EXP_TYPE_MTIME;
     const char *eq = strrchr(spec, '=');
     struct expire *n, *e;
     char *end, *pat;
@@ -299,13 +376,14 @@ add_expire(const char *opt, const char *spec, int by_type,
     }
     expires = n;
     e = &expires[nexpires];
+    e->on = on;
     e->secs = secs;
     e->mime = NULL;
     pat = strndup(spec, (size_t)(eq - spec));
     if (pat == NULL) {
         return wf_err_set(err, "--%s: out of memory", opt);
     }
-    if (by_type) {
+    if (on == EXP_TYPE || on == EXP_TYPE_MTIME) {
         e->mime = pat;
     } else {
         int rc = regcomp(&e->re, pat, REG_EXTENDED | REG_NOSUB);
@@ -320,6 +398,42 @@ add_expire(const char *opt, const char *spec, int by_type,
     return 0;
 }
 
+/* Root a goes before root b: --check-static first (in the order given,
+ * as uWSGI tries them), then the maps, the longest prefix first (in the
+ * order given among equal ones). */
+static int
+root_before(const struct root *a, const struct root *b)
+{
+    if (a->check != b->check) {
+        return a->check;
+    }
+    return !a->check && a->plen > b->plen;
+}
+
+static int
+set_serve_mode(struct wf_err *err)
+{
+    const char *v = cfg.serve_mode;
+
+    serve_mode = SERVE_SEND;
+    if (v == NULL) {
+        return 0;
+    }
+    /* uWSGI's spellings (core/uwsgi.c, uwsgi_opt_fileserve_mode) */
+    if (strcasecmp(v, "x-accel-redirect") == 0 ||
+        strcasecmp(v, "xaccelredirect") == 0 || strcasecmp(v, "nginx") == 0) {
+        serve_mode = SERVE_ACCEL;
+    } else if (strcasecmp(v, "x-sendfile") == 0 ||
+               strcasecmp(v, "xsendfile") == 0) {
+        serve_mode = SERVE_XSENDFILE;
+    } else {
+        return wf_err_set(err, "--file-serve-mode %s: give x-accel-redirect "
+                          "(nginx) or x-sendfile (Apache); without it weft "
+                          "sends the file itself", v);
+    }
+    return 0;
+}
+
 /*
  * Rebuild the static configuration from the options given so far (each
  * static option's on_set calls it; the lists are small). Master context,
@@ -331,7 +445,8 @@ prepare(const struct wf_option *opt, const char *value, struct wf_err *err)
     size_t i;
 
     (void)value;
-    if (strcmp(opt->name, "offload-threads") == 0) {
+    if (strcmp(opt->name, "offload-threads") == 0 ||
+        strcmp(opt->name, "offload-thread") == 0) {
         if (cfg.offload_threads > 0) {
             wf_log(WF_LOG_INFO, "--offload-threads %ld: accepted and not "
                    "needed; weft sends static files from the async cores "
@@ -369,6 +484,14 @@ prepare(const struct wf_option *opt, const char *value, struct wf_err *err)
     safe = NULL;
     nsafe = 0;
 
+    if (set_serve_mode(err) < 0) {
+        return -1;
+    }
+    for (i = 0; i < cfg.check.n; i++) {
+        if (add_root("check-static", cfg.check.v[i], 0, 1, err) < 0) {
+            return -1;
+        }
+    }
     for (i = 0; i < cfg.maps.n; i++) {
         if (add_root("static-map", cfg.maps.v[i], 0, 0, err) < 0) {
             return -1;
@@ -379,20 +502,24 @@ prepare(const struct wf_option *opt, const char *value, struct wf_err *err)
             return -1;
         }
     }
-    for (i = 0; i < cfg.check.n; i++) {
-        if (add_root("check-static", cfg.check.v[i], 0, 1, err) < 0) {
-            return -1;
+    /* a stable insertion sort: the order in which roots are tried */
+    for (i = 1; i < nroots; i++) {
+        struct root r = roots[i];
+        size_t j = i;
+
+        while (j > 0 && root_before(&r, &roots[j - 1])) {
+            roots[j] = roots[j - 1];
+            j--;
         }
+        roots[j] = r;
     }
-    for (i = 0; i < cfg.expires_type.n; i++) {
-        if (add_expire("static-expires-type", cfg.expires_type.v[i], 1,
-                       err) < 0) {
-            return -1;
-        }
-    }
-    for (i = 0; i < cfg.expires.n; i++) {
-        if (add_expire("static-expires", cfg.expires.v[i], 0, err) < 0) {
-            return -1;
+    for (i = 0; i < 8; i++) {
+        size_t k;
+
+        for (k = 0; k < cfg.exp[i].n; k++) {
+            if (add_expire((enum exp_on)i, cfg.exp[i].v[k], err) < 0) {
+                return -1;
+            }
         }
     }
     if (cfg.gzip.n > 0) {
@@ -422,51 +549,100 @@ prepare(const struct wf_option *opt, const char *value, struct wf_err *err)
             nsafe++;
         }
     }
-    configured = nroots > 0;
+    configured = nroots > 0 || cfg.check_docroot;
     if (configured) {
         load_mimes();
     }
     return 0;
 }
 
+/* Is any gzip option on? */
+#define GZIP_ON() (cfg.gzip_all || ngzips > 0 || cfg.gzip_dir.n > 0 || \
+                   cfg.gzip_ext.n > 0)
+
 /* See static.h. */
 const struct wf_option wf__static_options[] = {
     { "static-map", WF_OPT_LIST, &cfg.maps, NULL, 0, 0, 0,
-      "serve files of DIR for URLs under /URL (/URL/a.css is DIR/a.css); "
-      "repeatable, the longest prefix wins", 0, prepare, "/URL=DIR" },
+      "serve files of DIR for URLs under /URL (/URL/a.css is DIR/a.css), "
+      "or FILE for /URL; repeatable, the longest prefix is tried first",
+      0, prepare, "/URL=DIR" },
     { "static-map2", WF_OPT_LIST, &cfg.maps2, NULL, 0, 0, 0,
       "like --static-map, keeping the prefix (/URL/a.css is "
       "DIR/URL/a.css)", 0, prepare, "/URL=DIR" },
     { "check-static", WF_OPT_LIST, &cfg.check, NULL, 0, 0, 0,
       "serve DIR/PATH when it is a file, else pass the request to the app; "
-      "repeatable", 0, prepare, "DIR" },
+      "repeatable, tried before the maps", 0, prepare, "DIR" },
+    { "static-check", WF_OPT_LIST, &cfg.check, NULL, 0, 0, WF_OPT_F_HIDDEN,
+      "same as --check-static", 0, prepare, "DIR" },
+    { "check-static-docroot", WF_OPT_FLAG, &cfg.check_docroot, NULL, 0, 0,
+      0, "--check-static the request's DOCUMENT_ROOT (as nginx's "
+      "uwsgi_params send it), after the maps", 0, prepare, NULL },
     { "static-index", WF_OPT_LIST, &cfg.index, NULL, 0, 0, 0,
       "file served for a directory (repeatable, tried in order); without "
       "one a directory is refused, never listed", 0, prepare, "NAME" },
     { "static-skip-ext", WF_OPT_LIST, &cfg.skip_ext, NULL, 0, 0, 0,
       "never serve files ending with EXT statically (the app gets them)",
       0, prepare, "EXT" },
-    { "static-expires-type", WF_OPT_LIST, &cfg.expires_type, NULL, 0, 0, 0,
-      "Expires and Cache-Control max-age SECS for files of this "
-      "Content-Type", 0, prepare, "TYPE=SECS" },
-    { "static-expires", WF_OPT_LIST, &cfg.expires, NULL, 0, 0, 0,
-      "Expires and Cache-Control max-age SECS for files whose path "
+    { "static-expires", WF_OPT_LIST, &cfg.exp[EXP_FILE], NULL, 0, 0, 0,
+      "Expires (now + SECS) and Cache-Control max-age for files whose path "
       "matches REGEXP", 0, prepare, "REGEXP=SECS" },
+    { "static-expires-mtime", WF_OPT_LIST, &cfg.exp[EXP_FILE_MTIME], NULL,
+      0, 0, 0, "like --static-expires, from the file's mtime", 0, prepare,
+      "REGEXP=SECS" },
+    { "static-expires-path-info", WF_OPT_LIST, &cfg.exp[EXP_PATH], NULL,
+      0, 0, 0, "like --static-expires, for a PATH_INFO matching REGEXP", 0,
+      prepare, "REGEXP=SECS" },
+    { "static-expires-path-info-mtime", WF_OPT_LIST,
+      &cfg.exp[EXP_PATH_MTIME], NULL, 0, 0, 0,
+      "like --static-expires-path-info, from the file's mtime", 0, prepare,
+      "REGEXP=SECS" },
+    { "static-expires-uri", WF_OPT_LIST, &cfg.exp[EXP_URI], NULL, 0, 0, 0,
+      "like --static-expires, for a REQUEST_URI matching REGEXP", 0,
+      prepare, "REGEXP=SECS" },
+    { "static-expires-uri-mtime", WF_OPT_LIST, &cfg.exp[EXP_URI_MTIME],
+      NULL, 0, 0, 0, "like --static-expires-uri, from the file's mtime", 0,
+      prepare, "REGEXP=SECS" },
+    { "static-expires-type", WF_OPT_LIST, &cfg.exp[EXP_TYPE], NULL, 0, 0, 0,
+      "like --static-expires, for files of this Content-Type", 0, prepare,
+      "TYPE=SECS" },
+    { "static-expires-type-mtime", WF_OPT_LIST, &cfg.exp[EXP_TYPE_MTIME],
+      NULL, 0, 0, 0, "like --static-expires-type, from the file's mtime",
+      0, prepare, "TYPE=SECS" },
     { "static-gzip", WF_OPT_LIST, &cfg.gzip, NULL, 0, 0, 0,
       "serve FILE.gz (Content-Encoding: gzip) for files whose path "
-      "matches REGEXP, when it exists and the client accepts gzip", 0,
-      prepare, "REGEXP" },
+      "matches REGEXP, when it exists and the client accepts gzip (FILE.br "
+      "first for brotli)", 0, prepare, "REGEXP" },
     { "static-gzip-all", WF_OPT_FLAG, &cfg.gzip_all, NULL, 0, 0, 0,
       "--static-gzip for every static file", 0, prepare, NULL },
+    { "static-gzip-dir", WF_OPT_LIST, &cfg.gzip_dir, NULL, 0, 0, 0,
+      "--static-gzip for files whose path starts with PREFIX", 0, prepare,
+      "PREFIX" },
+    { "static-gzip-prefix", WF_OPT_LIST, &cfg.gzip_dir, NULL, 0, 0,
+      WF_OPT_F_HIDDEN, "same as --static-gzip-dir", 0, prepare, "PREFIX" },
+    { "static-gzip-ext", WF_OPT_LIST, &cfg.gzip_ext, NULL, 0, 0, 0,
+      "--static-gzip for files whose name ends with SUFFIX", 0, prepare,
+      "SUFFIX" },
+    { "static-gzip-suffix", WF_OPT_LIST, &cfg.gzip_ext, NULL, 0, 0,
+      WF_OPT_F_HIDDEN, "same as --static-gzip-ext", 0, prepare, "SUFFIX" },
     { "static-safe", WF_OPT_LIST, &cfg.safe, NULL, 0, 0, 0,
       "symlinks under a static root may point into DIR (repeatable)", 0,
       prepare, "DIR" },
+    { "file-serve-mode", WF_OPT_STR, &cfg.serve_mode, NULL, 0, 0, 0,
+      "x-accel-redirect (nginx) or x-sendfile (Apache): answer with that "
+      "header naming the file, and no body, for the front server to send",
+      0, prepare, "MODE" },
+    { "fileserve-mode", WF_OPT_STR, &cfg.serve_mode, NULL, 0, 0,
+      WF_OPT_F_HIDDEN, "same as --file-serve-mode", 0, prepare, "MODE" },
     { "offload-threads", WF_OPT_INT, &cfg.offload_threads, NULL, 0, 1024, 0,
       "accepted for uWSGI compatibility: weft needs no offload threads",
       0, prepare, "N" },
-    { "mimefile", WF_OPT_STR, &cfg.mimefile, NULL, 0, 0, 0,
-      "content types by extension (default /etc/mime.types)", 0, prepare,
-      "FILE" },
+    { "offload-thread", WF_OPT_INT, &cfg.offload_threads, NULL, 0, 1024,
+      WF_OPT_F_HIDDEN, "same as --offload-threads", 0, prepare, "N" },
+    { "mimefile", WF_OPT_LIST, &cfg.mimefiles, NULL, 0, 0, 0,
+      "content types by extension (default /etc/mime.types); repeatable, "
+      "the first file that names an extension wins", 0, prepare, "FILE" },
+    { "mime-file", WF_OPT_LIST, &cfg.mimefiles, NULL, 0, 0,
+      WF_OPT_F_HIDDEN, "same as --mimefile", 0, prepare, "FILE" },
     { NULL }
 };
 
@@ -603,13 +779,13 @@ wf__static_resolve(const char *root, size_t rootlen, const char *rel,
 
 /* ------------------------------------------------------- the handler */
 
-/* What one core serves. */
+/* What one core serves. The head is the core's (c->resp.wire, composed
+ * by core/response.c); this is what is left to send of it and the file. */
 struct st_core {
     int fd;                 /* the file, or -1 */
-    int status;             /* 200, 206, 304, 403, 416... */
+    int status;             /* 200, 206, 304, 403, 416...; 0: no head */
     off_t off, end;         /* body bytes [off, end) still to send */
-    char head[2048];
-    size_t hlen, hoff;
+    size_t woff;            /* head bytes sent */
     int64_t since;          /* when the socket last took a byte */
 };
 
@@ -778,10 +954,12 @@ req_get(struct wf__conn *k, const char *key, size_t *len)
     return wf__req_get(&k->req, key, len);
 }
 
-/* Does the client accept gzip? (a bare "gzip" token, not q=0) */
+/* Does the client accept the content coding `coding` (a token of
+ * Accept-Encoding, not with q=0)? */
 static int
-accepts_gzip(struct wf__conn *k)
+accepts(struct wf__conn *k, const char *coding)
 {
+    size_t cl = strlen(coding);
     size_t len;
     const char *v = req_get(k, "HTTP_ACCEPT_ENCODING", &len);
     char buf[256], *tok, *save = NULL;
@@ -796,8 +974,8 @@ accepts_gzip(struct wf__conn *k)
         while (*tok == ' ') {
             tok++;
         }
-        if (strncasecmp(tok, "gzip", 4) == 0 &&
-            (tok[4] == '\0' || tok[4] == ';' || tok[4] == ' ')) {
+        if (strncasecmp(tok, coding, cl) == 0 &&
+            (tok[cl] == '\0' || tok[cl] == ';' || tok[cl] == ' ')) {
             const char *q = strstr(tok, "q=");
 
             return !(q && strtod(q + 2, NULL) == 0.0);
@@ -878,108 +1056,42 @@ skipped_ext(const char *path)
     return 0;
 }
 
+/* A response header, through the core's checks (wf_response_header). */
 static void
-head_add(struct st_core *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+hdr(struct wf__core *c, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
-head_add(struct st_core *s, const char *fmt, ...)
+hdr(struct wf__core *c, const char *name, const char *fmt, ...)
 {
+    char val[PATH_MAX + 64];
     va_list ap;
     int n;
 
-    if (s->hlen >= sizeof(s->head)) {
-        return;
-    }
     va_start(ap, fmt);
-    n = vsnprintf(s->head + s->hlen, sizeof(s->head) - s->hlen, fmt, ap);
+    n = vsnprintf(val, sizeof(val), fmt, ap);
     va_end(ap);
-    if (n > 0) {
-        s->hlen += (size_t)n;
-        if (s->hlen > sizeof(s->head)) {
-            s->hlen = sizeof(s->head);
-        }
+    if (n > 0 && (size_t)n < sizeof(val)) {
+        wf_response_header(&c->pub, name, strlen(name), val, (size_t)n);
     }
 }
 
-static const char *
-reason_of(int code)
-{
-    switch (code) {
-    case 206: return "Partial Content";
-    case 304: return "Not Modified";
-    case 403: return "Forbidden";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    }
-    return wf__http_reason(code);
-}
-
-/* Start the head: status line; the core records the status for the log
- * and the stats. */
+/* The head is complete: the core composes it (status line, framing,
+ * Connection) for a body of body_len bytes, then body[0..blen) (a short
+ * error text) when the response has a body. */
 static void
-head_start(struct wf__core *c, struct st_core *s, int code)
+compose(struct wf__core *c, struct st_core *s, off_t body_len,
+        const char *body, size_t blen)
 {
-    struct wf__conn *k = c->conn;
-    struct wf__resp *r = &c->resp;
-    char st[64];
-
-    s->status = code;
-    s->hlen = s->hoff = 0;
-    snprintf(st, sizeof(st), "%d %s", code, reason_of(code));
-    wf_response_status(&c->pub, st, strlen(st));
-    if (k->lsn->proto == WF_PROTO_HTTP) {
-        head_add(s, "HTTP/1.%d %s\r\n", k->req.http_minor >= 1 ? 1 : 0, st);
-    } else {
-        size_t pl;
-        const char *p = req_get(k, "SERVER_PROTOCOL", &pl);
-
-        if (p == NULL || pl == 0 || pl > 15) {
-            p = "HTTP/1.0";
-            pl = 8;
-        }
-        head_add(s, "%.*s %s\r\n", (int)pl, p, st);
+    if (wf__resp_compose(c, (uint64_t)body_len, body, blen) < 0) {
+        /* out of memory: nothing can be sent, the connection goes */
+        wf_log(WF_LOG_ERROR, "core %u: static: no memory for the response "
+               "head; connection closed", c->pub.id);
+        c->resp.broken = 1;
+        c->resp.close = 1;
+        s->status = 0;
     }
-    r->close = k->lsn->proto != WF_PROTO_HTTP || !k->req.keepalive ||
-               k->loop->stopping;
-}
-
-/* End the head: framing and connection headers. */
-static void
-head_end(struct wf__core *c, struct st_core *s, off_t body_len)
-{
-    struct wf__conn *k = c->conn;
-    struct wf__resp *r = &c->resp;
-
-    if (s->status != 304) {
-        head_add(s, "Content-Length: %lld\r\n", (long long)body_len);
-    }
-    if (k->lsn->proto == WF_PROTO_HTTP) {
-        if (r->close) {
-            head_add(s, "Connection: close\r\n");
-        } else if (k->req.http_minor == 0) {
-            head_add(s, "Connection: keep-alive\r\n");
-        }
-    }
-    head_add(s, "\r\n");
-    if (s->hlen >= sizeof(s->head)) {
-        /* cannot happen with the bounded values above; never send a
-         * cut head */
-        WF_BUG("static: response head over %zu bytes", sizeof(s->head));
-    }
-    {
-        /* for the request log: header lines, less the status line */
-        unsigned n = 0;
-        size_t i;
-
-        for (i = 0; i + 1 < s->hlen; i++) {
-            n += s->head[i] == '\r' && s->head[i + 1] == '\n';
-        }
-        r->nheaders = n >= 2 ? n - 2 : 0;
-    }
-    r->head_sent = 1;
-    r->content_length = r->no_body ? -1 : (int64_t)body_len;
-    r->hlen = s->hlen;
+    s->woff = 0;
 }
 
 /* An error with a short text body ("403 Forbidden\n"). */
@@ -989,38 +1101,87 @@ prepare_error(struct wf__core *c, struct st_core *s, int code, off_t size)
     char body[64];
     int n;
 
-    head_start(c, s, code);
-    n = snprintf(body, sizeof(body), "%d %s\n", code, reason_of(code));
+    s->status = code;
+    wf_response_status_code(&c->pub, code);
+    n = snprintf(body, sizeof(body), "%d %s\n", code, wf__http_reason(code));
     if (code == 416) {
-        head_add(s, "Content-Range: bytes */%lld\r\n", (long long)size);
+        hdr(c, "Content-Range", "bytes */%lld", (long long)size);
     }
-    head_add(s, "Content-Type: text/plain\r\n");
-    head_end(c, s, n);
-    if (!c->resp.no_body) {
-        /* the body rides in the head buffer */
-        head_add(s, "%s", body);
-        c->resp.sent += (uint64_t)n;
-    }
+    hdr(c, "Content-Type", "text/plain");
+    compose(c, s, n, body, (size_t)n);
     s->off = s->end = 0;
 }
 
-/* Decide the response for file fd (stat st, path for type and expiry,
- * gz: the .gz variant is served). */
+/* The Expires header (and Cache-Control) of the first --static-expires*
+ * rule that matches, in uWSGI's order. */
 static void
-prepare_file(struct wf__core *c, struct st_core *s, int fd,
-             const struct stat *st, const char *path, int gz)
+add_expires(struct wf__core *c, const struct stat *st, const char *path,
+            const char *type)
 {
     struct wf__conn *k = c->conn;
-    char etag[64], lm[40], date[40];
+    char date[40], subj[PATH_MAX + 1];
+    const char *v;
+    size_t i, vlen;
+
+    for (i = 0; i < nexpires; i++) {
+        const struct expire *e = &expires[i];
+        int hit = 0, mtime = e->on % 2 == 1;
+        time_t at;
+
+        switch (e->on) {
+        case EXP_TYPE:
+        case EXP_TYPE_MTIME:
+            hit = strcmp(e->mime, type) == 0;
+            break;
+        case EXP_FILE:
+        case EXP_FILE_MTIME:
+            hit = regexec(&e->re, path, 0, NULL, 0) == 0;
+            break;
+        case EXP_PATH:
+        case EXP_PATH_MTIME:
+        case EXP_URI:
+        case EXP_URI_MTIME:
+            v = req_get(k, e->on < EXP_URI ? "PATH_INFO" : "REQUEST_URI",
+                        &vlen);
+            if (v != NULL && vlen < sizeof(subj)) {
+                memcpy(subj, v, vlen);
+                subj[vlen] = '\0';
+                hit = regexec(&e->re, subj, 0, NULL, 0) == 0;
+            }
+            break;
+        }
+        if (!hit) {
+            continue;
+        }
+        at = (mtime ? st->st_mtime : time(NULL)) + e->secs;
+        http_date(at, date, sizeof(date));
+        hdr(c, "Expires", "%s", date);
+        {
+            long long age = (long long)(at - time(NULL));
+
+            hdr(c, "Cache-Control", "max-age=%lld", age > 0 ? age : 0);
+        }
+        return;
+    }
+}
+
+/* Decide the response for file fd (stat st, path for type and expiry,
+ * enc: the content coding of the variant served, or NULL). */
+static void
+prepare_file(struct wf__core *c, struct st_core *s, int fd,
+             const struct stat *st, const char *path, const char *enc)
+{
+    struct wf__conn *k = c->conn;
+    char etag[64], lm[40];
     const char *v, *type = mime_of(path);
     size_t vlen;
     off_t a = 0, b = st->st_size - 1;
     int code = 200, not_modified = 0;
-    size_t i;
 
-    snprintf(etag, sizeof(etag), "\"%llx-%llx%s\"",
+    snprintf(etag, sizeof(etag), "\"%llx-%llx%s%s\"",
              (unsigned long long)st->st_mtime,
-             (unsigned long long)st->st_size, gz ? "-gz" : "");
+             (unsigned long long)st->st_size, enc ? "-" : "",
+             enc ? (enc[0] == 'g' ? "gz" : enc) : "");
     http_date(st->st_mtime, lm, sizeof(lm));
     if ((v = req_get(k, "HTTP_IF_NONE_MATCH", &vlen)) != NULL) {
         not_modified = etag_listed(v, vlen, etag);
@@ -1031,6 +1192,8 @@ prepare_file(struct wf__core *c, struct st_core *s, int fd,
     }
     if (not_modified) {
         code = 304;
+    } else if (serve_mode != SERVE_SEND) {
+        /* the front server sends the file, and answers ranges itself */
     } else if ((v = req_get(k, "HTTP_RANGE", &vlen)) != NULL) {
         size_t irl;
         const char *ir = req_get(k, "HTTP_IF_RANGE", &irl);
@@ -1049,39 +1212,35 @@ prepare_file(struct wf__core *c, struct st_core *s, int fd,
             code = 206;
         }
     }
-    head_start(c, s, code);
-    if (code == 304) {
-        c->resp.no_body = 1;
+    s->status = code;
+    wf_response_status_code(&c->pub, code);
+    hdr(c, "Content-Type", "%s", type);
+    if (enc) {
+        hdr(c, "Content-Encoding", "%s", enc);
     }
-    head_add(s, "Content-Type: %s\r\n", type);
-    if (gz) {
-        head_add(s, "Content-Encoding: gzip\r\n");
+    if (enc || GZIP_ON()) {
+        hdr(c, "Vary", "Accept-Encoding");
     }
-    if (gz || ngzips > 0 || cfg.gzip_all) {
-        head_add(s, "Vary: Accept-Encoding\r\n");
+    hdr(c, "Last-Modified", "%s", lm);
+    hdr(c, "ETag", "%s", etag);
+    if (serve_mode == SERVE_SEND) {
+        hdr(c, "Accept-Ranges", "bytes");
     }
-    head_add(s, "Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n",
-             lm, etag);
-    for (i = 0; i < nexpires; i++) {
-        const struct expire *e = &expires[i];
-
-        if (e->mime ? strcmp(e->mime, type) == 0
-                    : regexec(&e->re, path, 0, NULL, 0) == 0) {
-            http_date(time(NULL) + e->secs, date, sizeof(date));
-            head_add(s, "Expires: %s\r\nCache-Control: max-age=%ld\r\n",
-                     date, e->secs);
-            break;
-        }
-    }
+    add_expires(c, st, path, type);
     if (code == 206) {
-        head_add(s, "Content-Range: bytes %lld-%lld/%lld\r\n", (long long)a,
-                 (long long)b, (long long)st->st_size);
+        hdr(c, "Content-Range", "bytes %lld-%lld/%lld", (long long)a,
+            (long long)b, (long long)st->st_size);
+    }
+    if (code == 200 && serve_mode != SERVE_SEND) {
+        hdr(c, serve_mode == SERVE_ACCEL ? "X-Accel-Redirect" : "X-Sendfile",
+            "%s", path);
+        b = a - 1;      /* no body: the front server sends the file */
     }
     if (code == 304 || st->st_size == 0) {
         b = a - 1;
     }
-    head_end(c, s, b - a + 1);
-    if (c->resp.no_body) {
+    compose(c, s, b - a + 1, NULL, 0);
+    if (c->resp.no_body || b < a || s->status == 0) {
         close(fd);
         s->fd = -1;
         s->off = s->end = 0;
@@ -1090,6 +1249,51 @@ prepare_file(struct wf__core *c, struct st_core *s, int fd,
     s->fd = fd;
     s->off = a;
     s->end = b + 1;
+}
+
+/* The variant to serve for path (len bytes, room for 4 more): fd of
+ * path.br or path.gz when a --static-gzip* option covers path and the
+ * client accepts that coding (uWSGI tries br first), with *enc set; else
+ * -1. */
+static int
+precompressed(struct wf__core *c, const struct root *r, char *path,
+              size_t len, struct stat *st, const char **enc)
+{
+    static const char *const codings[][2] = { { "br", ".br" },
+                                              { "gzip", ".gz" } };
+    size_t i;
+    int want = cfg.gzip_all;
+
+    for (i = 0; !want && i < cfg.gzip_dir.n; i++) {
+        want = strncmp(path, cfg.gzip_dir.v[i],
+                       strlen(cfg.gzip_dir.v[i])) == 0;
+    }
+    for (i = 0; !want && i < cfg.gzip_ext.n; i++) {
+        size_t el = strlen(cfg.gzip_ext.v[i]);
+
+        want = el <= len && strcmp(path + len - el, cfg.gzip_ext.v[i]) == 0;
+    }
+    for (i = 0; !want && i < ngzips; i++) {
+        want = regexec(&gzips[i], path, 0, NULL, 0) == 0;
+    }
+    if (!want) {
+        return -1;
+    }
+    for (i = 0; i < 2; i++) {
+        int fd, isdir;
+
+        if (!accepts(c->conn, codings[i][0])) {
+            continue;
+        }
+        memcpy(path + len, codings[i][1], 4);
+        fd = open_checked(r, path, st, &isdir);
+        path[len] = '\0';
+        if (fd >= 0) {
+            *enc = codings[i][0];
+            return fd;
+        }
+    }
+    return -1;
 }
 
 /* The raw path of k's request (before '?'), or NULL. */
@@ -1126,8 +1330,14 @@ try_root(struct wf__core *c, struct st_core *s, const struct root *r,
     struct stat st;
     int len, fd, isdir;
 
-    len = wf__static_resolve(r->dir, r->dlen, rel, rellen, path,
-                             sizeof(path) - 64);
+    if (r->is_file) {
+        /* --static-map /URL=FILE: that file, whatever follows /URL (as
+         * uWSGI does) */
+        len = snprintf(path, sizeof(path), "%s", r->dir);
+    } else {
+        len = wf__static_resolve(r->dir, r->dlen, rel, rellen, path,
+                                 sizeof(path) - 64);
+    }
     if (len < 0) {
         wf_log(WF_LOG_WARN, "static: %s asked for %.*s: %s; refused",
                c->conn->raddr, (int)rellen, rel,
@@ -1176,29 +1386,18 @@ try_root(struct wf__core *c, struct st_core *s, const struct root *r,
         close(fd);
         return 0;
     }
-    if ((cfg.gzip_all || ngzips > 0) && (size_t)len + 4 < sizeof(path) &&
-        accepts_gzip(c->conn)) {
-        size_t i;
-        int want = cfg.gzip_all;
+    if (GZIP_ON() && (size_t)len + 4 < sizeof(path)) {
+        struct stat gst;
+        const char *enc = NULL;
+        int gfd = precompressed(c, r, path, (size_t)len, &gst, &enc);
 
-        for (i = 0; !want && i < ngzips; i++) {
-            want = regexec(&gzips[i], path, 0, NULL, 0) == 0;
-        }
-        if (want) {
-            struct stat gst;
-            int gfd, gdir;
-
-            memcpy(path + len, ".gz", 4);
-            gfd = open_checked(r, path, &gst, &gdir);
-            path[len] = '\0';
-            if (gfd >= 0) {
-                close(fd);
-                prepare_file(c, s, gfd, &gst, path, 1);
-                return 1;
-            }
+        if (gfd >= 0) {
+            close(fd);
+            prepare_file(c, s, gfd, &gst, path, enc);
+            return 1;
         }
     }
-    prepare_file(c, s, fd, &st, path, 0);
+    prepare_file(c, s, fd, &st, path, NULL);
     return 1;
 }
 
@@ -1222,7 +1421,6 @@ wf__static_serves(const struct wf__core *c)
 int
 wf__static_route(struct wf__conn *k, struct wf__core *c)
 {
-    const struct root *best = NULL;
     struct st_core *s;
     const char *path, *m;
     size_t plen, mlen, i;
@@ -1253,32 +1451,55 @@ wf__static_route(struct wf__conn *k, struct wf__core *c)
     s = st_of(&c->pub);
     s->fd = -1;
     s->status = 0;
-    s->hlen = s->hoff = 0;
+    s->woff = 0;
     s->off = s->end = 0;
     s->since = 0;
-    /* the longest --static-map prefix that matches at a segment end */
+    /* --check-static roots, then every map whose prefix matches at a
+     * segment end, the longest first: the first that has the file (or
+     * refuses the path) answers, as uWSGI tries its maps in turn */
     for (i = 0; i < nroots; i++) {
         const struct root *r = &roots[i];
+        size_t off;
 
-        if (r->check || plen < r->plen ||
-            memcmp(path, r->prefix, r->plen) != 0 ||
+        if (r->check) {
+            if (try_root(c, s, r, path, plen)) {
+                return serve(c);
+            }
+            continue;
+        }
+        if (plen < r->plen || memcmp(path, r->prefix, r->plen) != 0 ||
             (plen > r->plen && path[r->plen] != '/')) {
             continue;
         }
-        if (best == NULL || r->plen > best->plen) {
-            best = r;
+        off = r->keep_prefix ? 0 : r->plen;
+        if (try_root(c, s, r, path + off, plen - off)) {
+            return serve(c);
         }
     }
-    if (best != NULL) {
-        size_t off = best->keep_prefix ? 0 : best->plen;
+    if (cfg.check_docroot) {
+        /* --check-static-docroot: the DOCUMENT_ROOT the front server
+         * sends (nginx's uwsgi_params); a client cannot set it over HTTP */
+        const char *dr;
+        size_t drl;
+        char buf[PATH_MAX + 1], *real;
 
-        if (try_root(c, s, best, path + off, plen - off)) {
-            return serve(c);
-        }
-    }
-    for (i = 0; i < nroots; i++) {
-        if (roots[i].check && try_root(c, s, &roots[i], path, plen)) {
-            return serve(c);
+        dr = req_get(k, "DOCUMENT_ROOT", &drl);
+        if (dr != NULL && drl > 0 && drl < sizeof(buf)) {
+            memcpy(buf, dr, drl);
+            buf[drl] = '\0';
+            if ((real = realpath(buf, NULL)) != NULL) {
+                struct root r = { "", 0, real, strlen(real), 0, 1, 0 };
+                int hit;
+
+                if (r.dlen == 1) {
+                    r.dlen = 0;
+                }
+                hit = try_root(c, s, &r, path, plen);
+                free(real);
+                if (hit) {
+                    return serve(c);
+                }
+            }
         }
     }
     return 0;
@@ -1291,8 +1512,11 @@ push(struct wf__core *c, struct st_core *s)
 {
     int fd = c->conn->fd;
 
-    while (s->hoff < s->hlen) {
-        ssize_t w = send(fd, s->head + s->hoff, s->hlen - s->hoff,
+    if (s->status == 0) {
+        return -ENOMEM;     /* no head could be composed */
+    }
+    while (s->woff < c->resp.wlen) {
+        ssize_t w = send(fd, c->resp.wire + s->woff, c->resp.wlen - s->woff,
                          MSG_NOSIGNAL | MSG_DONTWAIT |
                          (s->off < s->end ? MSG_MORE : 0));
 
@@ -1302,7 +1526,7 @@ push(struct wf__core *c, struct st_core *s)
             }
             return errno == EWOULDBLOCK ? -EAGAIN : -errno;
         }
-        s->hoff += (size_t)w;
+        s->woff += (size_t)w;
         s->since = wf__now_ms();
     }
     while (s->off < s->end) {
@@ -1353,7 +1577,7 @@ static_handle(struct wf_core *pub)
     struct st_core *s = st_of(pub);
     int r;
 
-    if (s->hoff == 0 && s->since == 0) {
+    if (s->woff == 0 && s->since == 0) {
         s->since = wf__now_ms();
     }
     wf_clear_ready(pub);
