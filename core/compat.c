@@ -120,8 +120,9 @@ static const struct {
     { "cache", "weft has no shared cache; use memcached or redis" },
     { "queue", "weft has no shared queue; use redis or a task queue" },
     { "sharedarea", "weft has no shared area; use memcached or redis" },
-    { "offload-threads", "weft's workers send files and slow responses "
-      "themselves, without blocking other requests; remove it" },
+    { "static-cache-paths*", "weft has no cache; it resolves each static "
+      "path when it is asked for (a realpath() per request, never stale); "
+      "remove it" },
     { "fastcgi-socket", "weft speaks HTTP and uwsgi; use --socket with "
       "nginx's uwsgi_pass, or --http-socket" },
     { "scgi-socket", "weft speaks HTTP and uwsgi; use --socket with "

@@ -50,6 +50,9 @@ static struct {
     char *addr;
     int http;
     int prometheus;
+    int minified;
+    int no_cores;
+    int no_metrics;
 } cfg;
 
 static int listen_fd = -1;
@@ -122,6 +125,18 @@ const struct wf_option wf__stats_options[] = {
     { "stats-http", WF_OPT_FLAG, &cfg.http, NULL, 0, 0, 0,
       "answer the stats socket over HTTP (GET /: JSON, GET /metrics: "
       "Prometheus)", 0, NULL, NULL },
+    { "stats-minified", WF_OPT_FLAG, &cfg.minified, NULL, 0, 0, 0,
+      "send the stats JSON without line breaks and indentation", 0, NULL,
+      NULL },
+    { "stats-min", WF_OPT_FLAG, &cfg.minified, NULL, 0, 0, WF_OPT_F_HIDDEN,
+      "same as --stats-minified", 0, NULL, NULL },
+    { "stats-no-cores", WF_OPT_FLAG, &cfg.no_cores, NULL, 0, 0, 0,
+      "leave the per-core list out of the stats JSON (workers and totals "
+      "stay)", 0, NULL, NULL },
+    { "stats-no-metrics", WF_OPT_FLAG, &cfg.no_metrics, NULL, 0, 0, 0,
+      "uWSGI's: no \"metrics\" object in the JSON; weft's JSON never has "
+      "one (its figures are the workers' keys and /metrics)", 0, NULL,
+      NULL },
     { "stats-prometheus", WF_OPT_FLAG, &cfg.prometheus, NULL, 0, 0, 0,
       "answer the stats socket with the Prometheus text format, over "
       "HTTP", 0, NULL, NULL },
@@ -745,9 +760,10 @@ json(struct buf *b)
              (long long)x->lag);
         bput(b, "\n\t\t\t\"apps\":[{\"id\":0,\"modifier1\":0,"
              "\"mountpoint\":\"\",\"startup_time\":0,\"requests\":%llu,"
-             "\"exceptions\":%llu,\"chdir\":\"\"}],\n\t\t\t\"cores\":[",
-             (unsigned long long)req, (unsigned long long)w->exceptions);
-        for (k = 0; k < x->ncores; k++) {
+             "\"exceptions\":%llu,\"chdir\":\"\"}]%s",
+             (unsigned long long)req, (unsigned long long)w->exceptions,
+             cfg.no_cores ? "" : ",\n\t\t\t\"cores\":[");
+        for (k = 0; !cfg.no_cores && k < x->ncores; k++) {
             const struct sb_core *c = &x->cores[k];
             char st[64];
 
@@ -772,7 +788,7 @@ json(struct buf *b)
             bstr(b, c->in_request ? c->uri : "");
             bput(b, "}");
         }
-        bput(b, "\n\t\t\t]\n\t\t}");
+        bput(b, "%s\n\t\t}", cfg.no_cores ? "" : "\n\t\t\t]");
         t_req += req;
         t_exc += w->exceptions;
         t_hk += w->harakiri;
@@ -980,6 +996,18 @@ serve_one(int fd)
         prometheus(&b);
     } else {
         json(&b);
+        if (cfg.minified && b.p != NULL) {
+            /* the layout is the only raw line break or tab: strings are
+             * escaped (bstr) */
+            size_t i, o = 0;
+
+            for (i = 0; i < b.len; i++) {
+                if (b.p[i] != '\n' && b.p[i] != '\t') {
+                    b.p[o++] = b.p[i];
+                }
+            }
+            b.len = o;
+        }
     }
     if (b.oom || b.p == NULL) {
         free(b.p);

@@ -248,6 +248,146 @@ def test_static_gzip_by_regexp():
         assert r.header("content-encoding") is None
 
 
+def setup_more():
+    """Files for uWSGI's other static options."""
+    os.makedirs(os.path.join(ROOT, "js"), exist_ok=True)
+    for rel, data in (("js/app.js", JS), ("js/app.js.gz", gzip.compress(JS)),
+                      ("js/app.js.br", b"brotli-bytes"),
+                      ("js/lib.mjs", JS), ("js/lib.mjs.gz", gzip.compress(JS)),
+                      ("css/site.css.br", b"brotli-css")):
+        with open(os.path.join(ROOT, rel), "wb") as f:
+            f.write(data)
+    os.utime(os.path.join(ROOT, "js", "app.js"), (MTIME, MTIME))
+    with open(os.path.join(D, "favicon.ico"), "wb") as f:
+        f.write(b"ICO")
+    with open(os.path.join(D, "extra.types"), "w") as f:
+        f.write("text/x-weft-test\tgif\n")
+
+
+JS = b"console.log('weft');\n"
+MTIME = 1700000000      # 2023-11-14 22:13:20 GMT
+setup_more()
+
+
+def expires_of(r):
+    from email.utils import parsedate_to_datetime
+    return int(parsedate_to_datetime(r.header("expires")).timestamp())
+
+
+def test_gzip_dir_ext_and_brotli_variants():
+    with static_server("--static-gzip-dir", os.path.join(ROOT, "js"),
+                       "--static-gzip-suffix", ".css") as srv:
+        r = get(srv, "/static/js/app.js", {"Accept-Encoding": "gzip"})
+        assert r.header("content-encoding") == "gzip", r
+        assert gzip.decompress(r.body) == JS
+        assert r.header("content-type") == "text/javascript", r
+        # uWSGI tries .br first when the client takes brotli
+        r = get(srv, "/static/js/app.js", {"Accept-Encoding": "gzip, br"})
+        assert r.header("content-encoding") == "br" and \
+            r.body == b"brotli-bytes", r
+        assert r.header("etag").endswith('-br"'), r
+        r = get(srv, "/static/css/site.css", {"Accept-Encoding": "br"})
+        assert r.header("content-encoding") == "br", r
+        # --static-gzip-ext .css does not cover .gif; no gzip accepted: plain
+        r = get(srv, "/static/img/pixel.gif", {"Accept-Encoding": "gzip"})
+        assert r.header("content-encoding") is None
+        r = get(srv, "/static/js/app.js")
+        assert r.header("content-encoding") is None and r.body == JS
+    with static_server("--static-gzip-prefix", os.path.join(ROOT, "css"),
+                       "--static-gzip-ext", ".mjs") as srv:
+        r = get(srv, "/static/js/lib.mjs", {"Accept-Encoding": "gzip"})
+        assert r.header("content-encoding") == "gzip", r
+        r = get(srv, "/static/js/app.js", {"Accept-Encoding": "gzip"})
+        assert r.header("content-encoding") is None, r
+
+
+def test_every_static_expires_family():
+    now = time.time()
+    with static_server("--static-expires-uri", r"v=2$=100",
+                       "--static-expires-path-info", r"^/static/css/=200",
+                       "--static-expires-type-mtime", "text/javascript=300",
+                       "--static-expires-mtime", r"\.gif$=400") as srv:
+        r = get(srv, "/static/data.bin?v=2")
+        assert abs(expires_of(r) - (now + 100)) < 30, r
+        assert r.header("cache-control") == "max-age=100", r
+        r = get(srv, "/static/data.bin?v=1")
+        assert r.header("expires") is None, r
+        r = get(srv, "/static/css/site.css")
+        assert abs(expires_of(r) - (now + 200)) < 30, r
+        r = get(srv, "/static/js/app.js")
+        assert expires_of(r) == MTIME + 300, r
+        assert r.header("cache-control") == "max-age=0", r
+        gif_mtime = int(os.stat(os.path.join(IMG, "pixel.gif")).st_mtime)
+        r = get(srv, "/static/img/pixel.gif")
+        assert expires_of(r) == gif_mtime + 400, r
+        # uWSGI's order: the file's path, PATH_INFO, REQUEST_URI, the type
+        r = get(srv, "/static/css/site.css?v=2")
+        assert r.header("cache-control") == "max-age=200", r
+    r = weftest.run_weft("--static-expires-uri", "((=5", http_socket=True)
+    assert r.returncode != 0 and "--static-expires-uri" in r.stderr, r.stderr
+
+
+def test_static_map_to_a_file_static_check_and_mime_files():
+    weftest.require("python")
+    with Server("--wsgi-file", app("hello.py"),
+                "--static-map", "/favicon.ico=" + os.path.join(D,
+                                                               "favicon.ico"),
+                "--static-check", IMG,
+                "--mime-file", os.path.join(D, "extra.types"),
+                "--mimefile", "/etc/mime.types") as srv:
+        r = get(srv, "/favicon.ico")
+        assert r.status == 200 and r.body == b"ICO", r
+        r = get(srv, "/pixel.gif")
+        assert r.body == b"GIF89a-img-dir", r
+        # the first file that names an extension wins
+        assert r.header("content-type") == "text/x-weft-test", r
+        r = get(srv, "/favicon.icon")
+        assert r.body == b"Hello World", r
+
+
+def test_file_serve_mode_hands_the_file_to_the_front_server():
+    with static_server("--file-serve-mode", "x-accel-redirect") as srv:
+        r = get(srv, "/static/css/site.css")
+        assert r.status == 200 and r.body == b"", r
+        assert r.header("x-accel-redirect") == os.path.join(
+            os.path.realpath(ROOT), "css", "site.css"), r
+        assert r.header("content-length") == "0"
+        r = get(srv, "/static/css/site.css",
+                {"If-Modified-Since": r.header("last-modified")})
+        assert r.status == 304 and r.header("x-accel-redirect") is None, r
+    with static_server("--fileserve-mode", "x-sendfile") as srv:
+        r = get(srv, "/static/img/pixel.gif")
+        assert r.header("x-sendfile") == os.path.join(
+            os.path.realpath(IMG), "pixel.gif"), r
+    r = weftest.run_weft("--file-serve-mode", "offload", http_socket=True)
+    assert r.returncode != 0 and "x-accel-redirect" in r.stderr, r.stderr
+
+
+def test_check_static_docroot_serves_nginxs_document_root():
+    weftest.require("python")
+    with Server("--wsgi-file", app("hello.py"), "--check-static-docroot",
+                uwsgi=True) as srv:
+        out = srv.uwsgi_request("/css/site.css", DOCUMENT_ROOT=ROOT)
+        head, _, body = out.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK") and body == CSS, out
+        out = srv.uwsgi_request("/../secret.txt", DOCUMENT_ROOT=ROOT)
+        assert SECRET not in out and b" 403 " in out.split(b"\r\n")[0], out
+        out = srv.uwsgi_request("/css/site.css")
+        assert out.endswith(b"Hello World"), out
+        # over HTTP no client can name a DOCUMENT_ROOT
+        r = get(srv, "/css/site.css", {"Document-Root": ROOT})
+        assert r.body == b"Hello World", r
+
+
+def test_static_options_uwsgi_has_and_weft_refuses_say_why():
+    for opt in ("--static-cache-paths", "--static-cache-paths-name"):
+        r = weftest.run_weft(opt, "30", http_socket=True)
+        assert r.returncode != 0, (opt, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and opt in lines[0] and "realpath" in \
+            lines[0], (opt, r.stderr)
+
+
 def test_offload_threads_is_accepted_and_said_to_be_unneeded():
     with static_server("--offload-threads", "4") as srv:
         srv.expect_log("--offload-threads 4: accepted and not needed")
