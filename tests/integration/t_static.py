@@ -231,8 +231,11 @@ def test_skip_ext_expires_and_gzip():
         assert r.header("expires").endswith(" GMT")
         assert "Accept-Encoding" in r.header("vary")
         r = get(srv, "/static/css/site.css",
-                {"Accept-Encoding": "br, gzip;q=0"})
+                {"Accept-Encoding": "deflate, gzip;q=0"})
         assert r.header("content-encoding") is None and r.body == CSS
+        r = get(srv, "/static/css/site.css",
+                {"Accept-Encoding": "br, gzip;q=0"})
+        assert r.header("content-encoding") == "br", r
         r = get(srv, "/static/css/site.css")
         assert r.header("content-encoding") is None and r.body == CSS
         r = get(srv, "/static/img/pixel.gif", {"Accept-Encoding": "gzip"})
