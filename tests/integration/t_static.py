@@ -4,10 +4,13 @@ prefix), --static-map2, --check-static, --static-index, --static-skip-ext,
 conditional requests (304), ranges (206, 416), HEAD, keep-alive after; the
 traversal list on every loop (the core's loop without an engine, ugreen,
 greenlet, gevent); a large file to a slow reader while sleeps on the same
-worker finish."""
+worker finish: a 100 MB file to a client that reads slowly does not stop
+10 concurrent uwsgi.async_sleep requests on the same worker, on every
+loop."""
 
 import gzip
 import os
+import re
 import socket
 import time
 
@@ -19,7 +22,7 @@ ROOT = os.path.join(D, "www")
 IMG = os.path.join(D, "img")
 CSS = b"body { color: red }\n"
 SECRET = b"top secret, outside the root\n"
-BIG = 8 * 1024 * 1024
+BIG = 100 * 1024 * 1024     # sparse: no disk
 
 
 def setup_tree():
@@ -461,8 +464,8 @@ def loops():
                        ("greenlet", ("--async", "12", "--greenlet")),
                        ("gevent", ("--gevent", "12"))):
         if name in built:
-            out.append((name, "sleeping_green.py" if name != "gevent"
-                        else "gevent_sleep.py", args))
+            # uwsgi.async_sleep + uwsgi.suspend: the same app on each
+            out.append((name, "sleeping_green.py", args))
         else:
             print("  (%s not built: skipped)" % name)
     return out
@@ -510,7 +513,7 @@ def slow_download(port, path, result, fast):
         if not d:
             break
         got += len(d)
-        # about 1.3 MB/s: 8 MB would take 6 s
+        # about 1.3 MB/s: 100 MB would take 80 s
         if not fast.is_set() and time.time() - t0 < 30:
             time.sleep(0.05)
     s.close()
@@ -538,6 +541,12 @@ def test_a_slow_download_does_not_stop_sleeps_on_the_same_worker():
             assert dt < 5, (label, dt)
             assert alive, (label, "the download ended before the sleeps: "
                            "the test proves nothing")
+            slept = [float(re.search(rb"(?:slept|after) ([0-9.]+) "
+                                     rb"seconds", r.body).group(1))
+                     for r in rs]
+            assert all(0.9 < x < 5 for x in slept), (label, slept)
+            print("  %s: 10 sleeps of 1 s in %.2f s beside the download"
+                  % (label, dt))
             assert res and res[0] > BIG, (label, res)
 
 

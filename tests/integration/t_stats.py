@@ -10,6 +10,7 @@ socket, 3 workers)."""
 import json
 import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -171,6 +172,201 @@ def test_json_has_uwsgis_shape_and_uwsgitop_reads_it():
         assert dd["sockets"][0]["proto"] == "http"
         assert dd["total"]["requests"] == 4
         assert dd["total"]["status_2xx"] == 4
+
+
+# ------------------------------------------------------ uwsgitop for real
+
+UWSGITOP = os.path.join(weftest.SRCDIR, "tests", "tools", "uwsgitop.py")
+CSI = re.compile(rb"\x1b\[([0-9;?]*)([@-~])")
+
+
+class Screen:
+    """Just enough of a terminal (xterm's cursor moves and erases; colours
+    and modes ignored) to read what a curses program drew."""
+
+    def __init__(self, rows, cols):
+        self.rows, self.cols = rows, cols
+        self.cells = [[" "] * cols for _ in range(rows)]
+        self.y = self.x = 0
+
+    def feed(self, data):
+        i = 0
+        while i < len(data):
+            ch = data[i]
+            if ch == 0x1b:
+                m = CSI.match(data, i)
+                if m:
+                    self.csi(m.group(1).decode(), chr(m.group(2)[0]))
+                    i = m.end()
+                else:       # ESC ( B, ESC =, ESC >, ESC 7 ...
+                    i += 3 if data[i + 1:i + 2] in (b"(", b")") else 2
+                continue
+            if ch == 0x0d:
+                self.x = 0
+            elif ch == 0x0a:
+                self.y = min(self.y + 1, self.rows - 1)
+            elif ch == 0x08:
+                self.x = max(self.x - 1, 0)
+            elif ch == 0x09:
+                self.x = min((self.x // 8 + 1) * 8, self.cols - 1)
+            elif ch >= 0x20 and ch != 0x7f:
+                if self.x < self.cols:
+                    self.cells[self.y][self.x] = chr(ch)
+                self.x += 1
+            i += 1
+
+    def csi(self, params, final):
+        nums = [int(p) if p.isdigit() else 0
+                for p in params.lstrip("?").split(";")] if params else []
+        n = nums[0] if nums and nums[0] else 1
+        if final in "Hf":
+            self.y = min(n, self.rows) - 1
+            self.x = min(nums[1] if len(nums) > 1 and nums[1] else 1,
+                         self.cols) - 1
+        elif final in "ABCD":
+            dy, dx = {"A": (-n, 0), "B": (n, 0), "C": (0, n),
+                      "D": (0, -n)}[final]
+            self.y = max(0, min(self.y + dy, self.rows - 1))
+            self.x = max(0, min(self.x + dx, self.cols - 1))
+        elif final == "G":
+            self.x = min(n, self.cols) - 1
+        elif final == "d":
+            self.y = min(n, self.rows) - 1
+        elif final in "KJX":
+            mode = nums[0] if nums else 0
+            if final == "X":
+                cells = [(self.y, k) for k in range(self.x, self.x + n)]
+            elif final == "K":
+                cells = [(self.y, k) for k in (
+                    range(self.x, self.cols) if mode == 0 else
+                    range(0, self.x + 1) if mode == 1 else range(self.cols))]
+            elif mode == 2:
+                cells = [(r, k) for r in range(self.rows)
+                         for k in range(self.cols)]
+            else:
+                cells = [(self.y, k) for k in range(self.x, self.cols)] + \
+                    [(r, k) for r in range(self.y + 1, self.rows)
+                     for k in range(self.cols)]
+            for r, k in cells:
+                if k < self.cols:
+                    self.cells[r][k] = " "
+        elif final not in "mhlrt":
+            raise AssertionError("the screen does not know CSI %s%s"
+                                 % (params, final))
+
+    def lines(self):
+        return ["".join(r).rstrip() for r in self.cells]
+
+
+def run_uwsgitop(addr, until, keys=b""):
+    """Run the real uwsgitop on a pseudo-terminal against addr ("host:port"
+    or a path): wait until until(lines of the screen) is true, typing keys
+    one at a time once the first screen is drawn; then 'q'. Returns the
+    screen's lines and uwsgitop's exit status."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import subprocess
+    import termios
+    rows, cols = 40, 160
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ,
+                struct.pack("HHHH", rows, cols, 0, 0))
+    env = dict(os.environ, TERM="xterm", LINES=str(rows),
+               COLUMNS=str(cols))
+    p = subprocess.Popen(["/usr/bin/python3", UWSGITOP, addr], stdin=slave,
+                         stdout=slave, stderr=slave, env=env,
+                         start_new_session=True)
+    os.close(slave)
+    scr, raw = Screen(rows, cols), b""
+    todo = list(keys)
+    deadline = time.time() + 20
+    try:
+        while time.time() < deadline:
+            r, _, _ = select.select([master], [], [], 0.1)
+            if r:
+                try:
+                    d = os.read(master, 65536)
+                except OSError:
+                    break
+                raw += d
+                scr.feed(d)
+            lines = scr.lines()
+            if todo and any(l.startswith(" WID") for l in lines):
+                os.write(master, bytes([todo.pop(0)]))
+                continue
+            if not todo and until(lines):
+                break
+        os.write(master, b"q")
+        rc = p.wait(10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+    assert b"Traceback" not in raw and b"unable to get" not in raw, raw
+    return scr.lines(), rc
+
+
+def test_uwsgitop_runs_on_weft_stats():
+    weftest.require("python", "ugreen")
+    with stats_server(nproc=2) as srv:
+        addr = ("127.0.0.1", srv.sport)
+        # every worker serves one first: uwsgitop lists only the cores that
+        # served a request, and a freed core is the next one taken
+        n = 0
+        while n < 50 and not all(w["requests"] for w in settled(
+                addr, n)["workers"]):
+            assert request(srv.port, "GET", "/").status == 200
+            n += 1
+        s = socket.create_connection(("127.0.0.1", srv.port), 10)
+        s.sendall(b"GET /sleep?s=60 HTTP/1.1\r\nHost: x\r\n\r\n")
+        dd = busy_cores(addr, 1)
+        busy = [w for w in dd["workers"] if w["status"] == "busy"]
+        assert len(busy) == 1, dd["workers"]
+        core = [c for c in busy[0]["cores"] if c["in_request"]][0]
+        # 'a' twice: the cores under their workers (uwsgitop's third view)
+        lines, rc = run_uwsgitop(
+            "127.0.0.1:%d" % srv.sport,
+            lambda ls: any(l.startswith("  :") for l in ls), b"aa")
+        s.close()
+        srv.stop(signal.SIGQUIT)    # the sleep need not end
+        assert rc == 0, (rc, lines)
+        text = "\n".join(lines)
+        assert lines[0].startswith("uwsgi-weft-"), text
+        assert " - req: %d - " % n in lines[0], text
+        assert "masterpid: %d" % srv.pid in lines[1], text
+        rows = {l.split()[0]: l.split() for l in lines
+                if re.match(r" \d+\s", l)}
+        assert sorted(rows) == sorted(str(w["id"]) for w in dd["workers"]), \
+            text
+        for w in dd["workers"]:
+            row = rows[str(w["id"])]
+            # WID % PID REQ RPS EXC SIG STATUS ...
+            assert row[2] == str(w["pid"]) and row[3] == str(w["requests"]), \
+                (row, w)
+            assert row[7] == w["status"], (row, w)
+        cores = [l.split() for l in lines if l.startswith("  :")]
+        assert [":%d" % core["id"], "busy"] in [[c[0], c[7]]
+                                                for c in cores], text
+
+
+def test_stats_minified_and_no_cores():
+    with stats_server("--stats-min", "--stats-no-cores",
+                      "--stats-no-metrics") as srv:
+        addr = ("127.0.0.1", srv.sport)
+        assert request(srv.port, "GET", "/").status == 200
+        settled(addr, 1)
+        raw = raw_stats(addr)
+        assert b"\n" not in raw.rstrip(b"\n") and b"\t" not in raw, raw
+        dd = json.loads(raw)
+        assert all("cores" not in w for w in dd["workers"]), dd
+        assert "metrics" not in dd
+        assert dd["total"]["requests"] == 1
+        lines, rc = run_uwsgitop("127.0.0.1:%d" % srv.sport, lambda ls: any(
+            re.match(r" 1\s+100\.0\s", l) for l in ls), b"aa")
+        assert rc == 0, lines
 
 
 def settled(addr, n):
