@@ -120,6 +120,8 @@ static const struct {
     { "cache", "weft has no shared cache; use memcached or redis" },
     { "queue", "weft has no shared queue; use redis or a task queue" },
     { "sharedarea", "weft has no shared area; use memcached or redis" },
+    { "honour-range", "weft's static files always answer Range (206, "
+      "416); app responses (wsgi.file_wrapper) are sent whole: remove it" },
     { "static-cache-paths*", "weft has no cache; it resolves each static "
       "path when it is asked for (a realpath() per request, never stale); "
       "remove it" },
