@@ -302,7 +302,8 @@ struct wf__conn {
     int idle;
     uint64_t requests;      /* served on this connection */
     long linger_left;       /* bytes still drained before the close */
-    unsigned answered : 1;  /* an error answer went out: linger */
+    unsigned answered : 1;  /* an error answer went out, or a bad uwsgi
+                               packet was dropped: linger */
 };
 
 struct wf__core {

@@ -504,10 +504,7 @@ wf__loop_free(struct wf__loop *L)
     }
     while ((k = L->conn_free) != NULL) {
         L->conn_free = k->next;
-        free(k->buf);
-        free(k->req.vars);
-        free(k->req.arena);
-        free(k);
+        wf__conn_free(k);
     }
     if (L->io != NULL) {
         L->io->close(L->io_st);

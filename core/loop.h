@@ -111,6 +111,9 @@ void wf__conn_accepting(struct wf__loop *L, int on);
  * memory. */
 struct wf__conn *wf__conn_get(struct wf__loop *L);
 
+/* conn.c: free a pooled connection and what it grew. */
+void wf__conn_free(struct wf__conn *k);
+
 /* conn.c: fd was accepted on l from *ss: k takes it (READING). */
 void wf__conn_setup(struct wf__loop *L, struct wf__conn *k, int fd,
                     struct wf__listener *l,

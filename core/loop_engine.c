@@ -279,8 +279,8 @@ wf_loop_serve(struct wf_core *pub)
         }
         wf__conn_next(k);
     }
-    if (k->lsn->proto == WF_PROTO_HTTP && !L->stopping &&
-        (k->answered || (k->head_len > 0 && !k->body_done))) {
+    if (!L->stopping && (k->answered || (k->lsn->proto == WF_PROTO_HTTP &&
+                                         k->head_len > 0 && !k->body_done))) {
         engine_linger(c, k);
     }
     wf__core_free(c);

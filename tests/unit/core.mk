@@ -39,3 +39,12 @@ tests_unit_check_loop_CFLAGS = $(UNIT_CFLAGS) -pthread
 tests_unit_check_loop_LDFLAGS = $(UNIT_LINKFLAGS) -pthread
 tests_unit_check_loop_LDADD = $(UNIT_LDADD)
 tests_unit_check_loop_DEPENDENCIES = libweftcore.a
+# a connection's memory sized on demand (issue 13)
+check_PROGRAMS += tests/unit/check_conn
+TESTS += tests/unit/check_conn
+tests_unit_check_conn_SOURCES = tests/unit/check_conn.c tests/unit/check_util.h
+tests_unit_check_conn_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_check_conn_CFLAGS = $(UNIT_CFLAGS) -pthread
+tests_unit_check_conn_LDFLAGS = $(UNIT_LINKFLAGS) -pthread
+tests_unit_check_conn_LDADD = $(UNIT_LDADD)
+tests_unit_check_conn_DEPENDENCIES = libweftcore.a
