@@ -142,7 +142,7 @@ wf__worker_run(unsigned id, struct wf_err *err)
             wf_log(WF_LOG_WARN, "*** async mode without a suspend engine: "
                    "only a generator's yield gives the worker away; add a "
                    "suspend engine: --ugreen or --greenlet (Python), "
-                   "--fiber (Rack) ***");
+                   "--fiber (Rack), or the loop --coroae N (PSGI) ***");
         }
         wf_log(WF_LOG_INFO, "worker %u (pid %d) ready: %u cores, io %s, "
                "suspend %s", id, (int)getpid(), L->ncores,

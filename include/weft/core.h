@@ -235,8 +235,9 @@ WF_API int wf_wait_fd(struct wf_core *c, int fd, unsigned events);
 WF_API void wf_wait_timer(struct wf_core *c, long ms);
 
 /* Give the worker away until a registered wait fires, or, with none, until
- * the run queue comes round again. A no-op without a suspend engine.
- * Core context. Returns 0. */
+ * the run queue comes round again. Without a suspend engine (or outside
+ * the core's context) it waits in place for the registered fds and timer,
+ * the worker blocked. Core context. Returns 0, or -ECANCELED. */
 WF_API int wf_suspend(struct wf_core *c);
 
 /* The fd that woke the core last, or -1 (timer, no wait, or consumed). */

@@ -13,6 +13,7 @@ WEFT_INTEGRATION_TESTS = \
 	tests/integration/t_wsgi_environ.py \
 	tests/integration/t_rack.py \
 	tests/integration/t_psgi.py \
+	tests/integration/t_psgi_api.py \
 	tests/integration/t_coroae.py \
 	tests/integration/t_gevent.py \
 	tests/integration/t_matrix.py \

@@ -346,8 +346,8 @@ def test_uwsgi_modifier1_5_goes_to_perl_beside_python():
 
 
 def test_async_cores_without_an_engine_serve_in_turn():
-    # --async N with no suspend engine: one request at a time, the
-    # uwsgi:: waits register and suspend returns at once
+    # --async N with no suspend engine: one request at a time (the
+    # uwsgi:: waits happen in place: t_psgi_api.py)
     with server("--async", "4") as srv:
         weftest.check_keepalive(srv, "psgi --async 4")
         r = get(srv, "/delayed")
