@@ -21,10 +21,23 @@ wf_worker_id(void)
     return wf__worker_id;
 }
 
+/* Cores per worker: --async (or 1) in each of its --threads loops. */
 WF_API unsigned
 wf_ncores(void)
 {
+    return wf__cores_per_loop() * wf__nthreads();
+}
+
+unsigned
+wf__cores_per_loop(void)
+{
     return wf__cfg.async > 0 ? (unsigned)wf__cfg.async : 1;
+}
+
+unsigned
+wf__nthreads(void)
+{
+    return wf__cfg.threads > 1 ? (unsigned)wf__cfg.threads : 1;
 }
 
 WF_API int

@@ -38,6 +38,19 @@ wf__conn_accepting(struct wf__loop *L, int on)
     L->accepting = on;
 }
 
+static struct wf__conn *idle_conn(struct wf__loop *L);
+
+/* See loop.h. */
+void
+wf__conn_share(struct wf__loop *L)
+{
+    if (L->stopping || L->accept_paused_until) {
+        return;
+    }
+    wf__conn_accepting(L, L->nfree > 0 &&
+                          (L->nconns < L->max_conns || idle_conn(L) != NULL));
+}
+
 /* ------------------------------------------------------ connections */
 
 /* How long a client may take over a request head (or, kept alive,
@@ -651,6 +664,8 @@ wf__conn_accept_one(struct wf__loop *L, struct wf__listener *l)
 void
 wf__conn_accept_some(struct wf__loop *L, struct wf__listener *l)
 {
+    unsigned took = 0;
+
     for (;;) {
         struct wf__conn *k;
 
@@ -681,6 +696,11 @@ wf__conn_accept_some(struct wf__loop *L, struct wf__listener *l)
             /* every core is taken: leave the rest of the backlog to the
              * other workers (a sync worker would take them all, then
              * serve them one by one while its siblings idle) */
+            break;
+        }
+        if (wf__cfg.threads > 1 && ++took >= L->nfree) {
+            /* --threads: no more than this loop has cores for; its
+             * sibling loops, woken by the same listener, take the rest */
             break;
         }
     }

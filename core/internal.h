@@ -28,7 +28,8 @@ struct wf__config {
     struct wf_strlist uwsgi_sockets;
     struct wf_strlist plugins;
     struct wf_strlist plugins_dirs;
-    long async;             /* --async: cores per worker (0: sync, 1 core) */
+    long async;             /* --async: cores per thread (0: sync, 1 core) */
+    long threads;           /* --threads: loops (threads) per worker */
     long buffer_size;       /* --buffer-size: max request head */
     long listen;            /* --listen backlog */
     long socket_timeout;    /* --socket-timeout, seconds */
@@ -350,6 +351,8 @@ struct wf__strategy;
 
 struct wf__loop {
     unsigned id;                /* worker number (shown in logs) */
+    unsigned thread;            /* its place in the worker, 0.. */
+    char name[32];              /* "worker 1" or "worker 1 thread 2" */
     unsigned ncores;
     unsigned core_base;         /* core ids core_base .. +ncores-1 */
     struct wf__core *cores;
@@ -385,6 +388,8 @@ struct wf__loop {
     int sigpipe[2];             /* signals and wf__loop_stop wake it */
     volatile sig_atomic_t got_signal;   /* set by the signal handler */
     struct wf__slot *slot;      /* the scoreboard slot, or NULL */
+    struct wf__busy *busy;      /* its record in slot->busy, or NULL */
+    unsigned nlang_waiters;     /* waiters[0 .. n) are the languages' */
 };
 
 /* What the loop knows of an fd. */
@@ -416,6 +421,17 @@ extern const struct wf_plugin *wf__lang_default;
 /* Tests may replace the request body run by wf_core_body(). */
 extern void (*wf__core_body_hook)(struct wf_core *c);
 
+/* --threads: at most this many loops (threads) per worker. */
+#define WF__MAX_THREADS 256
+
+/* What one loop (thread) of a worker runs now, for the master's harakiri
+ * of a loop that does not come back (a CPU-bound request). */
+struct wf__busy {
+    volatile int64_t since;         /* its loop runs a core since (ms) */
+    volatile unsigned core;
+    char req[160];                  /* what that core runs */
+};
+
 /* master.c: the scoreboard slot of one worker, in shared memory. */
 struct wf__slot {
     pid_t pid;
@@ -427,16 +443,20 @@ struct wf__slot {
     int drain_killed;
     volatile int want_replace;      /* 1 max-requests, 2 reload-on-rss */
     volatile int harakiri_sent;
-    volatile int64_t busy_since;    /* its loop runs a core since (ms) */
-    volatile unsigned busy_core;
     volatile unsigned busy_cores;
-    volatile uint64_t requests;
+    volatile uint64_t requests;     /* every loop's, added atomically */
     volatile long rss_kb;
-    char req[160];                  /* what busy_core runs */
+    unsigned nthreads;              /* busy[0 .. nthreads) are used */
+    struct wf__busy busy[WF__MAX_THREADS];  /* per loop (thread) */
 };
 
 /* This worker's slot, or NULL without a master. */
 extern struct wf__slot *wf__slot;
+
+/* api.c: --async (or 1): the cores of one loop; --threads (or 1): the
+ * loops of one worker. wf_ncores() is their product. */
+unsigned wf__cores_per_loop(void);
+unsigned wf__nthreads(void);
 
 /* Run the master with n workers; returns the exit status. */
 int wf__master_run(unsigned n);
@@ -445,13 +465,14 @@ int wf__master_run(unsigned n);
  * shutdown); 0 on a clean stop. */
 int wf__worker_run(unsigned id, struct wf_err *err);
 
-/* loop.c: a loop of ncores cores with ids core_base.., accepting on
+/* loop.c: loop `thread` (0.., its place among the worker's loops) of
+ * worker id, of ncores cores with ids core_base.., accepting on
  * `listeners` (NULL: every listener of the worker), reporting to `slot`
  * (NULL: none). Worker context, after wf__worker_init-level set-up (the
  * engines and the languages chosen, their worker_init done). NULL + err.
  * The loop belongs to the thread that calls wf__loop_run on it. */
-struct wf__loop *wf__loop_new(unsigned id, unsigned ncores,
-                              unsigned core_base,
+struct wf__loop *wf__loop_new(unsigned id, unsigned thread,
+                              unsigned ncores, unsigned core_base,
                               struct wf__listener *listeners,
                               struct wf__slot *slot, struct wf_err *err);
 /* loop.c: run L in the calling thread until it stops (a signal to the
@@ -461,6 +482,8 @@ int wf__loop_run(struct wf__loop *L, struct wf_err *err);
  * (finish the requests in flight, within --worker-reload-mercy) or 2
  * (now). */
 void wf__loop_stop(struct wf__loop *L, int how);
+/* loop.c: ask every loop of the process to stop (how as above). */
+void wf__loop_stop_all(int how);
 /* loop.c: free what wf__loop_new made (after wf__loop_run returned). */
 void wf__loop_free(struct wf__loop *L);
 
@@ -514,6 +537,9 @@ int wf__body_discard(struct wf__conn *k);
 int wf__body_prebuffer(struct wf__core *c);
 /* Free k's post-buffered body (memory, temp file). Any time. */
 void wf__body_free(struct wf__conn *k);
+
+/* watchdog.c: the requests this worker served, all its loops'. */
+extern uint64_t wf__worker_requests;
 
 /* log.c */
 void wf__log_request(struct wf__core *c);

@@ -523,8 +523,8 @@ wf__log_request(struct wf__core *c)
         oprintf(&o, "[pid: %d|app: 0|req: %llu/%llu] %s () {%u vars in %zu "
                 "bytes} [%s] %s => generated %llu bytes in %lld msecs "
                 "(%.*s %.3s) %u headers in %zu bytes (%u switches on core %u)",
-                (int)getpid(), (unsigned long long)c->loop->requests,
-                (unsigned long long)c->loop->requests, c->conn->raddr,
+                (int)getpid(), (unsigned long long)wf__worker_requests,
+                (unsigned long long)wf__worker_requests, c->conn->raddr,
                 c->conn->req.nvars, r.vbytes, tbuf,
                 wf__req_line(&c->conn->req, rl, sizeof(rl)),
                 (unsigned long long)c->resp.sent,

@@ -192,22 +192,22 @@ run_core(struct wf__core *c)
 
     L->current = c;
     c->state = WF_CS_RUNNING;
-    if (L->slot != NULL) {
-        /* for the master's harakiri: what runs, since when */
-        char rl[sizeof(L->slot->req)];
+    if (L->busy != NULL) {
+        /* for the master's harakiri: what this loop runs, since when */
+        char rl[sizeof(L->busy->req)];
 
-        snprintf(L->slot->req, sizeof(L->slot->req), "%s from %s",
+        snprintf(L->busy->req, sizeof(L->busy->req), "%s from %s",
                  wf__req_line(&c->conn->req, rl, sizeof(rl)),
                  c->conn->raddr);
-        L->slot->busy_core = c->pub.id;
-        L->slot->busy_since = wf__now_ms();
+        L->busy->core = c->pub.id;
+        L->busy->since = wf__now_ms();
     }
     wf__stats_core_switch(c, 1);
     L->st->step(c);
     wf__stats_core_switch(c, 0);
     L->current = NULL;
-    if (L->slot != NULL) {
-        L->slot->busy_since = 0;
+    if (L->busy != NULL) {
+        L->busy->since = 0;
     }
     if (c->state == WF_CS_DONE) {
         wf__conn_end_request(c);
@@ -346,6 +346,22 @@ wf__loop_stop(struct wf__loop *L, int how)
     errno = saved;
 }
 
+/* See internal.h. */
+void
+wf__loop_stop_all(int how)
+{
+    unsigned i;
+
+    for (i = 0; i < MAX_LOOPS; i++) {
+        struct wf__loop *L = loops[i];
+
+        /* a loop that heard of a signal already keeps its reason */
+        if (L != NULL && (how == 2 || (!L->stopping && !L->got_signal))) {
+            wf__loop_stop(L, how);
+        }
+    }
+}
+
 /* See loop.h: the one place a signal turns into what the loop does. */
 int
 wf__loop_take_signal(struct wf__loop *L)
@@ -357,26 +373,38 @@ wf__loop_take_signal(struct wf__loop *L)
     }
     L->got_signal = 0;
     if (sig == SIGQUIT) {
-        wf_log(WF_LOG_INFO, "worker %u: SIGQUIT, stopping now", L->id);
+        wf_log(WF_LOG_INFO, "%s: SIGQUIT, stopping now", L->name);
         L->stopping = 2;
     } else if (sig == SIGUSR2) {
         wf__reopen_log();
     } else if (!L->stopping) {
-        wf_log(WF_LOG_INFO, "worker %u: %s, finishing %u in-flight "
-               "requests", L->id, strsignal(sig), L->ncores - L->nfree);
+        wf_log(WF_LOG_INFO, "%s: %s, finishing %u in-flight "
+               "requests", L->name, strsignal(sig), L->ncores - L->nfree);
         L->stopping = 1;
     }
     return L->stopping;
 }
 
 /* Tell the languages the worker waits for I/O (1) or is back (0): their
- * other threads may run meanwhile. Only when the wait may block. */
+ * other threads may run meanwhile. Only when the wait may block. The
+ * stats' lag hook hears of it too. */
 static void
 lang_loop_wait(struct wf__loop *L, int entering)
 {
     unsigned i;
 
     for (i = 0; i < L->nwaiters; i++) {
+        L->waiters[i](entering);
+    }
+}
+
+/* See loop.h. */
+void
+wf__loop_lang_wait(struct wf__loop *L, int entering)
+{
+    unsigned i;
+
+    for (i = 0; i < L->nlang_waiters; i++) {
         L->waiters[i](entering);
     }
 }
@@ -395,7 +423,7 @@ fd_limit(void)
 
 /* See internal.h. */
 struct wf__loop *
-wf__loop_new(unsigned id, unsigned nc, unsigned core_base,
+wf__loop_new(unsigned id, unsigned thread, unsigned nc, unsigned core_base,
              struct wf__listener *listeners, struct wf__slot *slot,
              struct wf_err *err)
 {
@@ -410,9 +438,22 @@ wf__loop_new(unsigned id, unsigned nc, unsigned core_base,
         return NULL;
     }
     L->id = id;
+    L->thread = thread;
+    if (wf__cfg.threads > 1) {
+        snprintf(L->name, sizeof(L->name), "worker %u thread %u", id,
+                 thread + 1);
+    } else {
+        snprintf(L->name, sizeof(L->name), "worker %u", id);
+    }
     L->ncores = nc;
     L->core_base = core_base;
     L->slot = slot;
+    if (slot != NULL && thread < WF__MAX_THREADS) {
+        L->busy = &slot->busy[thread];
+        if (slot->nthreads < thread + 1) {
+            slot->nthreads = thread + 1;
+        }
+    }
     L->listeners = listeners ? listeners : wf__listeners;
     L->sigpipe[0] = L->sigpipe[1] = -1;
     /* the wait strategy, once (sched.c) */
@@ -462,6 +503,7 @@ wf__loop_new(unsigned id, unsigned nc, unsigned core_base,
             L->waiters[L->nwaiters++] = lo->loop_wait;
         }
     }
+    L->nlang_waiters = L->nwaiters;
     if (pipe2(L->sigpipe, O_NONBLOCK | O_CLOEXEC) < 0) {
         wf_err_set(err, "pipe2(): %s", strerror(errno));
         goto fail;
@@ -471,8 +513,12 @@ wf__loop_new(unsigned id, unsigned nc, unsigned core_base,
         L->fdtab[l->fd].lsn = l;
     }
     for (i = 0; i < MAX_LOOPS; i++) {
-        if (loops[i] == NULL) {
-            loops[i] = L;
+        struct wf__loop *none = NULL;
+
+        /* loops of several threads register at once */
+        if (__atomic_compare_exchange_n(&loops[i], &none, L, 0,
+                                        __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST)) {
             break;
         }
     }
@@ -575,6 +621,9 @@ wf__loop_core_run(struct wf__loop *L, struct wf_err *err)
             L->accept_paused_until = 0;
             wf__conn_accepting(L, 1);
         }
+        if (wf__cfg.threads > 1) {
+            wf__conn_share(L);
+        }
         timeout = L->rq_head ? 0 : wf__timer_next(L, now);
         if (L->accept_paused_until &&
             (timeout < 0 || timeout > L->accept_paused_until - now)) {
@@ -598,7 +647,7 @@ wf__loop_core_run(struct wf__loop *L, struct wf_err *err)
         if (n < 0 && n != -EINTR) {
             errno = -n;
             wf_log_errno("%s wait()", wf__io_plugin->name);
-            return wf_err_set(err, "worker %u: the io engine failed", L->id);
+            return wf_err_set(err, "%s: the io engine failed", L->name);
         }
         for (i = 0; i < n; i++) {
             dispatch(L, &evs[i]);

@@ -93,6 +93,12 @@ void wf__core_default_body(struct wf__core *c);
  * waits and its connection and goes back on the free list. */
 void wf__core_free(struct wf__core *c);
 
+/* loop.c: a core of L waits in place (block strategy: poll() in the
+ * middle of its request): the languages let go of their lock meanwhile
+ * (1) and take it back (0), as around the loop's own wait (Python: the
+ * GIL, so that the worker's other threads run). */
+void wf__loop_lang_wait(struct wf__loop *L, int entering);
+
 /* sched.c: 1 when c waits on fd. */
 int wf__core_waits_on(const struct wf__core *c, int fd);
 
@@ -106,6 +112,12 @@ long wf__head_timeout_ms(void);
 
 /* conn.c: watch the listeners (1) or stop (0). Loop context. */
 void wf__conn_accepting(struct wf__loop *L, int on);
+
+/* conn.c: --threads N > 1: L watches the listeners only while it has a
+ * free core (and room for a connection), so that a loop whose cores are
+ * all busy leaves new connections to its sibling threads (as a uWSGI
+ * thread accepts only when it is idle). Loop context, before each wait. */
+void wf__conn_share(struct wf__loop *L);
 
 /* conn.c: a connection from L's pool (or a new one), NULL without
  * memory. */

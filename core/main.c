@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+static void threads_check(const struct wf_plugin *p);
+
 static void
 die(const struct wf_err *err)
 {
@@ -329,6 +331,42 @@ choose_engines(const struct wf_plugin **selected)
             die(&err);
         }
     }
+    threads_check(wf__loop_plugin);
+    threads_check(wf__sus_plugin);
+}
+
+/* --threads N > 1 needs every engine and language of the worker to work
+ * in several loop threads (WF_PLUGIN_F_THREADS); one that does not stops
+ * the start with what to use instead (docs/design.md, "Threads"). */
+static void
+threads_check(const struct wf_plugin *p)
+{
+    struct wf_err err;
+    long n = wf__cfg.threads;
+
+    if (n <= 1 || p == NULL || (p->flags & WF_PLUGIN_F_THREADS)) {
+        return;
+    }
+    if (p->kind == WF_KIND_LOOP) {
+        wf_err_set(&err, "--threads %ld with --%s: the %s loop runs one "
+                   "hub per worker process; use --processes %ld (one %s "
+                   "loop each) instead of --threads", n, p->name, p->name,
+                   n, p->name);
+    } else if (p->kind == WF_KIND_SUSPEND) {
+        wf_err_set(&err, "--threads %ld with --%s: the %s engine runs in "
+                   "one thread per worker; use --processes %ld instead "
+                   "(each with its --async cores)", n, p->name, p->name, n);
+    } else {
+        wf_err_set(&err, "--threads %ld: the %s plugin runs its "
+                   "interpreter in one thread per worker (docs/"
+                   "migrating.md, \"threads\"); use --processes %ld "
+                   "instead (the same requests at once, one thread each)%s",
+                   n, p->name, n,
+                   strcmp(p->name, "rack") == 0
+                   ? ", or --async N --fiber"
+                   : strcmp(p->name, "psgi") == 0 ? ", or --coroae N" : "");
+    }
+    die(&err);
 }
 
 static void
@@ -348,6 +386,7 @@ start_languages(void)
         }
         langs++;
         lo = all[i]->ops;
+        threads_check(all[i]);
         if (wf__sus_plugin && lo->check_engine &&
             lo->check_engine(wf__sus_plugin->name, &err) < 0) {
             die(&err);

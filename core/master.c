@@ -129,6 +129,24 @@ spawn(unsigned id, int s)
     return pid;
 }
 
+/* The loop (thread) of worker slot s that has run one core the longest,
+ * or NULL when none runs a core now. */
+static const struct wf__busy *
+busiest(const struct wf__slot *s)
+{
+    const struct wf__busy *b = NULL;
+    unsigned t, n = s->nthreads ? s->nthreads : 1;
+
+    for (t = 0; t < n && t < WF__MAX_THREADS; t++) {
+        int64_t since = s->busy[t].since;
+
+        if (since != 0 && (b == NULL || since < b->since)) {
+            b = &s->busy[t];
+        }
+    }
+    return b;
+}
+
 static void
 log_stats(void)
 {
@@ -146,7 +164,7 @@ log_stats(void)
                s->ready ? (s->draining ? "draining" : "ready") : "starting",
                (unsigned long long)s->requests, s->busy_cores, s->rss_kb,
                (long long)((mono_ms() - s->born) / 1000),
-               s->busy_since ? ", running a core now" : "");
+               busiest(s) ? ", running a core now" : "");
     }
 }
 
@@ -270,19 +288,25 @@ check_harakiri(int64_t now)
     }
     for (i = 0; i < nslots; i++) {
         struct wf__slot *s = &slots[i];
-        int64_t since = s->busy_since;
+        const struct wf__busy *b = busiest(s);
+        int64_t since = b != NULL ? b->since : 0;
+        char thr[32] = "";
 
         if (s->pid <= 0 || since == 0 || s->harakiri_sent ||
             now - since <= wf__cfg.harakiri * 1000) {
             continue;
         }
         s->harakiri_sent = 1;
+        if (s->nthreads > 1) {
+            snprintf(thr, sizeof(thr), " (thread %u)",
+                     (unsigned)(b - s->busy) + 1);
+        }
         wf_log(WF_LOG_ERROR, "HARAKIRI: worker %u (pid %d) has not come "
-               "back to its loop for %llds (--harakiri %ld): core %u runs "
+               "back to its loop%s for %llds (--harakiri %ld): core %u runs "
                "%.*s; killing the worker (its other requests are lost) and "
-               "starting a new one", s->id, (int)s->pid,
+               "starting a new one", s->id, (int)s->pid, thr,
                (long long)((now - since) / 1000), wf__cfg.harakiri,
-               s->busy_core, (int)sizeof(s->req), s->req);
+               b->core, (int)sizeof(b->req), b->req);
         kill(s->pid, SIGKILL);
     }
 }

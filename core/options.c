@@ -33,8 +33,6 @@ static int opt_umask(const struct wf_option *o, const char *v,
                      struct wf_err *err);
 static int opt_chmod_socket(const struct wf_option *o, const char *v,
                             struct wf_err *err);
-static int opt_threads(const struct wf_option *o, const char *v,
-                       struct wf_err *err);
 static int opt_prefix_spaced(const struct wf_option *o, const char *v,
                              struct wf_err *err);
 
@@ -64,7 +62,8 @@ const struct wf_option wf__core_options[] = {
       "read options from FILE[:section] (default section [uwsgi] or [weft])",
       0, NULL, "FILE" },
     { "async", WF_OPT_INT, &wf__cfg.async, "0", 0, 100000, 0,
-      "run N async cores per worker", 0, NULL, "N" },
+      "run N async cores per worker (per thread with --threads)", 0, NULL,
+      "N" },
     { "buffer-size", WF_OPT_SIZE, &wf__cfg.buffer_size, "4096", 512,
       1048576, 0, "largest request head (HTTP) or vars block (uwsgi)", 'b',
       NULL, "BYTES" },
@@ -149,9 +148,10 @@ const struct wf_option wf__core_options[] = {
     { "thunder-lock", WF_OPT_FLAG, NULL, NULL, 0, 0, WF_OPT_F_HIDDEN,
       "accepted for uWSGI compatibility: weft's workers accept from "
       "non-blocking sockets, no lock needed", 0, NULL, NULL },
-    { "threads", WF_OPT_INT, NULL, NULL, 0, 0, WF_OPT_F_HIDDEN,
-      "uWSGI's threads per worker: weft takes 1 (one loop per worker); "
-      "more are refused with what to use instead", 0, opt_threads, "N" },
+    { "threads", WF_OPT_INT, &wf__cfg.threads, "1", 1, WF__MAX_THREADS, 0,
+      "run N threads per worker, each its own loop of --async cores (or "
+      "one): N x cores requests at once; Python releases the GIL while a "
+      "thread waits", 0, NULL, "N" },
     { "procname", WF_OPT_STR, &wf__cfg.procname, NULL, 0, 0, 0,
       "title of the worker processes (ps, /proc/PID/cmdline)", 0, NULL,
       "NAME" },
@@ -291,23 +291,6 @@ opt_umask(const struct wf_option *o, const char *v, struct wf_err *err)
     }
     umask((mode_t)m);
     return 0;
-}
-
-/* --threads: one loop per worker is what weft runs; more threads per
- * worker are not done yet, and accepting them would silently serve one
- * request at a time where uWSGI serves N. */
-static int
-opt_threads(const struct wf_option *o, const char *v, struct wf_err *err)
-{
-    (void)o;
-    if (strcmp(v, "1") == 0) {
-        return 0;
-    }
-    return wf_err_set(err, "--threads %s: weft runs one loop per worker "
-                      "process (threads per worker are not done yet); for "
-                      "%s requests at once use --processes %s (blocking "
-                      "apps), or --async %s with --ugreen / --greenlet, or "
-                      "--gevent %s", v, v, v, v, v);
 }
 
 static int

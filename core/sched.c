@@ -276,6 +276,7 @@ block_suspend(struct wf__core *c)
                                ? POLLOUT : 0));
         p[i].revents = 0;
     }
+    wf__loop_lang_wait(c->loop, 1);
     do {
         r = poll(p, n, left < 0 ? -1 : (int)left);
         if (r < 0 && errno == EINTR && left >= 0) {
@@ -284,6 +285,9 @@ block_suspend(struct wf__core *c)
     } while (r < 0 && errno == EINTR);
     if (r < 0) {
         r = -errno;
+    }
+    wf__loop_lang_wait(c->loop, 0);
+    if (r < 0) {
         wf__core_wake_clear(c);
         return r;
     }
@@ -299,8 +303,9 @@ block_suspend(struct wf__core *c)
     return 0;
 }
 
+/* c waits in place for fd; the languages' lock is let go of meanwhile. */
 static int
-poll_fd(int fd, unsigned events, long timeout_ms)
+poll_fd(struct wf__core *c, int fd, unsigned events, long timeout_ms)
 {
     struct pollfd p = { .fd = fd, .events = 0 };
     int r;
@@ -311,11 +316,22 @@ poll_fd(int fd, unsigned events, long timeout_ms)
     if (events & WF_IO_WRITE) {
         p.events |= POLLOUT;
     }
-    do {
-        r = poll(&p, 1, timeout_ms < 0 ? -1 : (int)timeout_ms);
-    } while (r < 0 && errno == EINTR);
+    r = poll(&p, 1, 0);
+    if (r == 0 && timeout_ms != 0) {
+        /* not ready now: a real wait */
+        wf__loop_lang_wait(c->loop, 1);
+        do {
+            r = poll(&p, 1, timeout_ms < 0 ? -1 : (int)timeout_ms);
+        } while (r < 0 && errno == EINTR);
+        if (r < 0) {
+            r = -errno;
+        }
+        wf__loop_lang_wait(c->loop, 0);
+    } else if (r < 0) {
+        r = -errno;
+    }
     if (r < 0) {
-        return -errno;
+        return r == -EINTR ? 0 : r;
     }
     return r > 0 ? 1 : 0;
 }
@@ -323,13 +339,15 @@ poll_fd(int fd, unsigned events, long timeout_ms)
 static int
 block_wait_io(struct wf__core *c, int fd, unsigned events, long timeout_ms)
 {
-    return poll_fd(fd, events, timeout_ms);
+    return poll_fd(c, fd, events, timeout_ms);
 }
 
 static int
 block_sleep(struct wf__core *c, long ms)
 {
+    wf__loop_lang_wait(c->loop, 1);
     poll(NULL, 0, (int)ms);
+    wf__loop_lang_wait(c->loop, 0);
     return 0;
 }
 
@@ -362,7 +380,7 @@ switch_wait_io(struct wf__core *c, int fd, unsigned events, long timeout_ms)
     int r;
 
     if (c->loop->current != c) {
-        return poll_fd(fd, events, timeout_ms);
+        return poll_fd(c, fd, events, timeout_ms);
     }
     r = wf_wait_fd(&c->pub, fd, events);
     if (r < 0) {

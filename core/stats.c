@@ -187,6 +187,10 @@ struct sb_head {
     uint32_t spawns[];              /* per worker id (1..nslots) */
 };
 
+/* A worker's counters are added to by each of its loops (--threads): one
+ * atomic add, no lock. A core's record is written by its own loop only. */
+#define SB_ADD(field, v) __atomic_add_fetch(&(field), (v), __ATOMIC_RELAXED)
+
 static struct sb_head *sb;          /* NULL without --stats */
 static size_t sb_size;
 static struct wf__slot *sb_slots;
@@ -432,9 +436,9 @@ wf__stats_core_end(struct wf__core *c)
     }
     code = atoi(c->resp.status);
     if (code >= 100 && code < 600) {
-        me->status[code / 100]++;
+        SB_ADD(me->status[code / 100], 1);
     }
-    me->tx += c->resp.sent + c->resp.hlen;
+    SB_ADD(me->tx, c->resp.sent + c->resp.hlen);
     if (c->conn != NULL) {
         struct wf__conn *k = c->conn;
         uint64_t body = k->req.content_length > 0 ?
@@ -442,14 +446,14 @@ wf__stats_core_end(struct wf__core *c)
                        (k->body_left > 0 ? k->body_left : 0)) :
             k->body_read;
 
-        me->rx += k->head_len + body;
+        SB_ADD(me->rx, k->head_len + body);
     }
     us = wall_us() - s->req_start;
-    me->running_us += us > 0 ? (uint64_t)us : 0;
+    SB_ADD(me->running_us, us > 0 ? (uint64_t)us : 0);
     s->requests++;
     if (s->is_static) {
         s->static_requests++;
-        me->static_requests++;
+        SB_ADD(me->static_requests, 1);
     }
     if (c->resp.broken) {
         s->write_errors++;
@@ -471,7 +475,7 @@ wf__stats_exception(struct wf__core *c)
 {
     (void)c;
     if (me != NULL) {
-        me->exceptions++;
+        SB_ADD(me->exceptions, 1);
     }
 }
 
@@ -481,7 +485,7 @@ wf__stats_harakiri(struct wf__core *c)
 {
     (void)c;
     if (me != NULL) {
-        me->harakiri++;
+        SB_ADD(me->harakiri, 1);
     }
 }
 

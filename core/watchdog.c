@@ -35,18 +35,23 @@ check_rss(struct wf__loop *L)
     }
 }
 
+/* The requests this worker served, every loop's (--threads). */
+uint64_t wf__worker_requests;
+
 /* Count and log c's finished request; 1 when its connection may carry
  * the next one. */
 int
 wf__request_done(struct wf__core *c, struct wf__conn *k)
 {
     struct wf__loop *L = c->loop;
+    uint64_t total;
     int keep;
 
     L->requests++;
     c->requests++;
     k->requests++;
     c->in_request = 0;
+    total = __atomic_add_fetch(&wf__worker_requests, 1, __ATOMIC_RELAXED);
     wf__log_request(c);
     keep = !c->resp.close && !c->resp.broken && k->req.keepalive &&
            k->lsn->proto == WF_PROTO_HTTP && !L->stopping;
@@ -54,32 +59,38 @@ wf__request_done(struct wf__core *c, struct wf__conn *k)
         keep = 0;
     }
     if (L->slot != NULL) {
-        L->slot->requests = L->requests;
-        if ((L->requests & 31) == 0) {
+        L->slot->requests = total;
+        if ((total & 31) == 0) {
             check_rss(L);
         }
     }
+    /* --max-requests counts the worker's requests, all its loops' */
     if (wf__cfg.max_requests > 0 && L->slot != NULL &&
-        L->requests >= (uint64_t)wf__cfg.max_requests) {
+        total >= (uint64_t)wf__cfg.max_requests) {
         /* the master starts a new worker first, then tells this one to
          * drain: serving goes on meanwhile */
         if (!L->slot->want_replace) {
             wf_log(WF_LOG_INFO, "worker %u: %llu requests served "
                    "(--max-requests); asking for a replacement", L->id,
-                   (unsigned long long)L->requests);
+                   (unsigned long long)total);
             L->slot->want_replace = 1;
         }
     } else if (wf__cfg.max_requests > 0 &&
-        L->requests >= (uint64_t)wf__cfg.max_requests &&
+        total >= (uint64_t)wf__cfg.max_requests &&
         !L->stopping) {
-        wf_log(WF_LOG_INFO, "worker %u: %llu requests served "
-               "(--max-requests); finishing in-flight requests, then "
-               "exiting", L->id, (unsigned long long)L->requests);
+        if (total == (uint64_t)wf__cfg.max_requests) {
+            wf_log(WF_LOG_INFO, "worker %u: %llu requests served "
+                   "(--max-requests); finishing in-flight requests, then "
+                   "exiting", L->id, (unsigned long long)total);
+        }
         L->stopping = 1;
         wf__conn_accepting(L, 0);
         if (write(L->sigpipe[1], "m", 1) < 0) {
             /* a wake-up is pending anyway; a loop engine watches the
              * control fd and learns it is stopping */
+        }
+        if (wf__cfg.threads > 1) {
+            wf__loop_stop_all(1);   /* the worker's other loops too */
         }
         keep = 0;
     }
@@ -119,9 +130,9 @@ wf_harakiri(struct wf_core *pub, const char *stack)
     if (c->conn == NULL || !c->in_request || c->cancelled) {
         return;
     }
-    wf_log(WF_LOG_ERROR, "HARAKIRI: core %u of worker %u: %s from %s "
+    wf_log(WF_LOG_ERROR, "HARAKIRI: core %u of %s: %s from %s "
            "has run for %llds (--harakiri %ld); cancelled with 504, the "
-           "other requests go on%s%s", c->pub.id, c->loop->id,
+           "other requests go on%s%s", c->pub.id, c->loop->name,
            wf__req_line(&c->conn->req, rl, sizeof(rl)), c->conn->raddr,
            (long long)((wf__now_ms() - c->t_start) / 1000), wf__cfg.harakiri,
            stack && *stack ? "; it waited in:\n" : "",
@@ -138,13 +149,13 @@ wf_loop_heartbeat(void)
 {
     struct wf__loop *L = wf__L;
 
-    if (L != NULL && L->slot != NULL) {
-        if (L->slot->busy_since == 0) {
-            snprintf(L->slot->req, sizeof(L->slot->req), "the %s loop "
+    if (L != NULL && L->busy != NULL) {
+        if (L->busy->since == 0) {
+            snprintf(L->busy->req, sizeof(L->busy->req), "the %s loop "
                      "(a request that never gives it a turn)",
                      wf__loop_plugin ? wf__loop_plugin->name : "worker's");
         }
-        L->slot->busy_since = wf__now_ms();
+        L->busy->since = wf__now_ms();
     }
     wf__stats_heartbeat();
 }
@@ -217,8 +228,8 @@ wf__watchdog_mercy(struct wf__loop *L, int64_t now)
         }
     }
     if (n > 0) {
-        wf_log(WF_LOG_WARN, "worker %u: %u request%s still running after "
-               "%lds (--worker-reload-mercy); cancelling %s", L->id, n,
+        wf_log(WF_LOG_WARN, "%s: %u request%s still running after "
+               "%lds (--worker-reload-mercy); cancelling %s", L->name, n,
                n == 1 ? "" : "s", wf__cfg.reload_mercy, n == 1 ? "it"
                                                              : "them");
     }

@@ -6,7 +6,9 @@
  */
 #include "loop.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -116,27 +118,213 @@ worker_fini(int now)
     }
 }
 
+/* -------------------------------------------------------- --threads */
+
+/* The languages let go of their lock (Python: the GIL) while this thread
+ * waits for the others (1), and take it back (0). */
+static void
+langs_wait(int entering)
+{
+    const struct wf_plugin *lp;
+    const struct wf_lang_ops *lo;
+    unsigned i;
+
+    EACH_LANG(i, lp, lo) {
+        if (WF_HAS_OP(lp, lo, loop_wait, 2)) {
+            lo->loop_wait(entering);
+        }
+    }
+}
+
+/* One loop thread of the worker (the second and later ones). */
+struct lthread {
+    pthread_t tid;
+    struct wf__loop *L;
+    int started;
+};
+
+static pthread_mutex_t lt_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lt_cv = PTHREAD_COND_INITIALIZER;
+static unsigned lt_ready, lt_failed;
+
+static void
+lt_report(int ok)
+{
+    pthread_mutex_lock(&lt_mu);
+    if (ok) {
+        lt_ready++;
+    } else {
+        lt_failed++;
+    }
+    pthread_cond_broadcast(&lt_cv);
+    pthread_mutex_unlock(&lt_mu);
+}
+
+/* The languages' and the engine's per-thread set-up (in this thread), or
+ * their end (init 0). The languages first: the engine may need their
+ * thread state (greenlet needs the Python thread's); at the end the
+ * engine first, while that state is still there. */
+static int
+thread_hooks(struct wf__loop *L, int init, struct wf_err *err)
+{
+    const struct wf_plugin *lp;
+    const struct wf_lang_ops *lo;
+    unsigned i;
+
+    if (init) {
+        EACH_LANG(i, lp, lo) {
+            if (WF_HAS_OP(lp, lo, thread_init, 6) &&
+                lo->thread_init(L->core_base, L->ncores, err) < 0) {
+                return -1;
+            }
+        }
+        if (wf__sus_ops != NULL &&
+            WF_HAS_OP(wf__sus_plugin, wf__sus_ops, thread_init, 6) &&
+            wf__sus_ops->thread_init(L->core_base, L->ncores, err) < 0) {
+            return -1;
+        }
+        return 0;
+    }
+    if (wf__sus_ops != NULL &&
+        WF_HAS_OP(wf__sus_plugin, wf__sus_ops, thread_fini, 6)) {
+        wf__sus_ops->thread_fini();
+    }
+    EACH_LANG(i, lp, lo) {
+        if (WF_HAS_OP(lp, lo, thread_fini, 6)) {
+            lo->thread_fini();
+        }
+    }
+    return 0;
+}
+
+static void *
+lthread_main(void *arg)
+{
+    struct lthread *t = arg;
+    struct wf__loop *L = t->L;
+    struct wf_err err;
+
+    if (thread_hooks(L, 1, &err) < 0) {
+        wf_log(WF_LOG_ERROR, "%s: %s", L->name, err.msg);
+        lt_report(0);
+        return NULL;
+    }
+    lt_report(1);
+    if (wf__loop_run(L, &err) < 0) {
+        wf_log(WF_LOG_ERROR, "%s: %s; stopping the worker", L->name,
+               err.msg);
+        wf__loop_stop_all(1);
+    }
+    if (L->stopping != 2) {
+        thread_hooks(L, 0, &err);
+    }
+    return NULL;
+}
+
+/* Start loops 1..n-1 in their threads; 0 once each has set up, -1 when
+ * one could not (logged; those started are stopped and joined). */
+static int
+threads_start(struct lthread *t, unsigned n, struct wf_err *err)
+{
+    sigset_t block, old;
+    unsigned i, want = 0;
+    int r = 0;
+
+    /* the process's signals go to the first thread (the handler wakes
+     * every loop anyway) */
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGQUIT);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    for (i = 1; i < n; i++) {
+        int e = pthread_create(&t[i].tid, NULL, lthread_main, &t[i]);
+
+        if (e != 0) {
+            wf_err_set(err, "worker %u: pthread_create() for thread %u: %s; "
+                       "lower --threads", t[i].L->id, i + 1, strerror(e));
+            r = -1;
+            break;
+        }
+        t[i].started = 1;
+        want++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    /* they take the GIL for their set-up: let go of it meanwhile */
+    langs_wait(1);
+    pthread_mutex_lock(&lt_mu);
+    while (lt_ready + lt_failed < want) {
+        pthread_cond_wait(&lt_cv, &lt_mu);
+    }
+    pthread_mutex_unlock(&lt_mu);
+    langs_wait(0);
+    if (r == 0 && lt_failed > 0) {
+        r = wf_err_set(err, "worker %u: %u of its %u loop threads could not "
+                       "start (see above)", t[1].L->id, lt_failed, n - 1);
+    }
+    return r;
+}
+
+/* Stop loops 1..n-1 (how: as wf__loop_stop) and wait for their threads,
+ * the languages' lock let go of meanwhile (they finish requests). */
+static void
+threads_join(struct lthread *t, unsigned n, int how)
+{
+    unsigned i;
+
+    wf__loop_stop_all(how);
+    langs_wait(1);
+    for (i = 1; i < n; i++) {
+        if (t[i].started) {
+            pthread_join(t[i].tid, NULL);
+        }
+    }
+    langs_wait(0);
+}
+
 static struct wf__loop *worker_loop;
 
 /* See internal.h. Runs the worker until it stops; 0 on a clean stop. */
 int
 wf__worker_run(unsigned id, struct wf_err *err)
 {
-    unsigned nc = wf_ncores();
+    unsigned nt = wf__nthreads(), per = wf__cores_per_loop();
+    unsigned nc = nt * per, i;
+    struct lthread *t;
     struct wf__loop *L;
+    char shape[64];
     int r;
 
     wf__worker_id = id;
     if (worker_setup(id, nc, err) < 0) {
         return -1;
     }
-    L = wf__loop_new(id, nc, 0, NULL, wf__slot, err);
-    if (L == NULL) {
+    t = calloc(nt, sizeof(*t));
+    if (t == NULL) {
+        return wf_err_set(err, "worker %u: out of memory", id);
+    }
+    /* one loop per thread; loop i runs cores i*per .. i*per+per-1 */
+    for (i = 0; i < nt; i++) {
+        t[i].L = wf__loop_new(id, i, per, i * per, NULL, wf__slot, err);
+        if (t[i].L == NULL) {
+            return -1;
+        }
+    }
+    L = t[0].L;
+    if (nt > 1 && threads_start(t, nt, err) < 0) {
+        threads_join(t, nt, 2);
         return -1;
     }
+    if (nt > 1) {
+        snprintf(shape, sizeof(shape), "%u threads x %u cores", nt, per);
+    } else {
+        snprintf(shape, sizeof(shape), "%u cores", per);
+    }
     if (wf__loop_ops != NULL) {
-        wf_log(WF_LOG_INFO, "worker %u (pid %d) ready: %u cores, loop %s",
-               id, (int)getpid(), L->ncores, wf__loop_plugin->name);
+        wf_log(WF_LOG_INFO, "worker %u (pid %d) ready: %s, loop %s",
+               id, (int)getpid(), shape, wf__loop_plugin->name);
     } else {
         if (wf__cfg.async > 0 && wf__sus_ops == NULL) {
             wf_log(WF_LOG_WARN, "*** async mode without a suspend engine: "
@@ -144,8 +332,8 @@ wf__worker_run(unsigned id, struct wf_err *err)
                    "suspend engine: --ugreen or --greenlet (Python), "
                    "--fiber (Rack), or the loop --coroae N (PSGI) ***");
         }
-        wf_log(WF_LOG_INFO, "worker %u (pid %d) ready: %u cores, io %s, "
-               "suspend %s", id, (int)getpid(), L->ncores,
+        wf_log(WF_LOG_INFO, "worker %u (pid %d) ready: %s, io %s, "
+               "suspend %s", id, (int)getpid(), shape,
                wf__io_plugin->name,
                wf__sus_plugin ? wf__sus_plugin->name : "none");
     }
@@ -154,7 +342,9 @@ wf__worker_run(unsigned id, struct wf_err *err)
     }
     worker_loop = L;    /* the process exits after this: kept, not freed */
     r = wf__loop_run(L, err);
+    if (nt > 1) {
+        threads_join(t, nt, L->stopping == 2 ? 2 : 1);
+    }
     worker_fini(L->stopping == 2);
     return r;
 }
-

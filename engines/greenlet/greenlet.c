@@ -1,8 +1,10 @@
 /*
  * greenlet: the suspend engine on Python greenlets, one per core and request
  * (docs/engines/greenlet.md). WSGI only: it requires the python plugin, which has started
- * CPython in the master; the worker is one thread that holds the GIL the
- * whole time, so no call here takes or releases it.
+ * CPython in the master. A loop thread holds the GIL whenever it runs a
+ * core (the python plugin lets go of it only around waits), so no call
+ * here takes or releases it. With --threads each loop thread has its own
+ * main greenlet (thread_init) and switches only its own cores.
  *
  *   worker_init  import greenlet's C API (PyGreenlet_Import), remember the
  *                worker's main greenlet (the loop), make one slot per core
@@ -73,12 +75,17 @@ struct gl_slot {
 static struct {
     struct gl_slot *slot;
     unsigned n;
-    PyGreenlet *main;       /* the worker's main greenlet (the loop) */
-    struct gl_slot *current;    /* running now, or NULL in the loop */
     PyObject *atexit_fn;    /* our atexit callback, registered */
     unsigned long switches_failed;
     unsigned leaked;        /* greenlets let go while suspended */
 } gl;
+
+/* Per loop thread (--threads): greenlets belong to the thread that made
+ * them, each thread has its own main greenlet (its loop), and a core is
+ * only ever resumed by the thread whose loop owns it. */
+static __thread PyGreenlet *tl_main;        /* this thread's loop */
+static __thread struct gl_slot *tl_current; /* running now, or NULL */
+static __thread unsigned tl_base, tl_n;     /* its cores (thread_init) */
 
 static int gl_opt_enabled;
 
@@ -173,7 +180,7 @@ gl_release_all(const char *when)
                "their greenlets are leaked, not killed (their frames must "
                "not run during shutdown)", live, live == 1 ? "" : "s", when);
     }
-    Py_CLEAR(gl.main);
+    Py_CLEAR(tl_main);
 }
 
 /* Called by Py_FinalizeEx (atexit), while Python still works. */
@@ -246,20 +253,20 @@ gl_worker_init(unsigned ncores, struct wf_err *err)
                           "install greenlet", buf);
     }
     gl_check_version();
-    gl.main = PyGreenlet_GetCurrent();
-    if (gl.main == NULL) {
+    tl_main = PyGreenlet_GetCurrent();
+    if (tl_main == NULL) {
         pyw_exc_line(buf, sizeof(buf));
         return wf_err_set(err, "greenlet: getcurrent() failed: %s", buf);
     }
-    if (!PyGreenlet_MAIN(gl.main)) {
-        Py_CLEAR(gl.main);
+    if (!PyGreenlet_MAIN(tl_main)) {
+        Py_CLEAR(tl_main);
         return wf_err_set(err, "greenlet: the worker does not run in its "
                           "main greenlet (the app switched greenlets while "
                           "it was loaded?)");
     }
     gl.slot = PyMem_RawCalloc(ncores, sizeof(*gl.slot));
     if (gl.slot == NULL) {
-        Py_CLEAR(gl.main);
+        Py_CLEAR(tl_main);
         return wf_err_set(err, "greenlet: out of memory for %u cores",
                           ncores);
     }
@@ -311,13 +318,13 @@ gl_worker_fini(void)
             }
             Py_CLEAR(gl.atexit_fn);
         }
-        Py_CLEAR(gl.main);
+        Py_CLEAR(tl_main);
     }
     PyMem_RawFree(gl.slot);
     gl.slot = NULL;
     gl.n = 0;
-    gl.current = NULL;
-    gl.main = NULL;
+    tl_current = NULL;
+    tl_main = NULL;
     gl.atexit_fn = NULL;
 }
 
@@ -333,10 +340,10 @@ gl_resume(struct wf_core *c)
                "(%u cores)", c->id, gl.n);
         return -1;
     }
-    if (gl.current != NULL) {
+    if (tl_current != NULL) {
         wf_log(WF_LOG_ERROR, "greenlet: resume of core %u from core %u: only "
                "the loop may resume", c->id,
-               (unsigned)(gl.current - gl.slot));
+               (unsigned)(tl_current - gl.slot));
         return -1;
     }
     s = &gl.slot[c->id];
@@ -359,9 +366,9 @@ gl_resume(struct wf_core *c)
     }
     s->core = c;
     c->engine_ctx = s;
-    gl.current = s;
+    tl_current = s;
     r = PyGreenlet_Switch(s->at != NULL ? s->at : s->g, NULL, NULL);
-    gl.current = NULL;
+    tl_current = NULL;
     if (r == NULL) {
         snprintf(what, sizeof(what), "greenlet: switch into core %u failed",
                  c->id);
@@ -397,7 +404,7 @@ gl_suspend(struct wf_core *c)
     PyObject *r, *et, *ev, *etb;
     PyGreenlet *cur;
 
-    if (s == NULL || s != gl.current) {
+    if (s == NULL || s != tl_current) {
         WF_BUG("greenlet: suspend of core %u, which is not running", c->id);
     }
     /* an error indicator is per thread, not per greenlet: keep it with
@@ -409,9 +416,9 @@ gl_suspend(struct wf_core *c)
     } else {
         Py_XDECREF(cur);
     }
-    gl.current = NULL;
-    r = PyGreenlet_Switch(gl.main, NULL, NULL);
-    gl.current = s;
+    tl_current = NULL;
+    r = PyGreenlet_Switch(tl_main, NULL, NULL);
+    tl_current = s;
     Py_CLEAR(s->at);
     if (r == NULL) {
         char what[96];
@@ -426,8 +433,58 @@ gl_suspend(struct wf_core *c)
     PyErr_Restore(et, ev, etb);
 }
 
+/* --threads: a loop thread other than the first starts (its Python
+ * thread state exists: the python plugin's thread_init ran first). Its
+ * main greenlet is its loop. */
+static int
+gl_thread_init(unsigned base, unsigned n, struct wf_err *err)
+{
+    char buf[256];
+
+    tl_main = PyGreenlet_GetCurrent();
+    if (tl_main == NULL) {
+        pyw_exc_line(buf, sizeof(buf));
+        return wf_err_set(err, "greenlet: getcurrent() in the loop thread "
+                          "of cores %u..%u failed: %s", base, base + n - 1,
+                          buf);
+    }
+    tl_base = base;
+    tl_n = n;
+    return 0;
+}
+
+/* That thread stops, before the python plugin deletes its thread state:
+ * its cores' finished greenlets and its main greenlet go; one still
+ * suspended is leaked (see the top of the file). */
+static void
+gl_thread_fini(void)
+{
+    unsigned i, live = 0;
+
+    for (i = tl_base; i < tl_base + tl_n && i < gl.n; i++) {
+        struct gl_slot *s = &gl.slot[i];
+
+        if (s->g != NULL && PyGreenlet_ACTIVE(s->g)) {
+            live++;
+            s->g = NULL;
+            s->at = NULL;
+        } else {
+            Py_CLEAR(s->g);
+        }
+    }
+    if (live > 0) {
+        gl.leaked += live;
+        wf_log(WF_LOG_WARN, "greenlet: %u suspended core%s left alone when "
+               "its loop thread stopped: leaked", live, live == 1 ? "" : "s");
+    }
+    Py_CLEAR(tl_main);
+    tl_current = NULL;
+}
+
 static const struct wf_suspend_ops gl_ops = {
     .worker_init      = gl_worker_init,
+    .thread_init      = gl_thread_init,
+    .thread_fini      = gl_thread_fini,
     .resume           = gl_resume,
     .suspend          = gl_suspend,
     .worker_fini      = gl_worker_fini,
@@ -453,4 +510,4 @@ WF_PLUGIN(greenlet,
                       "greenlet >= 2.0.1 (python3-greenlet)",
           .summary  = "suspend engine: one Python greenlet per core (WSGI "
                       "only)",
-          .flags    = WF_PLUGIN_F_GLOBAL);
+          .flags    = WF_PLUGIN_F_GLOBAL | WF_PLUGIN_F_THREADS);

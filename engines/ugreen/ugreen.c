@@ -229,6 +229,16 @@ static struct {
     size_t page;
     size_t stack_size;
     size_t map_size;
+    /* overflow detection */
+    struct sigaction old_segv, old_bus;
+    int handlers;
+} ug;
+
+/* Per loop thread (--threads): the loop's own context, the core running
+ * now, and the alternate signal stack the overflow handler runs on (a
+ * signal stack is per thread). A core is resumed only by the thread
+ * whose loop owns it. */
+static __thread struct {
     struct ug_ctx *current;     /* running now, or NULL in the loop */
 #if UG_NATIVE
     void *loop_sp;
@@ -241,13 +251,10 @@ static struct {
     const void *loop_bottom;
     size_t loop_size;
 #endif
-    /* overflow detection */
     void *altstack;
     size_t altstack_size;
     stack_t old_altstack;
-    struct sigaction old_segv, old_bus;
-    int handlers;
-} ug;
+} ugt;
 
 static int ug_opt_enabled;
 static long ug_opt_pages;
@@ -319,30 +326,65 @@ ug_segv(int sig, siginfo_t *si, void *uctx)
     sigaction(sig, &dfl, NULL);
 }
 
+/* This thread's alternate signal stack: the overflow handler runs while
+ * the core's stack is exhausted. 0 or -1 + err. */
+static int
+ug_altstack_set(struct wf_err *err)
+{
+    stack_t ss;
+
+    ugt.altstack_size = 64 * 1024;
+    if (ugt.altstack_size < (size_t)SIGSTKSZ) {
+        ugt.altstack_size = (size_t)SIGSTKSZ;
+    }
+    ugt.altstack = mmap(NULL, ugt.altstack_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ugt.altstack == MAP_FAILED) {
+        ugt.altstack = NULL;
+        return wf_err_set(err, "ugreen: mmap(%zu) for the signal stack "
+                          "failed: %s", ugt.altstack_size, strerror(errno));
+    }
+    ss.ss_sp = ugt.altstack;
+    ss.ss_size = ugt.altstack_size;
+    ss.ss_flags = 0;
+    if (sigaltstack(&ss, &ugt.old_altstack) < 0) {
+        wf_err_set(err, "ugreen: sigaltstack() failed: %s", strerror(errno));
+        munmap(ugt.altstack, ugt.altstack_size);
+        ugt.altstack = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* This thread's alternate signal stack goes. */
+static void
+ug_altstack_unset(void)
+{
+    stack_t cur;
+
+    if (ugt.altstack != NULL) {
+        /* Give back the previous alternate stack only if ours is still the
+         * one in place (someone may have installed theirs since). */
+        if (sigaltstack(NULL, &cur) == 0 && cur.ss_sp == ugt.altstack) {
+            if (ugt.old_altstack.ss_flags & SS_DISABLE) {
+                cur.ss_flags = SS_DISABLE;
+                sigaltstack(&cur, NULL);
+            } else {
+                sigaltstack(&ugt.old_altstack, NULL);
+            }
+        }
+        munmap(ugt.altstack, ugt.altstack_size);
+        ugt.altstack = NULL;
+    }
+}
+
 static int
 ug_handlers_install(struct wf_err *err)
 {
     struct sigaction sa;
-    stack_t ss;
 
-    /* The handler runs while the core's stack is exhausted. */
-    ug.altstack_size = 64 * 1024;
-    if (ug.altstack_size < (size_t)SIGSTKSZ) {
-        ug.altstack_size = (size_t)SIGSTKSZ;
-    }
-    ug.altstack = mmap(NULL, ug.altstack_size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (ug.altstack == MAP_FAILED) {
-        ug.altstack = NULL;
-        return wf_err_set(err, "ugreen: mmap(%zu) for the signal stack "
-                          "failed: %s", ug.altstack_size, strerror(errno));
-    }
-    ss.ss_sp = ug.altstack;
-    ss.ss_size = ug.altstack_size;
-    ss.ss_flags = 0;
-    if (sigaltstack(&ss, &ug.old_altstack) < 0) {
-        wf_err_set(err, "ugreen: sigaltstack() failed: %s", strerror(errno));
-        goto fail_altstack;
+    if (ug_altstack_set(err) < 0) {
+        return -1;
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = ug_segv;
@@ -364,37 +406,19 @@ ug_handlers_install(struct wf_err *err)
 fail_bus:
     sigaction(SIGSEGV, &ug.old_segv, NULL);
 fail_segv:
-    sigaltstack(&ug.old_altstack, NULL);
-fail_altstack:
-    munmap(ug.altstack, ug.altstack_size);
-    ug.altstack = NULL;
+    ug_altstack_unset();
     return -1;
 }
 
 static void
 ug_handlers_remove(void)
 {
-    stack_t cur;
-
     if (ug.handlers) {
         sigaction(SIGBUS, &ug.old_bus, NULL);
         sigaction(SIGSEGV, &ug.old_segv, NULL);
         ug.handlers = 0;
     }
-    if (ug.altstack != NULL) {
-        /* Give back the previous alternate stack only if ours is still the
-         * one in place (someone may have installed theirs since). */
-        if (sigaltstack(NULL, &cur) == 0 && cur.ss_sp == ug.altstack) {
-            if (ug.old_altstack.ss_flags & SS_DISABLE) {
-                cur.ss_flags = SS_DISABLE;
-                sigaltstack(&cur, NULL);
-            } else {
-                sigaltstack(&ug.old_altstack, NULL);
-            }
-        }
-        munmap(ug.altstack, ug.altstack_size);
-        ug.altstack = NULL;
-    }
+    ug_altstack_unset();
 }
 
 /* -------------------------------------------------------------- engine */
@@ -473,7 +497,7 @@ ug_worker_fini(void)
     free(ug.ctx);
     ug.ctx = NULL;
     ug.n = 0;
-    ug.current = NULL;
+    ugt.current = NULL;
 }
 
 /* Runs first on a new stack: the body, then back to the loop for good. */
@@ -481,16 +505,16 @@ static void
 ug_entry(struct ug_ctx *x)
 {
 #if UG_ASAN
-    UG_ASAN_FINISH(NULL, &ug.loop_bottom, &ug.loop_size);
+    UG_ASAN_FINISH(NULL, &ugt.loop_bottom, &ugt.loop_size);
 #endif
     wf_core_body(x->core);
     x->live = 0;
     /* NULL: this fiber ends, ASan may drop its fake stack. */
-    UG_ASAN_START(NULL, ug.loop_bottom, ug.loop_size);
+    UG_ASAN_START(NULL, ugt.loop_bottom, ugt.loop_size);
 #if UG_NATIVE
-    ug_swap(&x->sp, ug.loop_sp);
+    ug_swap(&x->sp, ugt.loop_sp);
 #else
-    setcontext(&ug.loop_uc);
+    setcontext(&ugt.loop_uc);
 #endif
     WF_BUG("ugreen: a dead context was resumed");
 }
@@ -499,7 +523,7 @@ ug_entry(struct ug_ctx *x)
 static void
 ug_entry_uc(void)
 {
-    ug_entry(ug.starting);
+    ug_entry(ugt.starting);
 }
 #endif
 
@@ -562,10 +586,10 @@ ug_resume(struct wf_core *c)
                "(%u cores)", c->id, ug.n);
         return -1;
     }
-    if (ug.current != NULL) {
+    if (ugt.current != NULL) {
         wf_log(WF_LOG_ERROR, "ugreen: resume of core %u from core %u: only "
                "the loop may resume", c->id,
-               (unsigned)(ug.current - ug.ctx));
+               (unsigned)(ugt.current - ug.ctx));
         return -1;
     }
     x = &ug.ctx[c->id];
@@ -575,22 +599,22 @@ ug_resume(struct wf_core *c)
         }
         x->live = 1;
 #if !UG_NATIVE
-        ug.starting = x;
+        ugt.starting = x;
 #endif
     }
     x->core = c;
     c->engine_ctx = x;
-    ug.current = x;
+    ugt.current = x;
 #if UG_ASAN
-    UG_ASAN_START(&ug.loop_fake, x->lo, ug.stack_size);
+    UG_ASAN_START(&ugt.loop_fake, x->lo, ug.stack_size);
 #endif
 #if UG_NATIVE
-    ug_swap(&ug.loop_sp, x->sp);
+    ug_swap(&ugt.loop_sp, x->sp);
 #else
-    swapcontext(&ug.loop_uc, &x->uc);
+    swapcontext(&ugt.loop_uc, &x->uc);
 #endif
-    UG_ASAN_FINISH(ug.loop_fake, NULL, NULL);
-    ug.current = NULL;
+    UG_ASAN_FINISH(ugt.loop_fake, NULL, NULL);
+    ugt.current = NULL;
     return 0;
 }
 
@@ -599,24 +623,44 @@ ug_suspend(struct wf_core *c)
 {
     struct ug_ctx *x = c->engine_ctx;
 
-    if (x == NULL || x != ug.current) {
+    if (x == NULL || x != ugt.current) {
         WF_BUG("ugreen: suspend of core %u, which is not running", c->id);
     }
 #if UG_ASAN
-    UG_ASAN_START(&x->fake, ug.loop_bottom, ug.loop_size);
+    UG_ASAN_START(&x->fake, ugt.loop_bottom, ugt.loop_size);
 #endif
 #if UG_NATIVE
-    ug_swap(&x->sp, ug.loop_sp);
+    ug_swap(&x->sp, ugt.loop_sp);
 #else
-    swapcontext(&x->uc, &ug.loop_uc);
+    swapcontext(&x->uc, &ugt.loop_uc);
 #endif
 #if UG_ASAN
-    UG_ASAN_FINISH(x->fake, &ug.loop_bottom, &ug.loop_size);
+    UG_ASAN_FINISH(x->fake, &ugt.loop_bottom, &ugt.loop_size);
 #endif
+}
+
+/* --threads: a loop thread other than the first starts: its own signal
+ * stack for the overflow handler (the contexts of its cores were made by
+ * worker_init; the loop's own context is per thread already). */
+static int
+ug_thread_init(unsigned base, unsigned n, struct wf_err *err)
+{
+    (void)base;
+    (void)n;
+    return ug_altstack_set(err);
+}
+
+static void
+ug_thread_fini(void)
+{
+    ug_altstack_unset();
+    ugt.current = NULL;
 }
 
 static const struct wf_suspend_ops ug_ops = {
     .worker_init      = ug_worker_init,
+    .thread_init      = ug_thread_init,
+    .thread_fini      = ug_thread_fini,
     .resume           = ug_resume,
     .suspend          = ug_suspend,
     .worker_fini      = ug_worker_fini,
@@ -638,4 +682,5 @@ WF_PLUGIN(ugreen,
           .ops     = &ug_ops,
           .options = ug_options,
           .summary = "suspend engine: green threads on guarded C stacks",
-          .needs   = "nothing (native switch on x86_64 and aarch64, ucontext elsewhere)");
+          .needs   = "nothing (native switch on x86_64 and aarch64, ucontext elsewhere)",
+          .flags   = WF_PLUGIN_F_THREADS);

@@ -24,6 +24,11 @@
  * 2026-12-04  1.5  wf_route_prefix (HTTP requests to a language by path
  *                  prefix: the CGI plugin's mount points), wf_path_resolve
  *                  (the static files' path rules for plugins).
+ * 2026-12-05  1.6  --threads: wf_suspend_ops.thread_init/thread_fini and
+ *                  wf_lang_ops.thread_init/thread_fini appended,
+ *                  WF_PLUGIN_F_THREADS (a plugin that works in a worker of
+ *                  several loop threads); loop_wait is also called around
+ *                  a core's in-place waits.
  *
  * A field appended in minor M is read only from plugins built with minor
  * >= M (their ops tables are shorter otherwise): see WF_HAS_OP.
@@ -32,7 +37,7 @@
 #define WEFT_ABI_H
 
 #define WF_ABI_MAJOR 1
-#define WF_ABI_MINOR 5
+#define WF_ABI_MINOR 6
 
 /* "weft" in ASCII: the first word of every plugin descriptor. */
 #define WF_PLUGIN_MAGIC 0x77656674u

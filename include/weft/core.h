@@ -40,7 +40,7 @@ struct wf_var {
 
 WF_API const char *wf_version(void);
 WF_API unsigned wf_worker_id(void);      /* 1.. in a worker; 0 in the master */
-WF_API unsigned wf_ncores(void);         /* --async, or 1 */
+WF_API unsigned wf_ncores(void);         /* (--async, or 1) x --threads */
 WF_API int wf_has_suspend_engine(void);  /* 1 when a suspend engine is active */
 WF_API const char *wf_suspend_engine_name(void);  /* or NULL */
 

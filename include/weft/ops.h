@@ -95,6 +95,20 @@ struct wf_suspend_ops {
      * when it cannot tell. For the harakiri log; when it is not set, the
      * language's backtrace() is asked. Optional. (ABI 1.1) */
     size_t (*backtrace)(struct wf_core *c, char *buf, size_t len);
+
+    /* --threads N > 1: a loop thread of the worker other than the first
+     * (which worker_init set up) starts: core ids core_base ..
+     * core_base+ncores-1 run in this thread from now on (worker_init
+     * made their contexts). Called in that thread, before its loop runs
+     * and after the languages' thread_init; set up what is per thread
+     * (the loop's own context). 0 or -1 + err. Optional. (ABI 1.6) */
+    int (*thread_init)(unsigned core_base, unsigned ncores,
+                       struct wf_err *err);
+
+    /* That thread, after its loop stopped, before the languages'
+     * thread_fini (not when the worker stops now: SIGQUIT). Optional.
+     * (ABI 1.6) */
+    void (*thread_fini)(void);
 };
 
 /* ----------------------------------------------------------------- loop */
@@ -239,9 +253,28 @@ struct wf_lang_ops {
 
     /* loop: the worker is about to wait for I/O (entering 1) or is back
      * (entering 0); no core runs in between. A language lets its other
-     * threads run meanwhile (Python releases the GIL). Optional.
+     * threads run meanwhile (Python releases the GIL). Since ABI 1.6
+     * also core: around a wait a core makes in place (no suspend engine:
+     * poll() for its socket, a timer or the fds the app registered); the
+     * core's interpreter state then stays as it is, the language only
+     * lets go of its lock. Called in the thread of the loop. Optional.
      * (ABI 1.2) */
     void (*loop_wait)(int entering);
+
+    /* --threads N > 1: as wf_suspend_ops.thread_init, for a language:
+     * called in a loop thread other than the first, before its loop runs
+     * and after worker_init (which was given every core of the worker);
+     * cores core_base.. run in this thread. A language makes its
+     * per-thread interpreter state here (Python: a PyThreadState, taking
+     * the GIL). 0 or -1 + err. Optional. (ABI 1.6) */
+    int (*thread_init)(unsigned core_base, unsigned ncores,
+                       struct wf_err *err);
+
+    /* That thread, after its loop stopped: drop what thread_init made
+     * (Python: finish its cores' requests, delete the thread state and
+     * let go of the GIL). Not called when the worker stops now (SIGQUIT).
+     * Optional. (ABI 1.6) */
+    void (*thread_fini)(void);
 };
 
 #endif

@@ -40,6 +40,14 @@ enum wf_kind {
  * symbols, which this plugin brought in): open it RTLD_GLOBAL. */
 #define WF_PLUGIN_F_GLOBAL 0x1u
 
+/* The plugin works in a worker of several loops, one per thread
+ * (--threads N > 1): its per-core state is per core, what is per loop is
+ * per thread (thread_init/thread_fini, or __thread), and its library may
+ * be entered from any of those threads. A language or suspend engine
+ * without it makes --threads > 1 stop at start-up with what to use
+ * instead. (ABI 1.6) */
+#define WF_PLUGIN_F_THREADS 0x2u
+
 struct wf_plugin {
     /* stamp: filled by WF_PLUGIN, checked by the loader */
     uint32_t magic;

@@ -1197,4 +1197,7 @@ WF_PLUGIN(cgi,
           .kind = WF_KIND_LANG,
           .ops = &cgi_ops,
           .options = cgi_options,
-          .summary = "language: CGI/1.1 scripts (RFC 3875), modifier1 9");
+          .summary = "language: CGI/1.1 scripts (RFC 3875), modifier1 9",
+          /* per-core state only; scripts start with posix_spawn and
+           * close-on-exec pipes: safe in every loop thread */
+          .flags = WF_PLUGIN_F_THREADS);

@@ -1,7 +1,8 @@
 /*
  * Per-core interpreter state for CPython 3.11 (docs/langs/python.md, "Per-core interpreter state").
  *
- * A worker has one thread, one PyThreadState and many cores. A PyThreadState
+ * A loop (one per thread of the worker) has one PyThreadState and many
+ * cores. A PyThreadState
  * describes one linear call chain; with a suspend engine (ugreen) several
  * chains are alive at once, one per suspended core, so the fields that
  * describe a chain must follow the core:
@@ -79,8 +80,12 @@ chunk_free(_PyStackChunk *chunk)
  * inside the app keeps its chunk (handle() has not returned).
  */
 #define PYW_CHUNK_POOL 8
-static _PyStackChunk *chunk_pool[PYW_CHUNK_POOL];
-static unsigned chunk_pool_n;
+/* per loop thread: a chunk is lent to the cores of one thread (--threads) */
+static __thread _PyStackChunk *chunk_pool[PYW_CHUNK_POOL];
+static __thread unsigned chunk_pool_n;
+
+/* The loop's save(NULL)/restore(NULL) slot: each loop thread its own. */
+static __thread struct pyw_ts loop_sw;
 
 /* Give ps's root chunk back when nothing is on it. */
 static void
@@ -125,11 +130,19 @@ pyw_ts_worker_fini(void)
     }
 }
 
-/* The loop's slot starts as the state the worker has now (no request). */
+/* A loop thread ends (--threads): the same for its own pool. */
+void
+pyw_ts_thread_fini(void)
+{
+    pyw_ts_worker_fini();
+}
+
+/* The loop's slot starts as the state the worker (or the loop thread)
+ * has now (no request). */
 void
 pyw_ts_worker_init(void)
 {
-    ts_take(&pyw.loop_sw, PyThreadState_Get());
+    ts_take(&loop_sw, PyThreadState_Get());
 }
 
 /* A fresh pystate for pc (its old one, if any, was freed or leaked). */
@@ -233,13 +246,13 @@ pyw_ts_clear_context(void)
 void
 pyw_ts_save(struct pyw_core *pc)
 {
-    ts_take(pc != NULL ? &pc->sw : &pyw.loop_sw, PyThreadState_Get());
+    ts_take(pc != NULL ? &pc->sw : &loop_sw, PyThreadState_Get());
 }
 
 void
 pyw_ts_restore(struct pyw_core *pc)
 {
-    ts_put(pc != NULL ? &pc->sw : &pyw.loop_sw, PyThreadState_Get());
+    ts_put(pc != NULL ? &pc->sw : &loop_sw, PyThreadState_Get());
 }
 
 /*

@@ -56,21 +56,32 @@ static const struct wf_option python_options[] = {
     { NULL }
 };
 
-/* --enable-threads: the worker holds the GIL while it runs Python and
- * gives it up while it waits for I/O, so the app's threads (metrics
- * flushers, background jobs) run then too. Loop context, between cores:
- * the thread state holds the loop's own state. */
+/* The loop thread's state while it has let go of the GIL (a wait). */
+static __thread PyThreadState *waiting_ts;
+/* A loop thread other than the worker's first (--threads): its own
+ * thread state and the cores it runs. */
+static __thread PyThreadState *thread_ts;
+static __thread unsigned thread_base, thread_ncores;
+
+/* --enable-threads or --threads N > 1: the loop thread holds the GIL
+ * while it runs (Python or the core's C), and gives it up while it
+ * waits: the loop's io wait, or a core's wait in place, so that the
+ * worker's other loop threads and the app's own threads (metrics
+ * flushers, background jobs) run then. Loop (or core) context of the
+ * thread; the thread state keeps whatever core state is current. */
 static void
 python_loop_wait(int entering)
 {
-    if (!pyw.enable_threads || !pyw.initialized) {
+    if (!pyw.release_gil || !pyw.initialized) {
         return;
     }
     if (entering) {
-        pyw.waiting_ts = PyEval_SaveThread();
-    } else if (pyw.waiting_ts != NULL) {
-        PyEval_RestoreThread(pyw.waiting_ts);
-        pyw.waiting_ts = NULL;
+        if (waiting_ts == NULL) {
+            waiting_ts = PyEval_SaveThread();
+        }
+    } else if (waiting_ts != NULL) {
+        PyEval_RestoreThread(waiting_ts);
+        waiting_ts = NULL;
     }
 }
 
@@ -640,6 +651,15 @@ python_home(PyConfig *config, PyStatus *st, struct wf_err *err)
     return 0;
 }
 
+/* --threads (1 when not given). */
+static long
+python_nthreads(void)
+{
+    const char *t = wf_opt_get("threads");
+
+    return t != NULL ? atol(t) : 1;
+}
+
 static int
 python_init(struct wf_err *err)
 {
@@ -649,6 +669,10 @@ python_init(struct wf_err *err)
 
     if (pyw.initialized) {
         return 0;
+    }
+    if (python_nthreads() > 1) {
+        /* as uWSGI: threads imply enable-threads (uwsgi.has_threads) */
+        pyw.enable_threads = 1;
     }
     if (PyImport_AppendInittab("uwsgi", pyw_module_init) < 0) {
         return wf_err_set(err, "python: cannot register the uwsgi module");
@@ -934,9 +958,93 @@ python_worker_init(unsigned ncores, struct wf_err *err)
     }
     pyw.async_extras = ncores > 1 || wf_has_suspend_engine() ||
                        (a != NULL && atol(a) > 0);
+    pyw.release_gil = pyw.enable_threads || python_nthreads() > 1;
     pyw_ts_worker_init();
     pyw_module_worker();
     return 0;
+}
+
+/* Finish what core pc still holds (a generator parked between two
+ * handle() calls) and free its state; one suspended inside the app is
+ * leaked (see python_release). In the thread that runs the core. */
+static void
+core_fini(struct pyw_core *pc)
+{
+    if (pc->phase != PYW_IDLE && pc->in_handle) {
+        pyw.leaked++;   /* suspended inside the app: see release */
+        return;
+    }
+    if (pc->phase != PYW_IDLE) {
+        pyw_ts_enter(pc, 0);
+        py_finish(pc);
+        pyw_ts_leave(pc);
+    }
+    Py_CLEAR(pc->errors);
+    Py_CLEAR(pc->id_obj);
+    Py_CLEAR(pc->sr_spare);
+    Py_CLEAR(pc->write_spare);
+    pyw_ts_core_fini(pc);
+}
+
+/*
+ * --threads N > 1: a loop thread starts (not the worker's first, which
+ * worker_init set up). It gets a PyThreadState of its own in the main
+ * interpreter and takes the GIL (the first thread lets go of it while it
+ * waits); cores base.. run here, so their per-core state is made again
+ * against this thread's state (their bottom frame and exception item
+ * point into it).
+ */
+static int
+python_thread_init(unsigned base, unsigned n, struct wf_err *err)
+{
+    PyThreadState *ts;
+    unsigned i;
+
+    if (!pyw.initialized) {
+        return 0;
+    }
+    ts = PyThreadState_New(PyInterpreterState_Main());
+    if (ts == NULL) {
+        return wf_err_set(err, "python: no thread state for the loop of "
+                          "cores %u..%u (out of memory)", base, base + n - 1);
+    }
+    PyEval_RestoreThread(ts);
+    thread_ts = ts;
+    thread_base = base;
+    thread_ncores = n;
+    if (pyw.cores == NULL) {
+        cores_alloc(wf_ncores());
+    }
+    for (i = base; i < base + n && i < pyw.ncores; i++) {
+        pyw_ts_core_fini(&pyw.cores[i]);
+        pyw_ts_core_init(&pyw.cores[i]);
+    }
+    pyw_ts_worker_init();
+    return 0;
+}
+
+/* That loop thread stops: its cores' state goes, its thread state is
+ * deleted and the GIL let go of (the worker's first thread finalises
+ * CPython once every loop thread is gone). */
+static void
+python_thread_fini(void)
+{
+    unsigned i;
+
+    if (thread_ts == NULL) {
+        return;
+    }
+    if (waiting_ts != NULL) {
+        python_loop_wait(0);
+    }
+    for (i = thread_base; i < thread_base + thread_ncores &&
+         i < pyw.ncores; i++) {
+        core_fini(&pyw.cores[i]);
+    }
+    pyw_ts_thread_fini();
+    PyThreadState_Clear(thread_ts);
+    PyThreadState_DeleteCurrent();
+    thread_ts = NULL;
 }
 
 /* The fiber engine carries Ruby only. */
@@ -958,21 +1066,9 @@ python_shutdown(void)
         return;
     }
     for (unsigned i = 0; i < pyw.ncores; i++) {
-        struct pyw_core *pc = &pyw.cores[i];
-        if (pc->phase != PYW_IDLE && pc->in_handle) {
-            pyw.leaked++;   /* suspended inside the app: see release */
-            continue;
-        }
-        if (pc->phase != PYW_IDLE) {
-            pyw_ts_enter(pc, 0);
-            py_finish(pc);
-            pyw_ts_leave(pc);
-        }
-        Py_CLEAR(pc->errors);
-        Py_CLEAR(pc->id_obj);
-        Py_CLEAR(pc->sr_spare);
-        Py_CLEAR(pc->write_spare);
-        pyw_ts_core_fini(pc);
+        /* the cores of the other loop threads were let go of by
+         * python_thread_fini (their state is NULL now) */
+        core_fini(&pyw.cores[i]);
     }
     Py_CLEAR(pyw.app);
     pyw_environ_fini();
@@ -1013,6 +1109,8 @@ static const struct wf_lang_ops python_ops = {
     .shutdown     = python_shutdown,
     .backtrace    = python_backtrace,
     .loop_wait    = python_loop_wait,
+    .thread_init  = python_thread_init,
+    .thread_fini  = python_thread_fini,
 };
 
 WF_PLUGIN(python,
@@ -1023,4 +1121,4 @@ WF_PLUGIN(python,
           .needs   = "CPython " PY_VERSION " (libpython3.11)",
           .summary = "WSGI apps on CPython, the uwsgi async API, per-core "
                      "interpreter state",
-          .flags   = WF_PLUGIN_F_GLOBAL);
+          .flags   = WF_PLUGIN_F_GLOBAL | WF_PLUGIN_F_THREADS);

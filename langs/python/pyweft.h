@@ -12,7 +12,14 @@
  *   py_input.c   wsgi.input
  *   py_module.c  the `uwsgi` module (also importable as `weft`)
  *
- * Threading: a worker is one thread that holds the GIL the whole time.
+ * Threading (docs/design.md, "Threads"): a worker runs one loop per
+ * thread (--threads, 1 by default). Each loop thread has its own
+ * PyThreadState and holds the GIL while it is awake; it lets go of it
+ * around every wait (the loop's io wait, a core's in-place poll) when
+ * several threads run or --enable-threads is given. A core's state
+ * (struct pyw_core) is used only by the thread whose loop owns the core;
+ * what is per loop (the switch slot of the loop, the data-stack chunk
+ * pool, the released thread state) is __thread.
  */
 #ifndef WEFT_LANGS_PYTHON_PYWEFT_H
 #define WEFT_LANGS_PYTHON_PYWEFT_H
@@ -100,8 +107,8 @@ struct pyw_core {
 };
 
 struct pyw_global {
-    int enable_threads;           /* --enable-threads */
-    PyThreadState *waiting_ts;    /* the GIL is released for an I/O wait */
+    int enable_threads;           /* --enable-threads (or --threads > 1) */
+    int release_gil;              /* let go of the GIL around waits */
     /* options */
     char *home;                   /* --home: virtualenv or PYTHONHOME */
     char *wsgi_file;
@@ -122,7 +129,6 @@ struct pyw_global {
     struct pyw_core *cores;
     unsigned ncores;
     int async_extras;           /* x-wsgiorg.fdevent.*, uwsgi.core, ... */
-    struct pyw_ts loop_sw;      /* save(NULL)/restore(NULL) slot */
     unsigned leaked;            /* cores abandoned while suspended */
 };
 
@@ -133,6 +139,7 @@ struct pyw_core *pyw_core_of(struct wf_core *c);
 
 /* py_tstate.c */
 void pyw_ts_worker_init(void);
+void pyw_ts_thread_fini(void);
 void pyw_ts_core_init(struct pyw_core *pc);
 void pyw_ts_enter(struct pyw_core *pc, int fresh);
 void pyw_ts_leave(struct pyw_core *pc);

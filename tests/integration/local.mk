@@ -25,6 +25,7 @@ WEFT_INTEGRATION_TESTS = \
 	tests/integration/t_stats.py \
 	tests/integration/t_log.py \
 	tests/integration/t_compat_sys.py \
-	tests/integration/t_compat_nginx.py
+	tests/integration/t_compat_nginx.py \
+	tests/integration/t_threads.py
 TESTS += $(WEFT_INTEGRATION_TESTS)
 EXTRA_DIST += $(WEFT_INTEGRATION_TESTS)

@@ -54,11 +54,7 @@ PENDING = set()
 # cases that cannot start before a slice lands: case -> what they wait for.
 # A pending case that fails is reported as a skip with the reason; one that
 # passes says so (then remove it from here).
-PENDING_CASES = {
-    "04-django-threads": "--threads 2 (issue 10: threads per worker are "
-                         "not done; weft refuses them at start-up, naming "
-                         "--processes / --async instead)",
-}
+PENDING_CASES = {}
 
 _root = None
 _venv = None

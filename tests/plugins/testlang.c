@@ -13,10 +13,12 @@
  *   /error          WF_ERROR before anything is sent
  *   /core           the core id
  *   /pid            the worker's pid
+ *   /tid            the thread that runs the request (--threads)
  *   /spin?ms=N      burns the CPU for N ms without giving the worker away
  *   /alloc?mb=N     keeps N MiB more allocated (and touched) for good
  *   /fds?n=N        opens N more fds (/dev/null) and keeps them open
  */
+#define _GNU_SOURCE 1  /* gettid */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -97,6 +99,11 @@ tl_handle(struct wf_core *c)
     if (path_is(c, "/pid")) {
         ok(c, "text/plain");
         snprintf(line, sizeof(line), "%d", (int)getpid());
+        return say(c, line);
+    }
+    if (path_is(c, "/tid")) {
+        ok(c, "text/plain");
+        snprintf(line, sizeof(line), "%ld core=%u", (long)gettid(), c->id);
         return say(c, line);
     }
     if (path_is(c, "/spin")) {
@@ -266,4 +273,5 @@ WF_PLUGIN(testlang,
           .kind = WF_KIND_LANG,
           .ops = &tl_ops,
           .options = tl_options,
-          .summary = "language: the core's test app (tests only)");
+          .summary = "language: the core's test app (tests only)",
+          .flags = WF_PLUGIN_F_THREADS);

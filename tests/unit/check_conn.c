@@ -155,7 +155,7 @@ setup(void)
     lsn.name = "conn";
     snprintf(lsn.host, sizeof(lsn.host), "127.0.0.1");
     snprintf(lsn.port, sizeof(lsn.port), "%u", ntohs(a.sin_port));
-    loop = wf__loop_new(1, 2, 0, &lsn, NULL, &err);
+    loop = wf__loop_new(1, 0, 2, 0, &lsn, NULL, &err);
     ck_assert_msg(loop != NULL, "loop: %s", err.msg);
     ck_assert_int_eq(pthread_create(&thread, NULL, run_loop, NULL), 0);
 }

@@ -114,7 +114,7 @@ setup(void)
         snprintf(s->lsn.host, sizeof(s->lsn.host), "127.0.0.1");
         snprintf(s->lsn.port, sizeof(s->lsn.port), "%u", port);
         /* loop i: cores 100*i .. 100*i+3 */
-        s->loop = wf__loop_new(i + 1, 4, 100 * i, &s->lsn, NULL, &err);
+        s->loop = wf__loop_new(i + 1, 0, 4, 100 * i, &s->lsn, NULL, &err);
         ck_assert_msg(s->loop != NULL, "loop %u: %s", i, err.msg);
     }
 }

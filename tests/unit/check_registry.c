@@ -42,6 +42,8 @@ teardown(void)
 #define WF_ABI_MINOR_NEXT 5
 #elif WF_ABI_MINOR == 5
 #define WF_ABI_MINOR_NEXT 6
+#elif WF_ABI_MINOR == 6
+#define WF_ABI_MINOR_NEXT 7
 #else
 #error "extend WF_ABI_MINOR_NEXT"
 #endif
