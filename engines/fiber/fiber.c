@@ -20,15 +20,141 @@
  * nothing to do: keeps_lang_state names "rack". The machine stack of a
  * fiber comes from Ruby's fiber pool: RUBY_FIBER_MACHINE_STACK_SIZE and
  * RUBY_FIBER_VM_STACK_SIZE (environment) size it.
+ *
+ * AddressSanitizer: Debian's Ruby is not built with it, so its fiber
+ * switches are not told to ASan, which then believes every fiber runs on
+ * the main thread's stack. When a Ruby exception unwinds our (instrumented)
+ * frames on a fiber stack, ASan's __asan_handle_no_return must unpoison
+ * the dead frames from the stack pointer to the top of the current stack;
+ * with the main stack's top it finds a range of gigabytes, gives up ("ASan
+ * is ignoring requested __asan_handle_no_return"), and the dead frames'
+ * redzones stay poisoned: Ruby's own code reusing that stack later (a
+ * memcpy into a stack buffer in ruby_vsnprintf) is reported as a
+ * stack-buffer-overflow. So in an ASan build this engine tells ASan, after
+ * each switch it makes, which stack it is on (fb_asan_here): the loop's
+ * stack once back in fb_resume, the core's fiber stack on entry to
+ * fb_body and after rb_fiber_yield. A fiber's stack bounds are its mapping
+ * in /proc/self/maps (Ruby's fiber pool puts a guard page below each
+ * stack), looked up once per stack and cached. Switches the app makes
+ * itself (its own Fiber or Enumerator#next) are not seen; see
+ * docs/security.md.
  */
 #include <ruby.h>
 
 #include "config.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <weft/plugin.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define FB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FB_ASAN 1
+#endif
+#endif
+#ifndef FB_ASAN
+#define FB_ASAN 0
+#endif
+
+#if FB_ASAN
+#include <sanitizer/common_interface_defs.h>
+
+/* the stacks seen so far: Ruby's fiber pool reuses a few */
+#define FB_ASAN_STACKS 256
+static struct {
+    const void *root_bottom;    /* the loop's stack (the main thread's) */
+    size_t root_size;
+    struct { uintptr_t lo, hi; } seen[FB_ASAN_STACKS];
+    unsigned nseen;
+} fb_asan;
+
+/* Tell ASan that the stack running now is [bottom, bottom + size): a
+ * switch that has already happened, announced and finished at once. The
+ * bounds ASan had before go to *old_bottom/*old_size when asked. */
+static void
+fb_asan_here(const void *bottom, size_t size, const void **old_bottom,
+             size_t *old_size)
+{
+    void *fake = NULL;
+
+    __sanitizer_start_switch_fiber(&fake, bottom, size);
+    __sanitizer_finish_switch_fiber(fake, old_bottom, old_size);
+}
+
+/* The mapping that holds address a (this fiber's stack): from the cache,
+ * else from /proc/self/maps. 0, or -1 when none is found. */
+static int
+fb_asan_stack_of(uintptr_t a, uintptr_t *lo, uintptr_t *hi)
+{
+    char line[512];
+    FILE *f;
+
+    for (unsigned i = 0; i < fb_asan.nseen; i++) {
+        if (a >= fb_asan.seen[i].lo && a < fb_asan.seen[i].hi) {
+            *lo = fb_asan.seen[i].lo;
+            *hi = fb_asan.seen[i].hi;
+            return 0;
+        }
+    }
+    f = fopen("/proc/self/maps", "re");
+    if (f == NULL) {
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        unsigned long l, h;
+
+        if (sscanf(line, "%lx-%lx", &l, &h) == 2 && a >= l && a < h) {
+            fclose(f);
+            *lo = l;
+            *hi = h;
+            if (fb_asan.nseen < FB_ASAN_STACKS) {
+                fb_asan.seen[fb_asan.nseen].lo = l;
+                fb_asan.seen[fb_asan.nseen++].hi = h;
+            }
+            return 0;
+        }
+    }
+    fclose(f);
+    return -1;
+}
+
+/* On a core's fiber: tell ASan this fiber's stack; the first time, keep
+ * the bounds ASan had (the loop's stack) for the way back. */
+static void
+fb_asan_on_fiber(void)
+{
+    uintptr_t lo, hi;
+    const void *ob = NULL;
+    size_t os = 0;
+
+    if (fb_asan_stack_of((uintptr_t)__builtin_frame_address(0), &lo,
+                         &hi) < 0) {
+        return;
+    }
+    fb_asan_here((const void *)lo, hi - lo, &ob, &os);
+    if (fb_asan.root_bottom == NULL) {
+        fb_asan.root_bottom = ob;
+        fb_asan.root_size = os;
+    }
+}
+
+/* Back on the loop's stack (after rb_fiber_resume returned). */
+static void
+fb_asan_on_root(void)
+{
+    if (fb_asan.root_bottom != NULL) {
+        fb_asan_here(fb_asan.root_bottom, fb_asan.root_size, NULL, NULL);
+    }
+}
+#else
+#define fb_asan_on_fiber() ((void)0)
+#define fb_asan_on_root() ((void)0)
+#endif
 
 static struct {
     int enabled;            /* --fiber */
@@ -43,6 +169,7 @@ fb_body(RB_BLOCK_CALL_FUNC_ARGLIST(yielded, arg))
 {
     unsigned id = NUM2UINT(arg);
 
+    fb_asan_on_fiber();
     /* the request's whole life, handle() after handle(); each wait
      * inside it comes back to fb_suspend */
     wf_core_body(fb.cores[id]);
@@ -113,6 +240,7 @@ fb_resume(struct wf_core *c)
     }
     c->engine_ctx = &fb.cores[c->id];
     rb_protect(fb_resume_protected, UINT2NUM(c->id), &state);
+    fb_asan_on_root();
     if (state) {
         /* The rack plugin catches everything the app raises; this is a
          * fiber that could not run (or an exception that escaped it). */
@@ -162,6 +290,7 @@ fb_suspend(struct wf_core *c)
                "core's", c->id);
     }
     rb_fiber_yield(0, NULL);
+    fb_asan_on_fiber();
 }
 
 static void

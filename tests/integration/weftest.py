@@ -246,7 +246,10 @@ class Server:
     def check_log(self):
         bad = [l for l in self.log().splitlines()
                if l.startswith("alert:") or l.startswith("bug:")
-               or "AddressSanitizer" in l or "runtime error:" in l]
+               or "AddressSanitizer" in l or "runtime error:" in l
+               # a stack switch ASan was not told of: its reports that
+               # follow may be false, and real ones may be missed
+               or "ASan is ignoring requested __asan_handle_no_return" in l]
         assert not bad, "alert/bug lines in the log:\n" + "\n".join(bad)
 
     def cpu_seconds(self):
