@@ -12,6 +12,8 @@
  */
 #include "internal.h"
 #include "static.h"
+#include "cheaper.h"
+#include "stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,9 +136,11 @@ static const struct {
     { "python-autoreload", "use --touch-reload FILE (or systemctl reload)" },
     { "fs-reload", "use --touch-reload FILE" },
     { "lazy", "use --lazy-apps (uWSGI's --lazy also reloads differently)" },
-    { "cheaper*", "weft keeps --processes workers running (no cheaper "
-      "scaling yet); set processes to the peak, or raise --async with a "
-      "suspend engine: idle cores cost little" },
+    { "cheaper-rss-limit*", "weft's --cheaper has no memory limits; use "
+      "--reload-on-rss for each worker" },
+    { "cheaper*", "weft has uWSGI's spare algorithm with --cheaper, "
+      "--cheaper-initial, --cheaper-step, --cheaper-overload and "
+      "--cheaper-algo spare only" },
     { "die-on-idle", "weft does not exit when idle; remove it" },
     { "procname-append", "write the whole title with --procname" },
     { "logdate", "weft's log lines carry no date prefix (yet); journald or "
@@ -298,6 +302,9 @@ wf__opt_suggest(const char *name, char *out, size_t len)
     s.want = name;
     consider_table(&s, wf__core_options);
     consider_table(&s, wf__static_options);
+    consider_table(&s, wf__stats_options);
+    consider_table(&s, wf__log_options);
+    consider_table(&s, wf__cheaper_options);
     all = wf__plugin_all(&n);
     for (i = 0; i < n; i++) {
         consider_table(&s, all[i]->options);

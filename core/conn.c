@@ -600,7 +600,7 @@ wf__conn_bind_core(struct wf__conn *k, struct wf__core *c)
     c->ready_fd = -1;
     c->timed_out = 0;
     c->cancelled = 0;
-    c->in_request = 1;
+    wf__core_busy(c, 1);
     wf__resp_init(c);
     wf__static_route(k, c);
     wf__stats_core_begin(c);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "cheaper.h"
 #include "registry.h"
 #include "static.h"
 #include "stats.h"
@@ -83,6 +84,8 @@ walk(FILE *out, const struct help_fmt *f)
     walk_table(out, f, "Static files", NULL, wf__static_options);
     walk_table(out, f, "Stats", NULL, wf__stats_options);
     walk_table(out, f, "Request log", NULL, wf__log_options);
+    walk_table(out, f, "Scaling workers by load (uWSGI's cheaper)", NULL,
+               wf__cheaper_options);
     all = wf__plugin_all(&n);
     for (i = 0; i < n; i++) {
         snprintf(title, sizeof(title), "Plugin %s", all[i]->name);

@@ -443,7 +443,9 @@ struct wf__slot {
     int drain_killed;
     volatile int want_replace;      /* 1 max-requests, 2 reload-on-rss */
     volatile int harakiri_sent;
-    volatile unsigned busy_cores;
+    volatile unsigned busy_cores;   /* cores holding a request (all loops;
+                                       wf__core_busy) */
+    volatile unsigned cores;        /* cores of all its loops */
     volatile uint64_t requests;     /* every loop's, added atomically */
     volatile long rss_kb;
     unsigned nthreads;              /* busy[0 .. nthreads) are used */

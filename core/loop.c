@@ -111,6 +111,7 @@ wf__core_free(struct wf__core *c)
     if (c->conn != NULL) {
         c->conn->core = NULL;
     }
+    wf__core_busy(c, 0);    /* a request that ended without its log line */
     c->conn = NULL;
     c->lang = NULL;
     c->idle_wait = 0;
@@ -453,6 +454,7 @@ wf__loop_new(unsigned id, unsigned thread, unsigned nc, unsigned core_base,
         if (slot->nthreads < thread + 1) {
             slot->nthreads = thread + 1;
         }
+        __atomic_add_fetch(&slot->cores, nc, __ATOMIC_RELAXED);
     }
     L->listeners = listeners ? listeners : wf__listeners;
     L->sigpipe[0] = L->sigpipe[1] = -1;
@@ -621,7 +623,7 @@ wf__loop_core_run(struct wf__loop *L, struct wf_err *err)
             L->accept_paused_until = 0;
             wf__conn_accepting(L, 1);
         }
-        if (wf__cfg.threads > 1) {
+        if (wf__cfg.threads > 1 || wf__cfg.processes > 1) {
             wf__conn_share(L);
         }
         timeout = L->rq_head ? 0 : wf__timer_next(L, now);

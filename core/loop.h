@@ -99,6 +99,27 @@ void wf__core_free(struct wf__core *c);
  * GIL, so that the worker's other threads run). */
 void wf__loop_lang_wait(struct wf__loop *L, int entering);
 
+/* c takes a request (on = 1) or its request is over (0): c->in_request
+ * and the worker's count of busy cores in the scoreboard (read by the
+ * master: --cheaper, --idle), shared by the worker's loops. */
+static inline void
+wf__core_busy(struct wf__core *c, int on)
+{
+    struct wf__slot *s = c->loop->slot;
+
+    if (c->in_request == on) {
+        return;
+    }
+    c->in_request = on;
+    if (s != NULL) {
+        if (on) {
+            __atomic_add_fetch(&s->busy_cores, 1, __ATOMIC_RELAXED);
+        } else {
+            __atomic_sub_fetch(&s->busy_cores, 1, __ATOMIC_RELAXED);
+        }
+    }
+}
+
 /* sched.c: 1 when c waits on fd. */
 int wf__core_waits_on(const struct wf__core *c, int fd);
 
@@ -113,10 +134,12 @@ long wf__head_timeout_ms(void);
 /* conn.c: watch the listeners (1) or stop (0). Loop context. */
 void wf__conn_accepting(struct wf__loop *L, int on);
 
-/* conn.c: --threads N > 1: L watches the listeners only while it has a
- * free core (and room for a connection), so that a loop whose cores are
- * all busy leaves new connections to its sibling threads (as a uWSGI
- * thread accepts only when it is idle). Loop context, before each wait. */
+/* conn.c: with sibling loops (--threads N > 1) or sibling workers
+ * (--processes N > 1): L watches the listeners only while it has a free
+ * core (and room for a connection), so that a loop whose cores are all
+ * busy leaves new connections to its siblings and to the workers
+ * --cheaper starts (as a uWSGI thread or worker accepts only when it is
+ * idle). Loop context, before each wait. */
 void wf__conn_share(struct wf__loop *L);
 
 /* conn.c: a connection from L's pool (or a new one), NULL without

@@ -4,6 +4,7 @@
  * and exit status 1.
  */
 #include "internal.h"
+#include "cheaper.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -587,7 +588,8 @@ main(int argc, char **argv)
     struct wf_err err;
     size_t nvals;
 
-    if (wf__opt_defaults(wf__core_options, &err) < 0) {
+    if (wf__opt_defaults(wf__core_options, &err) < 0 ||
+        wf__opt_defaults(wf__cheaper_options, &err) < 0) {
         die(&err);
     }
     early_plugin_dirs(argc, argv);
@@ -644,6 +646,9 @@ main(int argc, char **argv)
                        "run as root", wf__cfg.max_fd, strerror(errno));
             die(&err);
         }
+    }
+    if (wf__cheaper_check(&err) < 0) {
+        die(&err);
     }
     if (!wf__cfg.master && (wf__cfg.max_requests || wf__cfg.reload_on_rss ||
                             wf__cfg.max_worker_lifetime ||

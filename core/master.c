@@ -10,12 +10,17 @@
  * only once the new one is ready, one worker at a time: the capacity never
  * drops to zero, also with --processes 1.
  *
+ * With --cheaper the master also scales the workers by load between
+ * --cheaper and --processes (core/cheaper.c decides, once a second; a
+ * worker id it stopped is "cheaped" until it asks for it again).
+ *
  * Signals to the master: TERM/INT stop gracefully, QUIT stops now, HUP
  * replaces every worker (new code with --lazy-apps), USR1 logs the
  * workers' state, USR2 reopens --logto.
  */
 #include "internal.h"
 #include "stats.h"
+#include "cheaper.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,11 +52,15 @@ struct wid {
     int parked;             /* --idle: stopped, respawned on a connection */
     uint64_t seen_requests; /* --idle: the slot's count when last seen */
     int64_t active_at;      /* --idle: when it last served (ms) */
+    int cheaped;            /* --cheaper: stopped for lack of load; the
+                               algorithm starts it again */
 };
 
 
 static struct wid *wids;
 static unsigned nwids;
+static struct wf__cheaper_state cheaper_st;
+static int64_t cheaper_next;        /* the next --cheaper check (ms) */
 
 static void
 master_signal(int sig)
@@ -195,7 +204,8 @@ check_idle(int64_t now)
         struct wid *w = &wids[i];
         struct wf__slot *s;
 
-        if (w->slot < 0 || w->replacing >= 0 || w->pending || w->parked) {
+        if (w->slot < 0 || w->replacing >= 0 || w->pending || w->parked ||
+            w->cheaped) {
             continue;
         }
         s = &slots[w->slot];
@@ -226,12 +236,19 @@ check_idle(int64_t now)
 static void
 unpark_all(void)
 {
-    unsigned i;
+    unsigned i, started = 0;
 
     for (i = 0; i < nwids; i++) {
         if (wids[i].parked) {
             wids[i].parked = 0;
             wids[i].active_at = 0;
+            if (wf__cheaper.count > 0 && started >= wf__cheaper.count) {
+                /* with --cheaper only the fewest come back, as in uWSGI;
+                 * the load brings the others */
+                wids[i].cheaped = 1;
+                continue;
+            }
+            started++;
             if (wids[i].slot < 0 && wids[i].respawn_at == 0) {
                 wids[i].respawn_at = mono_ms();
             }
@@ -347,6 +364,9 @@ ask_replace(unsigned id, const char *why)
 {
     struct wid *w = &wids[id - 1];
 
+    if (w->cheaped) {
+        return;     /* --cheaper stopped it: nothing to replace */
+    }
     if (w->replacing < 0 && !w->pending) {
         w->pending = 1;
         w->why = why;
@@ -381,6 +401,115 @@ step_replacements(void)
         if (wids[i].pending) {
             start_replacement(i + 1);
             return;
+        }
+    }
+}
+
+/* --cheaper: a worker is busy when it cannot start a request now (see
+ * core/cheaper.c); idle when no core of it holds a request. */
+static int
+worker_busy(const struct wf__slot *s)
+{
+    return busiest(s) != NULL ||
+           (s->cores > 0 && s->busy_cores >= s->cores);
+}
+
+static unsigned
+cheaper_running(void)
+{
+    unsigned i, n = 0;
+
+    for (i = 0; i < nwids; i++) {
+        n += !wids[i].cheaped;
+    }
+    return n;
+}
+
+/* --cheaper, once a second: uWSGI's spare algorithm says how many workers
+ * to start, or to stop the oldest idle one (gracefully: it finishes what
+ * it runs). Not while a reload replaces workers or --idle parked them. */
+static void
+check_cheaper(int64_t now)
+{
+    unsigned i, active = 0, busy = 0, cheaped = 0;
+    int n;
+
+    if (wf__cheaper.count == 0 || now < cheaper_next) {
+        return;
+    }
+    cheaper_next = now + 1000;
+    if (replacement_running() || any_parked()) {
+        return;
+    }
+    for (i = 0; i < nwids; i++) {
+        struct wid *w = &wids[i];
+        struct wf__slot *s;
+
+        if (w->cheaped) {
+            cheaped += w->slot < 0;
+            continue;
+        }
+        if (w->slot < 0) {
+            continue;
+        }
+        s = &slots[w->slot];
+        if (s->pid <= 0 || s->draining) {
+            continue;
+        }
+        active++;
+        busy += worker_busy(s);
+    }
+    n = wf__cheaper_spare(&cheaper_st, &wf__cheaper, active, busy, cheaped);
+    for (i = 0; i < nwids && n > 0; i++) {
+        struct wid *w = &wids[i];
+        int s;
+
+        if (!w->cheaped || w->slot >= 0 || (s = free_slot()) < 0) {
+            continue;
+        }
+        if (spawn(i + 1, s) > 0) {
+            w->cheaped = 0;
+            w->slot = s;
+            w->fails = 0;
+            w->respawn_at = 0;
+            n--;
+            wf_log(WF_LOG_INFO, "master: every worker busy for more than "
+                   "%lds (--cheaper-overload): started worker %u (pid %d); "
+                   "%u of %ld running", wf__cheaper.overload, i + 1,
+                   (int)slots[s].pid, cheaper_running(), wf__cfg.processes);
+        }
+    }
+    if (n < 0) {
+        struct wid *pick = NULL;
+
+        for (i = 0; i < nwids; i++) {
+            struct wid *w = &wids[i];
+            struct wf__slot *s;
+
+            if (w->cheaped || w->slot < 0 || w->replacing >= 0 ||
+                w->pending || w->parked) {
+                continue;
+            }
+            s = &slots[w->slot];
+            if (s->pid <= 0 || s->draining || !s->ready ||
+                s->busy_cores > 0 || busiest(s) != NULL) {
+                continue;
+            }
+            if (pick == NULL || s->born < slots[pick->slot].born) {
+                pick = w;       /* the oldest, as uWSGI */
+            }
+        }
+        if (pick != NULL) {
+            struct wf__slot *s = &slots[pick->slot];
+
+            pick->cheaped = 1;
+            s->draining = 1;
+            s->drain_since = now;
+            kill(s->pid, SIGTERM);
+            wf_log(WF_LOG_INFO, "master: more than one worker idle "
+                   "(--cheaper): stopping worker %u (pid %d); %u of %ld "
+                   "running, at least %ld", s->id, (int)s->pid,
+                   cheaper_running(), wf__cfg.processes, wf__cheaper.count);
         }
     }
 }
@@ -426,6 +555,12 @@ reaped(pid_t pid, int status, int stopping)
             w->slot = -1;
             if (w->parked) {
                 w->respawn_at = 0;
+            } else if (w->cheaped) {
+                w->respawn_at = 0;
+                if (!stopping) {
+                    wf_log(WF_LOG_INFO, "master: worker %u (pid %d) "
+                           "cheaped", s->id, (int)pid);
+                }
             } else if (!stopping) {
                 if (life < 2000 && !s->harakiri_sent) {
                     unsigned secs = 1u << (w->fails < 5 ? w->fails : 5);
@@ -509,13 +644,26 @@ wf__master_run(unsigned nworkers)
     for (i = 0; i < nworkers; i++) {
         wids[i].replacing = -1;
         wids[i].slot = (int)i;
+        if (wf__cheaper.count > 0 && i >= (unsigned)wf__cheaper.initial) {
+            /* --cheaper: the load starts the others */
+            wids[i].slot = -1;
+            wids[i].cheaped = 1;
+            continue;
+        }
         if (spawn(i + 1, (int)i) < 0) {
             wids[i].slot = -1;
             wids[i].respawn_at = mono_ms() + 1000;
         }
     }
-    wf_log(WF_LOG_INFO, "master (pid %d) started %u workers", (int)getpid(),
-           nworkers);
+    if (wf__cheaper.count > 0) {
+        wf_log(WF_LOG_INFO, "master (pid %d) started %u of %u workers "
+               "(--cheaper %ld: between %ld and %u by load, spare "
+               "algorithm)", (int)getpid(), cheaper_running(), nworkers,
+               wf__cheaper.count, wf__cheaper.count, nworkers);
+    } else {
+        wf_log(WF_LOG_INFO, "master (pid %d) started %u workers",
+               (int)getpid(), nworkers);
+    }
     wf__proctitle_master();
     for (;;) {
         struct pollfd p[17] = { { .fd = mpipe[0], .events = POLLIN } };
@@ -644,7 +792,7 @@ wf__master_run(unsigned nworkers)
                 }
                 continue;
             }
-            if (w->slot < 0) {
+            if (w->slot < 0 || w->cheaped) {
                 continue;
             }
             if (slots[w->slot].want_replace &&
@@ -665,18 +813,23 @@ wf__master_run(unsigned nworkers)
         check_harakiri(now);
         check_draining(now);
         check_idle(now);
+        check_cheaper(now);
         if (!notified_ready || reloading) {
-            unsigned ready = 0;
+            unsigned ready = 0, want = 0;
 
             for (i = 0; i < nwids; i++) {
+                if (wids[i].cheaped) {
+                    continue;   /* --cheaper: not running, by design */
+                }
+                want++;
                 if (wids[i].slot >= 0 && slots[wids[i].slot].ready &&
                     wids[i].replacing < 0 && !wids[i].pending) {
                     ready++;
                 }
             }
-            if (ready == nwids) {
+            if (ready == want) {
                 wf__sd_notify("READY=1\nSTATUS=serving with %u workers%s",
-                              nwids, reloading ? " (reloaded)" : "");
+                              ready, reloading ? " (reloaded)" : "");
                 notified_ready = 1;
                 reloading = 0;
             }

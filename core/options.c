@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "static.h"
 #include "stats.h"
+#include "cheaper.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -227,7 +228,7 @@ const struct wf_option wf__core_options[] = {
  * that keep their options beside their code (static files, stats, logs). */
 static const struct wf_option *const core_tables[] = {
     wf__core_options, wf__static_options, wf__stats_options,
-    wf__log_options, NULL
+    wf__log_options, wf__cheaper_options, NULL
 };
 #define FOR_CORE_OPTION(t, o) \
     for ((t) = core_tables; *(t); (t)++) for ((o) = *(t); (o)->name; (o)++)

@@ -50,7 +50,7 @@ wf__request_done(struct wf__core *c, struct wf__conn *k)
     L->requests++;
     c->requests++;
     k->requests++;
-    c->in_request = 0;
+    wf__core_busy(c, 0);
     total = __atomic_add_fetch(&wf__worker_requests, 1, __ATOMIC_RELAXED);
     wf__log_request(c);
     keep = !c->resp.close && !c->resp.broken && k->req.keepalive &&

@@ -23,6 +23,25 @@ def worker_pids(srv):
     return {int(p) for p in kids.split()}
 
 
+def busy_cores_logged(srv, nworkers):
+    """Ask the master for the state of its nworkers workers (SIGUSR1)
+    and return the busy cores it logs, summed over them."""
+    mark = srv.log().count("master (pid")
+    os.kill(srv.pid, signal.SIGUSR1)
+
+    def section():
+        log = srv.log()
+        if log.count("master (pid") <= mark:
+            return None
+        lines = [l for l in log.rsplit("master (pid", 1)[1].splitlines()
+                 if " busy cores" in l]
+        return lines if len(lines) >= nworkers else None
+
+    lines = wait_for(section, 5) or []
+    return sum(int(l.split(" busy cores")[0].rsplit(" ", 1)[1])
+               for l in lines)
+
+
 def test_master_forks_workers_that_all_serve():
     with Server("--master", "--processes", "2", "--async", "4",
                 testlang=True) as srv:
@@ -394,6 +413,123 @@ def test_max_fd_raises_the_limit():
         line = [l for l in limits.splitlines()
                 if l.startswith("Max open files")][0]
         assert line.split()[3] == "4096", line
+
+
+def test_a_worker_with_every_core_taken_leaves_connections_to_siblings():
+    # a slow request holds worker A's only core: the next connections go
+    # to worker B, none waits behind the slow request in A
+    with Server("--master", "--processes", "2", testlang=True) as srv:
+        assert wait_for(lambda: len(worker_pids(srv)) == 2)
+        assert srv.wait_log("worker 2 (pid", 10) and \
+            srv.wait_log("worker 1 (pid", 10)
+        slow = threading.Thread(
+            target=lambda: srv.get("/sleep?ms=4000", timeout=30))
+        slow.start()
+        assert wait_for(lambda: busy_cores_logged(srv, 2) >= 1), srv.log()
+        lat = []
+        for _ in range(10):
+            t0 = time.time()
+            assert srv.get("/hello", timeout=30).status == 200
+            lat.append(time.time() - t0)
+        slow.join(30)
+        # serial would be ~4 s for one of them; concurrent ~0
+        assert max(lat) < 2.0, lat
+
+
+# ------------------------------------------------------------ --cheaper
+
+
+def test_cheaper_adds_workers_under_load_and_stops_them_when_idle():
+    # uWSGI's spare algorithm: start --cheaper-initial (default --cheaper);
+    # every worker busy for more than --cheaper-overload checks (1 s
+    # each) starts one more; more than one idle stops the oldest idle one
+    with Server("--master", "--processes", "3", "--cheaper", "1",
+                "--cheaper-overload", "1", testlang=True) as srv:
+        srv.expect_log("started 1 of 3 workers")
+        assert wait_for(lambda: len(worker_pids(srv)) == 1), worker_pids(srv)
+        # three requests that hold their worker's only core for 6 s
+        out = []
+        th = threading.Thread(target=lambda: out.extend(parallel(
+            lambda i: srv.get("/sleep?ms=6000", timeout=60), 3)[0]))
+        th.start()
+        srv.expect_log("started worker 2", timeout=30)
+        srv.expect_log("started worker 3", timeout=30)
+        assert wait_for(lambda: len(worker_pids(srv)) == 3, 30), \
+            srv.log()[-2000:]
+        th.join(60)
+        assert [r.status for r in out] == [200, 200, 200], out
+        # idle now: down to --cheaper, one at a time, gracefully
+        assert wait_for(lambda: srv.log().count(") cheaped") >= 2, 30), \
+            srv.log()[-2000:]
+        assert wait_for(lambda: len(worker_pids(srv)) == 1, 30), \
+            worker_pids(srv)
+        assert srv.get("/hello").status == 200
+        log = srv.log()
+        assert "more than one worker idle (--cheaper): stopping worker" in log
+        assert log.count(") cheaped") == 2, log[-2000:]
+
+
+def test_cheaper_initial_and_a_reload_leave_cheaped_workers_stopped():
+    with Server("--master", "--processes", "4", "--cheaper", "1",
+                "--cheaper-initial", "2", "--cheaper-overload", "60",
+                testlang=True) as srv:
+        srv.expect_log("started 2 of 4 workers")
+        assert wait_for(lambda: len(worker_pids(srv)) == 2), worker_pids(srv)
+        before = worker_pids(srv)
+        os.kill(srv.pid, signal.SIGHUP)
+        srv.expect_log("replacing worker 2")
+        assert wait_for(lambda: len(worker_pids(srv)) == 2 and
+                        not worker_pids(srv) & before, 20), \
+            (before, worker_pids(srv), srv.log()[-2000:])
+        log = srv.log()
+        assert "replacing worker 3" not in log and \
+            "replacing worker 4" not in log, log[-2000:]
+
+
+def test_cheaper_with_idle_brings_back_only_the_fewest():
+    with Server("--master", "--processes", "3", "--cheaper", "1",
+                "--cheaper-initial", "3", "--cheaper-overload", "1",
+                "--idle", "2", testlang=True) as srv:
+        srv.expect_log("started 3 of 3 workers")
+        assert wait_for(lambda: not worker_pids(srv), 30), srv.log()[-2000:]
+        srv.expect_log("stopping it until a connection comes")
+        assert srv.get("/hello", timeout=20).status == 200
+        assert len(worker_pids(srv)) == 1, srv.log()[-2000:]
+
+
+def test_cheaper_options_are_checked_as_uwsgi_checks_them():
+    app = ["--plugins-dir", weftest.TESTPLUGINS, "--testlang"]
+    r = weftest.run_weft("--master", "--processes", "2", "--cheaper", "2",
+                         *app, http_socket=True)
+    assert r.returncode == 1, r
+    assert r.stderr.strip().splitlines() == [
+        "weft: --cheaper 2: must be lower than --processes (2), as uWSGI "
+        "requires; set processes to the most workers and cheaper to the "
+        "fewest"], r.stderr
+    r = weftest.run_weft("--processes", "2", "--cheaper", "1",
+                         "--cheaper-algo", "busyness", *app,
+                         http_socket=True)
+    assert r.returncode == 1 and "--cheaper-algo busyness: weft has " \
+        "uWSGI's spare algorithm only" in r.stderr, r
+    r = weftest.run_weft("--processes", "2", "--cheaper", "1",
+                         "--cheaper-rss-limit-soft", "100000", *app,
+                         http_socket=True)
+    assert r.returncode == 1 and "--cheaper-rss-limit-soft" in r.stderr \
+        and "--reload-on-rss" in r.stderr, r
+    r = weftest.run_weft("--processes", "2", "--cheaper", "1",
+                         "--cheaper-overload", "0", *app, http_socket=True)
+    assert r.returncode == 1 and "--cheaper-overload" in r.stderr, r
+
+
+def test_cheaper_initial_out_of_range_is_brought_in_range():
+    # uWSGI warns and starts --processes (or --cheaper) workers; and
+    # --cheaper turns the master on, as in uWSGI
+    with Server("--processes", "2", "--cheaper", "1", "--cheaper-initial",
+                "5", "--cheaper-overload", "60", testlang=True) as srv:
+        log = srv.expect_log("started 2 of 2 workers")
+        assert "--cheaper-initial 5: higher than --processes (2)" in log
+        assert "running with --master" in log
+        assert wait_for(lambda: len(worker_pids(srv)) == 2)
 
 
 weftest.main()
