@@ -143,14 +143,6 @@ static const struct {
       "--cheaper-algo spare only" },
     { "die-on-idle", "weft does not exit when idle; remove it" },
     { "procname-append", "write the whole title with --procname" },
-    { "logdate", "weft's log lines carry no date prefix (yet); journald or "
-      "the log shipper stamps them, or use --log-format with %(ltime)" },
-    { "log-date", "weft's log lines carry no date prefix (yet); use "
-      "--log-format with %(ltime)" },
-    { "log-x-forwarded-for", "write --log-format with "
-      "%(var.HTTP_X_FORWARDED_FOR) where the address goes" },
-    { "memory-report", "read each worker's rss from --stats, or use "
-      "--reload-on-rss" },
     { "log-route", "weft has no log routing; use --logto" },
     { "log-encoder", "weft has no log encoders; use --logto and a log "
       "shipper" },

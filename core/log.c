@@ -1,6 +1,12 @@
 /*
  * The error log and the request log. One write(2) per line, so that lines of
  * several workers sharing the log never interleave.
+ *
+ * uWSGI's logging options that change what a line holds live here too:
+ * --logdate (a date before every line of the error log, not the request
+ * log, as uWSGI does), --log-x-forwarded-for (the request log's address is
+ * the X-Forwarded-For header when the request has one) and --memory-report
+ * (the worker's address space and rss before each default request line).
  */
 #include "internal.h"
 #include "policy.h"
@@ -13,11 +19,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 int wf__log_fd = 2;
+
+/* --logdate / --log-date: 0 off; 1 on, with date_fmt (NULL: ctime's). */
+static int log_date;
+static char *log_date_fmt;
+
+/* "Sat Dec  5 07:25:47 2026 - " (uWSGI: ctime without its newline), or
+ * the --logdate strftime format then " - ", into buf. Returns the length
+ * (0 when off). */
+static size_t
+date_prefix(char *buf, size_t len)
+{
+    time_t now;
+    struct tm tm;
+    size_t n;
+
+    if (!log_date || len < 64) {
+        return 0;
+    }
+    now = time(NULL);
+    localtime_r(&now, &tm);
+    n = strftime(buf, len - 4, log_date_fmt ? log_date_fmt
+                                            : "%a %b %e %H:%M:%S %Y", &tm);
+    memcpy(buf + n, " - ", 3);
+    return n + 3;
+}
 
 static const char *const level_names[] = {
     [WF_LOG_DEBUG] = "debug: ",
@@ -38,7 +71,9 @@ log_vline(enum wf_log_level level, const char *fmt, va_list ap)
     if (level > WF_LOG_BUG) {
         level = WF_LOG_BUG;
     }
-    n = (size_t)snprintf(line, sizeof(line), "%s", level_names[level]);
+    n = date_prefix(line, 128);
+    n += (size_t)snprintf(line + n, sizeof(line) - n, "%s",
+                          level_names[level]);
     r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
     if (r < 0) {
         return;
@@ -128,7 +163,44 @@ static struct {
     int log_4xx, log_5xx;
     long maxsize;
     int reopen;
+    int xff;                /* --log-x-forwarded-for */
+    int memory_report;      /* --memory-report */
 } lcfg;
+
+/* --logdate [FORMAT]: uWSGI takes true/1/on/yes (or nothing) for its
+ * ctime-style date, anything else as a strftime format. */
+static int
+set_log_date(const struct wf_option *opt, const char *value,
+             struct wf_err *err)
+{
+    char probe[128];
+    struct tm tm;
+
+    (void)opt;
+    free(log_date_fmt);
+    log_date_fmt = NULL;
+    log_date = 1;
+    if (value == NULL || *value == '\0' || strcasecmp(value, "true") == 0 ||
+        strcmp(value, "1") == 0 || strcasecmp(value, "on") == 0 ||
+        strcasecmp(value, "yes") == 0) {
+        return 0;
+    }
+    if (strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
+        strcasecmp(value, "off") == 0 || strcasecmp(value, "no") == 0) {
+        log_date = 0;
+        return 0;
+    }
+    memset(&tm, 0, sizeof(tm));
+    if (strlen(value) > 48 || strftime(probe, 60, value, &tm) == 0) {
+        log_date = 0;
+        return wf_err_set(err, "--logdate %s: not a strftime format of at "
+                          "most 60 characters; e.g. logdate = "
+                          "%%%%Y-%%%%m-%%%%d %%%%H:%%%%M:%%%%S in an ini, "
+                          "or true for uWSGI's date", value);
+    }
+    log_date_fmt = strdup(value);
+    return 0;
+}
 
 static int
 check_encoder(const struct wf_option *opt, const char *value,
@@ -168,6 +240,19 @@ const struct wf_option wf__log_options[] = {
       "BYTES" },
     { "log-reopen", WF_OPT_FLAG, &lcfg.reopen, NULL, 0, 0, 0,
       "each new worker (after a reload) reopens --logto", 0, NULL, NULL },
+    { "logdate", WF_OPT_STR, NULL, NULL, 0, 0, WF_OPT_F_OPTVAL,
+      "a date before each line of the error log (uWSGI's: 'Sat Dec  5 "
+      "07:25:47 2026 - '), or the strftime FORMAT given; not the request "
+      "lines", 0, set_log_date, "[FORMAT]" },
+    { "log-date", WF_OPT_STR, NULL, NULL, 0, 0,
+      WF_OPT_F_OPTVAL | WF_OPT_F_HIDDEN, "same as --logdate", 0,
+      set_log_date, "[FORMAT]" },
+    { "log-x-forwarded-for", WF_OPT_FLAG, &lcfg.xff, NULL, 0, 0, 0,
+      "the request log's address (also %(addr)) is the X-Forwarded-For "
+      "header, when the request has one", 0, NULL, NULL },
+    { "memory-report", WF_OPT_FLAG, &lcfg.memory_report, NULL, 0, 0, 0,
+      "begin each request log line with the worker's address space and "
+      "rss, as uWSGI", 0, NULL, NULL },
     { NULL }
 };
 
@@ -309,6 +394,56 @@ var(const struct reqinfo *r, const char *key, size_t *len)
     return v;
 }
 
+/* The request's address for the log: with --log-x-forwarded-for the
+ * X-Forwarded-For header as the client sent it (uWSGI logs the whole
+ * value), else REMOTE_ADDR. */
+static const char *
+log_addr(const struct reqinfo *r, size_t *len)
+{
+    if (lcfg.xff) {
+        const char *v = wf__req_get(&r->c->conn->req, "HTTP_X_FORWARDED_FOR",
+                                    len);
+
+        if (v != NULL && *len > 0) {
+            return v;
+        }
+    }
+    return var(r, "REMOTE_ADDR", len);
+}
+
+/* This process's address space and resident size in bytes, read from
+ * /proc/self/statm at most once a second (uWSGI's master samples them
+ * about as often). */
+static void
+mem_usage(uint64_t *vsz, uint64_t *rss)
+{
+    static __thread int64_t at;
+    static __thread uint64_t v, r;
+    int64_t now = wf__now_ms();
+
+    if (at == 0 || now - at >= 1000) {
+        char buf[128];
+        unsigned long long a, b;
+        long page = sysconf(_SC_PAGESIZE);
+        int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (n > 0) {
+            buf[n] = '\0';
+            if (sscanf(buf, "%llu %llu", &a, &b) == 2) {
+                v = a * (uint64_t)page;
+                r = b * (uint64_t)page;
+            }
+        }
+        at = now;
+    }
+    *vsz = v;
+    *rss = r;
+}
+
 /* Expand one %(name) of --log-format into o. 0, or -1 when the name is
  * unknown (it is then copied as it stands, as uWSGI does). */
 static int
@@ -350,8 +485,14 @@ expand(struct out *o, const struct reqinfo *r, const char *name, size_t n)
         oprintf(o, "%lld", (long long)(k->req.content_length > 0 ?
                                        k->req.content_length : 0));
     } else if (IS("addr")) {
-        v = var(r, "REMOTE_ADDR", &vl);
+        v = log_addr(r, &vl);
         oput(o, v, vl);
+    } else if (IS("rss") || IS("vsz") || IS("rssM") || IS("vszM")) {
+        uint64_t vsz, rss;
+
+        mem_usage(&vsz, &rss);
+        oprintf(o, "%llu", (unsigned long long)(
+            name[0] == 'r' ? rss : vsz) / (n == 4 ? 1024 * 1024 : 1));
     } else if (IS("user")) {
         v = var(r, "REMOTE_USER", &vl);
         oput(o, v, vl);
@@ -430,7 +571,7 @@ json_line(struct out *o, const struct reqinfo *r, const char *msg,
 {
     struct wf__core *c = r->c;
     size_t al;
-    const char *addr = var(r, "REMOTE_ADDR", &al);
+    const char *addr = log_addr(r, &al);
 
     oprintf(o, "{\"time\":%lld.%03d,\"pid\":%d,\"worker\":%u,\"core\":%u,"
             "\"addr\":\"", (long long)r->tv.tv_sec,
@@ -447,6 +588,13 @@ json_line(struct out *o, const struct reqinfo *r, const char *msg,
             "\"switches\":%u", r->status,
             (unsigned long long)c->resp.sent, (long long)(r->usecs / 1000),
             c->switches);
+    if (lcfg.memory_report) {
+        uint64_t vsz, rss;
+
+        mem_usage(&vsz, &rss);
+        oprintf(o, ",\"vsz\":%llu,\"rss\":%llu", (unsigned long long)vsz,
+                (unsigned long long)rss);
+    }
     if (msg != NULL) {
         oputs(o, ",\"msg\":\"");
         ojson(o, msg, mlen);
@@ -516,15 +664,30 @@ wf__log_request(struct wf__core *c)
     } else if (lcfg.json) {
         json_line(&o, &r, NULL, 0);
     } else {
+        char rl[1024];
+        const char *addr = c->conn->raddr;
+        size_t al = strlen(addr);
+
         localtime_r(&r.now, &tm);
         strftime(tbuf, sizeof(tbuf), "%a %b %e %H:%M:%S %Y", &tm);
-        char rl[1024];
+        if (lcfg.xff) {
+            addr = log_addr(&r, &al);
+        }
+        if (lcfg.memory_report) {
+            /* uWSGI's words, before its line */
+            uint64_t vsz, rss;
 
-        oprintf(&o, "[pid: %d|app: 0|req: %llu/%llu] %s () {%u vars in %zu "
+            mem_usage(&vsz, &rss);
+            oprintf(&o, "{address space usage: %llu bytes/%lluMB} {rss "
+                    "usage: %llu bytes/%lluMB} ", (unsigned long long)vsz,
+                    (unsigned long long)(vsz >> 20), (unsigned long long)rss,
+                    (unsigned long long)(rss >> 20));
+        }
+        oprintf(&o, "[pid: %d|app: 0|req: %llu/%llu] %.*s () {%u vars in %zu "
                 "bytes} [%s] %s => generated %llu bytes in %lld msecs "
                 "(%.*s %.3s) %u headers in %zu bytes (%u switches on core %u)",
                 (int)getpid(), (unsigned long long)wf__worker_requests,
-                (unsigned long long)wf__worker_requests, c->conn->raddr,
+                (unsigned long long)wf__worker_requests, (int)al, addr,
                 c->conn->req.nvars, r.vbytes, tbuf,
                 wf__req_line(&c->conn->req, rl, sizeof(rl)),
                 (unsigned long long)c->resp.sent,

@@ -188,5 +188,85 @@ def test_log_reopen_after_a_reload():
     new, old = reload_and_log(os.path.join(D, "noreopen.log"), False)
     assert "REQ /after" in old and new == [], (new, old)
 
+# ------------------------------------------ uWSGI's logdate, x-forwarded-for,
+# memory-report (issue 10); measured with Debian's uWSGI 2.0.21
+
+
+def default_req_lines(log):
+    return [l for l in log.splitlines() if "[pid: " in l and "GET " in l]
+
+
+def test_logdate_prefixes_the_error_log_not_the_request_lines():
+    # uWSGI: "Sat Dec  5 07:25:47 2026 - " before every line of its own
+    # log; its request lines carry their date inside, no prefix
+    with srv_with("--logdate") as srv:
+        request(srv.port, "GET", "/hello")
+        log = srv.expect_log("GET /hello")
+    ctime = r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4} - "
+    own = [l for l in log.splitlines() if l and "[pid: " not in l]
+    assert own and all(re.match(ctime, l) for l in own), own
+    reqs = default_req_lines(log)
+    assert reqs and all(l.startswith("[pid: ") for l in reqs), reqs
+    # a strftime format (in an ini: %%Y), and the log-date spelling
+    with srv_with("--log-date", "%Y/%m/%d@%H") as srv:
+        log = srv.expect_log("ready:")
+    line = [l for l in log.splitlines() if "ready:" in l][0]
+    assert re.match(r"\d{4}/\d\d/\d\d@\d\d - worker 1", line), line
+    r = weftest.run_weft("--logdate", "x" * 60, http_socket=True)
+    assert r.returncode == 1 and "--logdate" in r.stderr, r
+
+
+def test_log_x_forwarded_for_logs_the_header_as_the_address():
+    logto = os.path.join(D, "xff.log")
+    with srv_with("--log-x-forwarded-for", "--logto", logto) as srv:
+        request(srv.port, "GET", "/hello",
+                headers={"X-Forwarded-For": "203.0.113.7, 10.0.0.1"})
+        request(srv.port, "GET", "/hello?no-header")
+        got = wait_for(lambda: len(default_req_lines(
+            "\n".join(lines_of(logto)))) >= 2 and lines_of(logto), 5)
+    reqs = default_req_lines("\n".join(got))
+    # the whole header, as uWSGI logs it; without it, the peer
+    assert "] 203.0.113.7, 10.0.0.1 () {" in reqs[0], reqs
+    assert "] 127.0.0.1 () {" in reqs[1], reqs
+    logto = os.path.join(D, "xff2.log")
+    with srv_with("--log-x-forwarded-for", "--logto", logto,
+                  "--log-format", "REQ %(addr)") as srv:
+        request(srv.port, "GET", "/hello",
+                headers={"X-Forwarded-For": "203.0.113.8"})
+        got = wait_for(lambda: req_lines(lines_of(logto)), 5)
+    assert got == ["REQ 203.0.113.8"], got
+    # without the option the address is the peer's
+    logto = os.path.join(D, "xff3.log")
+    with srv_with("--logto", logto, "--log-format", "REQ %(addr)") as srv:
+        request(srv.port, "GET", "/hello",
+                headers={"X-Forwarded-For": "203.0.113.9"})
+        got = wait_for(lambda: req_lines(lines_of(logto)), 5)
+    assert got == ["REQ 127.0.0.1"], got
+
+
+def test_memory_report_begins_each_request_line_with_the_memory():
+    with srv_with("--memory-report") as srv:
+        request(srv.port, "GET", "/hello")
+        log = srv.expect_log("GET /hello")
+        with open("/proc/%d/task/%d/children" % (srv.pid, srv.pid)) as f:
+            kids = f.read().split()
+        worker = int(kids[0]) if kids else srv.pid
+        with open("/proc/%d/statm" % worker) as f:
+            vsz = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    line = [l for l in log.splitlines() if "GET /hello" in l][0]
+    m = re.match(r"\{address space usage: (\d+) bytes/(\d+)MB\} \{rss "
+                 r"usage: (\d+) bytes/(\d+)MB\} \[pid: ", line)
+    assert m, line
+    v, vm, r, rm = map(int, m.groups())
+    assert vm == v >> 20 and rm == r >> 20 and 0 < r < v, line
+    assert abs(v - vsz) < 64 << 20, (v, vsz)
+    # %(rss) and friends in --log-format, as uWSGI has them
+    with srv_with("--log-format", "REQ %(rss) %(vsz) %(rssM) %(vszM)") as srv:
+        request(srv.port, "GET", "/hello")
+        log = srv.expect_log("REQ ")
+    r, v, rm, vm = map(int, [l for l in log.splitlines()
+                             if l.startswith("REQ ")][0].split()[1:])
+    assert 0 < r < v and rm == r >> 20 and vm == v >> 20
+
 
 weftest.main()
