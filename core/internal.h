@@ -467,6 +467,13 @@ int wf__master_run(unsigned n);
  * shutdown); 0 on a clean stop. */
 int wf__worker_run(unsigned id, struct wf_err *err);
 
+/* worker.c: set when wf__worker_run failed because the app did not load
+ * (--lazy-apps); the worker then exits with WF__EXIT_NO_APP, and a master
+ * that never had a worker serving stops with status 1 (uWSGI's need-app;
+ * weft never runs without its app). */
+extern int wf__worker_no_app;
+#define WF__EXIT_NO_APP 22      /* uWSGI's UWSGI_FAILED_APP_CODE */
+
 /* loop.c: loop `thread` (0.., its place among the worker's loops) of
  * worker id, of ncores cores with ids core_base.., accepting on
  * `listeners` (NULL: every listener of the worker), reporting to `slot`

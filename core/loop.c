@@ -321,6 +321,7 @@ wf__loop_on_signal(int sig)
     int saved = errno;
     unsigned i;
 
+    wf__watchdog_backstop(sig);
     for (i = 0; i < MAX_LOOPS; i++) {
         struct wf__loop *L = loops[i];
 

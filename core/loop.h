@@ -217,4 +217,11 @@ void wf__watchdog_harakiri(struct wf__loop *L, int64_t now);
  * their contexts). 1 from then on, 0 before. Loop context. */
 int wf__watchdog_mercy(struct wf__loop *L, int64_t now);
 
+/* watchdog.c, signal context: the first TERM, INT, HUP or QUIT to a
+ * worker arms a last resort (alarm(2)): a worker whose loop never gets to
+ * see the signal (a request blocked in a C call, without a master to kill
+ * it) still exits --worker-reload-mercy + the cancel grace + 2 s later
+ * (QUIT: the grace + 1 s). */
+void wf__watchdog_backstop(int sig);
+
 #endif

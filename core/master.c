@@ -60,6 +60,8 @@ struct wid {
 static struct wid *wids;
 static unsigned nwids;
 static struct wf__cheaper_state cheaper_st;
+static int served;                  /* a worker was ready once */
+static int no_app;                  /* the app never loaded: exit 1 */
 static int64_t cheaper_next;        /* the next --cheaper check (ms) */
 
 static void
@@ -125,7 +127,7 @@ spawn(unsigned id, int s)
         wf__proctitle_worker(id);
         if (wf__worker_run(id, &err) < 0) {
             wf_log(WF_LOG_ERROR, "worker %u: %s", id, err.msg);
-            _exit(1);
+            _exit(wf__worker_no_app ? WF__EXIT_NO_APP : 1);
         }
         _exit(0);
     }
@@ -533,9 +535,29 @@ reaped(pid_t pid, int status, int stopping)
         }
         w = &wids[s->id - 1];
         life = mono_ms() - s->born;
+        s->pid = 0;
+        served |= s->ready;
+        if (!served && WIFEXITED(status) &&
+            WEXITSTATUS(status) == WF__EXIT_NO_APP) {
+            /* --lazy-apps and the app cannot load: weft does not run
+             * without its app (uWSGI's need-app; without it uWSGI serves
+             * errors). Once a worker has served, a replacement's app that
+             * fails keeps the old worker (below) or backs off. */
+            if (!no_app && !stopping) {
+                wf_log(WF_LOG_ERROR, "master: worker %u could not load the "
+                       "app (see above) and no worker ever served; "
+                       "stopping (exit status 1): fix the app and start "
+                       "again", s->id);
+                no_app = 1;
+            }
+            return;
+        }
         if (WIFSIGNALED(status)) {
-            wf_log(s->harakiri_sent || s->drain_killed ? WF_LOG_INFO
-                                                       : WF_LOG_ERROR,
+            int expected = s->harakiri_sent || s->drain_killed ||
+                (stopping && WTERMSIG(status) == SIGTERM) ||
+                (no_app && WTERMSIG(status) == SIGTERM);
+
+            wf_log(expected ? WF_LOG_INFO : WF_LOG_ERROR,
                    "worker %u (pid %d) killed by signal %d (%s)%s", s->id,
                    (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)),
                    s->harakiri_sent ? " after harakiri" : "");
@@ -545,7 +567,6 @@ reaped(pid_t pid, int status, int stopping)
                    s->ready ? "" : " before it was ready (see the lines "
                    "above)");
         }
-        s->pid = 0;
         if (w->replacing == (int)i) {
             /* the replacement died while starting: keep the old one */
             w->replacing = -1;
@@ -698,6 +719,15 @@ wf__master_run(unsigned nworkers)
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
             reaped(pid, status, stopping);
         }
+        for (i = 0; i < nslots && !served; i++) {
+            served = slots[i].pid > 0 && slots[i].ready;
+        }
+        if (no_app && !stopping) {
+            wf__sd_notify("STOPPING=1\nSTATUS=the app could not be loaded");
+            send_all(SIGTERM);
+            stopping = 1;
+            stop_deadline = mono_ms() + 5000;
+        }
         if (msig[SIGQUIT]) {
             msig[SIGQUIT] = 0;
             wf_log(WF_LOG_INFO, "master: SIGQUIT, stopping now");
@@ -840,5 +870,5 @@ wf__master_run(unsigned nworkers)
     free(wids);
     free(touch_mtime);
     wf_log(WF_LOG_INFO, "master: all workers gone, bye");
-    return 0;
+    return no_app ? 1 : 0;
 }

@@ -7,7 +7,9 @@
 #include "policy.h"
 #include "stats.h"
 
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 /* --reload-on-rss: this worker's resident memory, to the scoreboard; a
@@ -265,4 +267,76 @@ wf__core_cancel(struct wf__core *c, int status)
         wf__runq_push(c);
     }
     c->loop->st->cancel(c);
+}
+
+/* ------------------------------------------------------ the last resort */
+
+static char backstop_msg[160];
+static size_t backstop_len;
+
+/* Append the decimal n to backstop_msg (signal context: no stdio). */
+static void
+backstop_num(unsigned long n)
+{
+    char d[24];
+    size_t k = 0;
+
+    do {
+        d[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0 && k < sizeof(d));
+    while (k > 0 && backstop_len < sizeof(backstop_msg) - 1) {
+        backstop_msg[backstop_len++] = d[--k];
+    }
+}
+
+static void
+backstop_str(const char *s)
+{
+    while (*s && backstop_len < sizeof(backstop_msg) - 1) {
+        backstop_msg[backstop_len++] = *s++;
+    }
+}
+
+static void
+backstop_fire(int sig)
+{
+    ssize_t r;
+
+    (void)sig;
+    r = write(wf__log_fd, backstop_msg, backstop_len);
+    (void)r;
+    _exit(0);
+}
+
+/* See loop.h. */
+void
+wf__watchdog_backstop(int sig)
+{
+    static volatile sig_atomic_t armed;
+    struct sigaction sa;
+    unsigned long secs;
+
+    if (armed || (sig != SIGTERM && sig != SIGINT && sig != SIGHUP &&
+                  sig != SIGQUIT)) {
+        return;
+    }
+    armed = 1;
+    secs = sig == SIGQUIT ? WF__CANCEL_GRACE_MS / 1000 + 1
+                          : (unsigned long)wf__cfg.reload_mercy +
+                            WF__CANCEL_GRACE_MS / 1000 + 2;
+    backstop_len = 0;
+    backstop_str("warning: worker ");
+    backstop_num(wf_worker_id());
+    backstop_str(" (pid ");
+    backstop_num((unsigned long)getpid());
+    backstop_str("): its loop did not stop ");
+    backstop_num(secs);
+    backstop_str("s after it was told to (a request blocks it); "
+                 "exiting anyway\n");
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = backstop_fire;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    alarm((unsigned)secs);
 }

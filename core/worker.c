@@ -13,6 +13,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+int wf__worker_no_app;
+
 /* --lazy-apps: load every language's app in this worker, after fork. */
 static int
 load_apps(struct wf_err *err)
@@ -67,6 +69,8 @@ worker_setup(unsigned id, unsigned nc, struct wf_err *err)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     if (wf__cfg.lazy_apps && load_apps(err) < 0) {
+        wf__worker_no_app = 1;  /* the master's spawn() exits with
+                                   WF__EXIT_NO_APP */
         return -1;
     }
     EACH_LANG(i, lp, lo) {

@@ -389,6 +389,44 @@ def test_a_request_that_swallows_its_cancellation_does_not_keep_the_worker():
         stop(p, signal.SIGKILL)
 
 
+BLOCKING_APP = (
+    "import time\n"
+    "def application(env, start_response):\n"
+    "    if env['PATH_INFO'] == '/block':\n"
+    "        open(%r, 'w').close()\n"
+    "        time.sleep(3600)    # blocks the loop: no suspend engine\n"
+    "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+    "    return [b'Hello World']\n")
+
+
+def test_a_request_blocked_in_c_does_not_keep_a_stopping_worker():
+    # no master to kill it, and a loop that never sees the signal: the
+    # worker still exits after the mercy and the cancel grace
+    weftest.require("python")
+    port = free_port()
+    mark = os.path.join(weftest.scratch_dir(), "blocking.mark")
+    appf = weftest.write_file("blocking.py", BLOCKING_APP % mark)
+    p = start(["--http-socket", "127.0.0.1:%d" % port, "--wsgi-file", appf,
+               "--worker-reload-mercy", "1"])
+    try:
+        wait_tcp(port, p)
+        s = socket.create_connection(("127.0.0.1", port), 10)
+        s.sendall(b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert wait_for(lambda: os.path.exists(mark)), log_of(p)
+        t0 = time.time()
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(20)      # mercy 1 s + grace 3 s + 2 s, with room
+        except subprocess.TimeoutExpired:
+            raise AssertionError("still running 20 s after SIGTERM:\n" +
+                                 log_of(p))
+        assert time.time() - t0 >= 4, "exited before the mercy and grace"
+        assert "exiting anyway" in log_of(p), log_of(p)
+        s.close()
+    finally:
+        stop(p, signal.SIGKILL)
+
+
 # ------------------------------------------------------------ idle
 
 

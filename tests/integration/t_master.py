@@ -68,28 +68,57 @@ def test_a_dead_worker_is_respawned_with_a_log_line():
 
 
 def test_a_worker_that_dies_at_start_is_retried_with_back_off():
-    # the app cannot load in the worker: --lazy-apps makes each worker
-    # load it after fork
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write("raise RuntimeError('broken app')\n")
+    # the app loads at start, then breaks: --lazy-apps makes each new
+    # worker load it after fork, and the respawned ones die at start
     if "python" not in weftest.built_plugins():
         raise weftest.Skip("python plugin not built")
-    try:
-        port = weftest.free_port()
-        p = __import__("subprocess").Popen(
-            [weftest.WEFT, "--master", "--lazy-apps", "--http-socket",
-             "127.0.0.1:%d" % port, "--wsgi-file", f.name],
-            stdout=__import__("subprocess").PIPE,
-            stderr=__import__("subprocess").STDOUT, text=True)
-        time.sleep(4)
-        p.send_signal(signal.SIGTERM)
-        out = p.communicate(timeout=20)[0]
-        assert "broken app" in out, out
-        assert "next try in 1s" in out and "next try in 2s" in out, out
-        # not a tight loop: a handful of tries in 4 s
-        assert 2 <= out.count("respawned") <= 4, out.count("respawned")
-    finally:
-        os.unlink(f.name)
+    mark = os.path.join(weftest.scratch_dir(), "broken.mark")
+    if os.path.exists(mark):
+        os.unlink(mark)
+    appf = weftest.write_file("breaks_later.py", (
+        "import os\n"
+        "if os.path.exists(%r):\n"
+        "    raise RuntimeError('broken app')\n"
+        "def application(env, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'ok']\n") % mark)
+    with Server("--master", "--lazy-apps", "--wsgi-file", appf) as srv:
+        assert srv.get("/").status == 200
+        open(mark, "w").close()
+        for pid in worker_pids(srv):
+            os.kill(pid, signal.SIGKILL)
+        log = srv.expect_log("next try in 2s", timeout=20)
+        srv.expect_log("next try in 4s", timeout=20)
+        assert "broken app" in log, log
+        # not a tight loop: the back-off spaces the tries
+        assert srv.log().count("respawned") <= 4, srv.log()
+        assert srv.proc.poll() is None, "a master that served gave up"
+        os.unlink(mark)
+
+
+def test_an_app_that_cannot_load_in_any_worker_stops_weft():
+    # --lazy-apps: the app loads after fork; when no worker ever could,
+    # weft exits 1 with one line (uWSGI: need-app exits 22, without it
+    # uWSGI runs on and answers errors); --need-app changes nothing
+    if "python" not in weftest.built_plugins():
+        raise weftest.Skip("python plugin not built")
+    appf = weftest.write_file("never_loads.py",
+                              "raise RuntimeError('broken app')\n")
+    for extra in ([], ["--need-app"]):
+        r = weftest.run_weft("--master", "--processes", "2", "--lazy-apps",
+                             "--wsgi-file", appf, *extra, http_socket=True)
+        out = r.stdout + r.stderr
+        assert r.returncode == 1, (extra, r.returncode, out)
+        assert out.count("could not load the app") == 1, out
+        assert "respawned" not in out and "next try" not in out, out
+        assert "RuntimeError: broken app" in out, out
+        # and without --lazy-apps: the master's own import fails first
+        r = weftest.run_weft("--master", "--processes", "2", "--wsgi-file",
+                             appf, *extra, http_socket=True)
+        assert r.returncode == 1, (extra, r)
+        last = r.stderr.strip().splitlines()[-1]
+        assert last.startswith("weft: --wsgi-file ") and \
+            "RuntimeError: broken app; fix the app" in last, r.stderr
 
 
 def test_sigterm_to_the_master_finishes_requests_then_exits():
