@@ -492,6 +492,27 @@ def test_process_titles_as_uwsgi_sets_them():
 # ------------------------------------------------------------ errors
 
 
+def test_strict_refuses_user_variables_and_unknown_options_always_are():
+    # uWSGI: strict turns unknown directives into errors; weft refuses
+    # them always, and with strict also a key that is only a %(variable)
+    ini = weftest.write_file("strict.ini", "[uwsgi]\nproject = mysite\n"
+                             "chdir = /tmp/%(project)\n")
+    r = run_weft("--ini", ini, "--version")
+    assert r.returncode == 0 and r.stdout.startswith("weft "), r
+    ini = weftest.write_file("strict2.ini", "[uwsgi]\nproject = mysite\n"
+                             "chdir = /tmp/%(project)\nstrict = true\n")
+    r = run_weft("--ini", ini, "--version")
+    assert r.returncode == 1, r
+    assert r.stderr.strip().splitlines() == [
+        "weft: --project (%s:2): not an option (a variable read as "
+        "%%(project)), and --strict is on; drop strict or use "
+        "set-placeholder = project=..." % ini], r.stderr
+    ini = weftest.write_file("strict3.ini", "[uwsgi]\nbogus-option = 1\n")
+    r = run_weft("--ini", ini, "--version")
+    assert r.returncode == 1, r
+    assert "--bogus-option (%s:2): unknown option" % ini in r.stderr, r
+
+
 def test_unknown_options_are_called_unknown_with_the_closest_names():
     r = run_weft("--bogus")
     assert r.returncode == 1
