@@ -465,6 +465,45 @@ def test_a_worker_with_every_core_taken_leaves_connections_to_siblings():
         assert max(lat) < 2.0, lat
 
 
+STUCK_FIBER_APP = """
+run lambda { |env|
+  if env['PATH_INFO'] == '/forever'
+    loop do
+      begin
+        Fiber.yield
+      rescue Exception
+      end
+    end
+  end
+  [200, {'content-type' => 'text/plain'}, ["pid #{Process.pid}"]]
+}
+"""
+
+
+def test_a_reload_replaces_a_worker_whose_request_never_ends():
+    # issue 10: a request that swallows its cancellation (Fiber.yield in a
+    # loop, rescuing everything) kept a stopping worker alive for good;
+    # on a reload the new worker serves and the old one is gone after the
+    # mercy and the cancel grace
+    weftest.require("rack", "fiber")
+    ru = weftest.write_file("stuck_fiber.ru", STUCK_FIBER_APP)
+    with Server("--master", "--rack", ru, "--async", "4", "--fiber",
+                "--worker-reload-mercy", "1") as srv:
+        old = int(srv.get("/").body.split()[1])
+        s = srv.connect()
+        s.sendall(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert wait_for(lambda: busy_cores_logged(srv, 1) >= 1), srv.log()
+        os.kill(srv.pid, signal.SIGHUP)
+        srv.expect_log("cancelling it", timeout=20)
+        assert wait_for(lambda: old not in worker_pids(srv), 20), \
+            srv.log()[-2000:]
+        assert "exiting anyway" in srv.log() or \
+            "killing it" in srv.log(), srv.log()[-2000:]
+        new = int(srv.get("/").body.split()[1])
+        assert new != old and new in worker_pids(srv)
+        s.close()
+
+
 # ------------------------------------------------------------ --cheaper
 
 
