@@ -515,17 +515,31 @@ def test_cheaper_adds_workers_under_load_and_stops_them_when_idle():
                 "--cheaper-overload", "1", testlang=True) as srv:
         srv.expect_log("started 1 of 3 workers")
         assert wait_for(lambda: len(worker_pids(srv)) == 1), worker_pids(srv)
-        # three requests that hold their worker's only core for 6 s
+        # three requests that hold their worker's only core for 6 s; the
+        # first one is in before the others come, so they wait in the
+        # backlog (a worker with no free core does not accept) for the
+        # workers the load starts
         out = []
-        th = threading.Thread(target=lambda: out.extend(parallel(
-            lambda i: srv.get("/sleep?ms=6000", timeout=60), 3)[0]))
-        th.start()
+
+        def one():
+            out.append(srv.get("/sleep?ms=6000", timeout=60))
+
+        ths = [threading.Thread(target=one) for _ in range(3)]
+        ths[0].start()
+        assert wait_for(lambda: busy_cores_logged(srv, 1) >= 1), srv.log()
+        ths[1].start()
+        ths[2].start()
         srv.expect_log("started worker 2", timeout=30)
         srv.expect_log("started worker 3", timeout=30)
         assert wait_for(lambda: len(worker_pids(srv)) == 3, 30), \
             srv.log()[-2000:]
-        th.join(60)
+        for t in ths:
+            t.join(60)
         assert [r.status for r in out] == [200, 200, 200], out
+        # each was served by a worker of its own
+        pids = [l.split("|")[0] for l in srv.log().splitlines()
+                if "GET /sleep" in l]
+        assert len(set(pids)) == 3, pids
         # idle now: down to --cheaper, one at a time, gracefully
         assert wait_for(lambda: srv.log().count(") cheaped") >= 2, 30), \
             srv.log()[-2000:]
