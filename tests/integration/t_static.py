@@ -353,6 +353,72 @@ def test_static_map_to_a_file_static_check_and_mime_files():
         assert r.body == b"Hello World", r
 
 
+def test_without_a_mime_types_file_the_built_in_types_serve():
+    with static_server("--mimefile", os.path.join(D, "no-such.types")) as srv:
+        srv.expect_log("using weft's built-in list of")
+        r = get(srv, "/static/css/site.css")
+        assert r.header("content-type") == "text/css", r
+        r = get(srv, "/static/js/app.js")
+        assert r.header("content-type") == "text/javascript", r
+    # /etc/mime.types read once, at start-up: one master, two workers,
+    # no worker opens it
+    with static_server("--master", "--processes", "2") as srv:
+        r = get(srv, "/static/img/pixel.gif")
+        assert r.header("content-type") == "image/gif", r
+        assert "built-in" not in srv.log()
+
+
+def curl(*args):
+    import shutil
+    import subprocess
+    if shutil.which("curl") is None:
+        raise weftest.Skip("curl is not installed")
+    return subprocess.run(["curl", "-sS", "--max-time", "30"] + list(args),
+                          capture_output=True, timeout=60)
+
+
+def test_curl_gets_static_files_as_a_browser_would():
+    with static_server("--static-gzip-all") as srv:
+        base = "http://127.0.0.1:%d/static/" % srv.port
+        out = os.path.join(D, "curl.out")
+        # two files and the app on one connection (keep-alive), gzip
+        # decoded by curl
+        # (js/lib.mjs has a .gz and no .br: curl takes both codings)
+        r = curl("-v", "--compressed", "-o", out, base + "js/lib.mjs",
+                 "-o", out + "2", base + "data.bin", "-o", out + "3",
+                 "http://127.0.0.1:%d/hello" % srv.port)
+        assert r.returncode == 0, r.stderr
+        assert open(out, "rb").read() == JS
+        assert open(out + "2", "rb").read() == bytes(range(256)) * 4
+        assert open(out + "3", "rb").read() == b"Hello World"
+        assert r.stderr.count(b"Connected to") == 1, r.stderr
+        assert b"Re-using existing connection" in r.stderr or \
+            b"Reusing existing" in r.stderr, r.stderr
+        assert b"content-encoding: gzip" in r.stderr.lower(), r.stderr
+        # a range, and a resumed download (-C -)
+        r = curl("-r", "100-199", base + "data.bin")
+        assert r.stdout == (bytes(range(256)) * 4)[100:200], r
+        with open(out + "4", "wb") as f:
+            f.write((bytes(range(256)) * 4)[:300])
+        r = curl("-C", "-", "-o", out + "4", base + "data.bin")
+        assert r.returncode == 0, r.stderr
+        assert open(out + "4", "rb").read() == bytes(range(256)) * 4
+        # -z: If-Modified-Since from the file's own date: 304, nothing
+        # written
+        os.utime(out, (os.stat(os.path.join(ROOT, "css", "site.css"))
+                       .st_mtime,) * 2)
+        r = curl("-z", out, "-o", out + "5", "-w", "%{http_code}",
+                 base + "css/site.css")
+        assert r.stdout == b"304" and not os.path.exists(out + "5"), r
+        # HEAD
+        r = curl("-I", base + "css/site.css")
+        assert b"content-length: %d" % len(CSS) in r.stdout.lower(), r
+        # a traversal with the path as given
+        r = curl("--path-as-is", "-w", "%{http_code}", "-o", "/dev/null",
+                 base + "../secret.txt")
+        assert r.stdout == b"403", r
+
+
 def test_file_serve_mode_hands_the_file_to_the_front_server():
     with static_server("--file-serve-mode", "x-accel-redirect") as srv:
         r = get(srv, "/static/css/site.css")

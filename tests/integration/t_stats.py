@@ -352,6 +352,16 @@ def test_uwsgitop_runs_on_weft_stats():
                                                 for c in cores], text
 
 
+def test_uwsgitop_over_stats_http():
+    with stats_server("--stats-http") as srv:
+        assert request(srv.port, "GET", "/").status == 200
+        settled(("127.0.0.1", srv.sport), 1)
+        lines, rc = run_uwsgitop("http://127.0.0.1:%d" % srv.sport,
+                                 lambda ls: any(re.match(r" 1\s+100\.0\s",
+                                                         l) for l in ls))
+        assert rc == 0 and " - req: 1 - " in lines[0], lines
+
+
 def test_stats_minified_and_no_cores():
     with stats_server("--stats-min", "--stats-no-cores",
                       "--stats-no-metrics") as srv:
