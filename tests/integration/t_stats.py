@@ -355,7 +355,8 @@ def test_uwsgitop_runs_on_weft_stats():
 def test_uwsgitop_over_stats_http():
     with stats_server("--stats-http") as srv:
         assert request(srv.port, "GET", "/").status == 200
-        settled(("127.0.0.1", srv.sport), 1)
+        assert wait_for(lambda: json.loads(http_get(srv.sport, "/")[1])[
+            "total"]["requests"] == 1)
         lines, rc = run_uwsgitop("http://127.0.0.1:%d" % srv.sport,
                                  lambda ls: any(re.match(r" 1\s+100\.0\s",
                                                          l) for l in ls))
