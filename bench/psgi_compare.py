@@ -35,8 +35,12 @@ APP = ("my $app = sub { [200, ['Content-Type' => 'text/plain', "
 
 def commands(args, close, coroae):
     pw, pu = free_port(), free_port()
+    # --max-conns: weft's default for one core (2 x cores + 32 = 34) is
+    # below wrk's 50 connections, and the core would close idle keep-alive
+    # ones to make room (wrk's read errors); uWSGI has no such limit
     weft = [args.weft, "--http-socket", "127.0.0.1:%d" % pw, "--psgi",
-            args.app, "--disable-logging"]
+            args.app, "--disable-logging", "--max-conns",
+            str(2 * args.connections)]
     if coroae:
         weft += ["--coroae", str(args.coroae)]
     uw = ["uwsgi", "--plugin", "psgi",
