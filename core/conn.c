@@ -47,7 +47,7 @@ wf__conn_share(struct wf__loop *L)
     if (L->stopping || L->accept_paused_until) {
         return;
     }
-    wf__conn_accepting(L, L->nfree > 0 &&
+    wf__conn_accepting(L, L->nfree > L->nfresh &&
                           (L->nconns < L->max_conns || idle_conn(L) != NULL));
 }
 
@@ -318,6 +318,10 @@ wf__conn_close(struct wf__conn *k)
 {
     struct wf__loop *L = k->loop;
 
+    if (k->fresh) {
+        k->fresh = 0;
+        L->nfresh--;
+    }
     wf__body_free(k);
     idle_del(k);
     if (k->all_prev) {
@@ -552,6 +556,10 @@ start_request(struct wf__conn *k, int head_len)
     int st;
 
     k->head_len = (size_t)head_len;
+    if (k->fresh) {
+        k->fresh = 0;
+        L->nfresh--;
+    }
     wf__timer_clear(L, &k->timer);
     /* the read interest stays: most connections come back to reading
      * without another byte in between, and then no epoll_ctl is needed;
@@ -664,8 +672,6 @@ wf__conn_accept_one(struct wf__loop *L, struct wf__listener *l)
 void
 wf__conn_accept_some(struct wf__loop *L, struct wf__listener *l)
 {
-    unsigned took = 0;
-
     for (;;) {
         struct wf__conn *k;
 
@@ -698,8 +704,9 @@ wf__conn_accept_some(struct wf__loop *L, struct wf__listener *l)
              * serve them one by one while its siblings idle) */
             break;
         }
-        if (wf__cfg.threads > 1 && ++took >= L->nfree) {
-            /* --threads: no more than this loop has cores for; its
+        if (wf__cfg.threads > 1 && L->nfresh >= L->nfree) {
+            /* --threads: no more than this loop has cores for (counting
+             * the new connections whose heads are still coming); its
              * sibling loops, woken by the same listener, take the rest */
             break;
         }
@@ -717,6 +724,8 @@ wf__conn_setup(struct wf__loop *L, struct wf__conn *k, int fd,
 
     k->loop = L;
     L->nconns++;
+    k->fresh = 1;
+    L->nfresh++;
     k->idle = 0;
     k->all_prev = NULL;
     k->all_next = L->all_head;

@@ -305,6 +305,7 @@ struct wf__conn {
     long linger_left;       /* bytes still drained before the close */
     unsigned answered : 1;  /* an error answer went out, or a bad uwsgi
                                packet was dropped: linger */
+    unsigned fresh : 1;     /* accepted, its first head not whole yet */
 };
 
 struct wf__core {
@@ -367,6 +368,9 @@ struct wf__loop {
     struct wf__conn *all_head;                 /* live connections */
     struct wf__conn *idle_head, *idle_tail;    /* idle, oldest first */
     unsigned nconns, max_conns;
+    unsigned nfresh;            /* connections whose first head is not
+                                   whole yet (--threads: they will want
+                                   a core) */
     struct wf__listener *listeners;            /* what it accepts on */
     const struct wf__strategy *st;  /* how its cores wait (sched.c) */
     unsigned max_wait_fds;      /* fds one wait passes a loop engine */

@@ -212,6 +212,57 @@ def test_sigterm_drains_every_thread():
             log
 
 
+def worker_pids(srv):
+    try:
+        kids = open("/proc/%d/task/%d/children" % (srv.pid, srv.pid)).read()
+    except OSError:
+        return set()
+    return {int(p) for p in kids.split()}
+
+
+def test_sighup_reload_drains_every_thread():
+    with py("--master", "--threads", "2") as srv:
+        assert wait_for(lambda: len(worker_pids(srv)) == 1)
+        old = worker_pids(srv)
+        res = {}
+
+        def one(i):
+            res[i] = who(srv, "/sleep?s=1.5")
+
+        import threading
+        ths = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+        for t in ths:
+            t.start()
+        assert wait_for(lambda: srv.log().count("sleep start on core") == 2)
+        srv.proc.send_signal(signal.SIGHUP)
+        for t in ths:
+            t.join(20)
+        # both in-flight requests, one per thread, finished on the old
+        # worker; a new worker serves after it
+        assert sorted(res[i]["core"] for i in range(2)) == [0, 1], res
+        assert {res[i]["pid"] for i in range(2)} == old, (res, old)
+        assert wait_for(lambda: worker_pids(srv) and
+                        not (worker_pids(srv) & old), 15)
+        assert who(srv)["pid"] not in old
+
+
+def test_max_requests_counts_every_thread():
+    with py("--master", "--threads", "2", "--max-requests", "6") as srv:
+        natives = set()
+        for _ in range(2):
+            # two at once: one in each thread (each has one core)
+            out, _ = together(srv, ["/sleep?s=0.3"] * 2)
+            natives |= {o["native"] for o in out}
+        assert len(natives) == 2, natives
+        assert "--max-requests" not in srv.log()
+        out, _ = together(srv, ["/sleep?s=0.3"] * 2)
+        # 3 per thread, 6 in the worker: the worker's count decides (it
+        # would be 3 and 3 if each thread counted its own)
+        srv.expect_log("worker 1: 6 requests served (--max-requests)")
+        first = out[0]["pid"]
+        assert wait_for(lambda: who(srv)["pid"] != first, 15)
+
+
 def test_stats_show_every_core_of_every_thread():
     weftest.require("ugreen")
     sport = weftest.free_port()
