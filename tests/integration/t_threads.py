@@ -54,20 +54,16 @@ def stats(port):
 
 def test_testlang_two_loops_in_two_threads():
     with Server("--threads", "2", testlang=True) as srv:
-        log = srv.expect_log("ready: 2 threads x 1 cores")
-        tids = set()
-        for _ in range(40):
-            r = srv.get("/tid")
-            assert r.status == 200, r
-            tids.add(r.body.split()[0])
-            if len(tids) == 2:
-                break
-        # two threads of the one worker process answer
-        assert len(tids) == 2, (tids, log)
+        srv.expect_log("ready: 2 threads x 1 cores")
         # a wait in place (no suspend engine: the thread blocks) in each
-        # thread: concurrent
-        _, dt = parallel(lambda i: srv.get("/gsleep?ms=1000"), 2)
+        # thread: concurrent, and answered by two threads of the worker
+        out, dt = parallel(lambda i: srv.get("/gsleep?ms=1000"), 2)
         assert dt < 1.6, dt
+        assert all(r.status == 200 for r in out), out
+        tids = {r.body.split(b"tid=")[1] for r in out}
+        cores = {r.body.split(b"core=")[1].split()[0] for r in out}
+        assert len(tids) == 2 and cores == {b"0", b"1"}, out
+        assert str(srv.pid).encode() in tids, (srv.pid, out)
 
 
 def test_testlang_threads_1_is_serial():

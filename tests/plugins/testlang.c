@@ -159,8 +159,8 @@ tl_handle(struct wf_core *c)
         wf_wait_timer(c, query_num(c, "ms", 100));
         wf_suspend(c);
         ok(c, "text/plain");
-        snprintf(line, sizeof(line), "slept timed_out=%d core=%u",
-                 wf_timed_out(c), c->id);
+        snprintf(line, sizeof(line), "slept timed_out=%d core=%u tid=%ld",
+                 wf_timed_out(c), c->id, (long)gettid());
         return say(c, line);
     }
     if (path_is(c, "/chunks")) {
