@@ -11,9 +11,13 @@
 #include "config.h"
 #endif
 
+#include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "policy.h"
 
@@ -425,4 +429,239 @@ wf__req_line(const struct wf__req *r, char *buf, size_t len)
     }
     buf[at] = '\0';
     return buf;
+}
+
+/* -------------------------------------- dates, validators, ranges */
+
+static const char wdays[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri",
+                                  "Sat" };
+static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
+                                     "Jun", "Jul", "Aug", "Sep", "Oct",
+                                     "Nov", "Dec" };
+
+/* See policy.h. Fixed English names: an app's setlocale() cannot change
+ * them (strftime's %a would follow LC_TIME). */
+size_t
+wf__http_date(int64_t t, char *out, size_t cap)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    int n;
+
+    if (cap == 0) {
+        return 0;
+    }
+    if (gmtime_r(&tt, &tm) == NULL) {
+        out[0] = '\0';
+        return 0;
+    }
+    n = snprintf(out, cap, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                 wdays[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+                 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+static int
+month_of(const char *m)
+{
+    int i;
+
+    for (i = 0; i < 12; i++) {
+        if (memcmp(m, months[i], 3) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* See policy.h. */
+int64_t
+wf__http_date_parse(const char *s, size_t len)
+{
+    char buf[64], wd[16], mon[4], gmt[4], end;
+    int d, y, h, mi, sec, n;
+    struct tm tm;
+
+    if (len == 0 || len >= sizeof(buf)) {
+        return -1;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    /* IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", RFC 850 "Sunday,
+     * 06-Nov-94 08:49:37 GMT", asctime "Sun Nov  6 08:49:37 1994"
+     * (RFC 9110 5.6.7) */
+    if (sscanf(buf, "%15[A-Za-z], %2d %3s %4d %2d:%2d:%2d %3s%c", wd, &d,
+               mon, &y, &h, &mi, &sec, gmt, &end) == 8 &&
+        strlen(wd) == 3) {
+        n = 0;
+    } else if (sscanf(buf, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%c", wd,
+                      &d, mon, &y, &h, &mi, &sec, gmt, &end) == 8) {
+        n = 1;
+        /* RFC 9110: a two-digit year more than 50 years ahead is past */
+        y += y < 70 ? 2000 : 1900;
+    } else if (sscanf(buf, "%15[A-Za-z] %3s %2d %2d:%2d:%2d %4d%c", wd, mon,
+                      &d, &h, &mi, &sec, &y, &end) == 7) {
+        n = 2;
+        memcpy(gmt, "GMT", 4);
+    } else {
+        return -1;
+    }
+    (void)n;
+    if (strcmp(gmt, "GMT") != 0 || month_of(mon) < 0 || d < 1 || d > 31 ||
+        h > 23 || mi > 59 || sec > 60 || y < 1970 || y > 9999) {
+        return -1;
+    }
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = month_of(mon);
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    return (int64_t)timegm(&tm);
+}
+
+/* See policy.h. */
+int
+wf__http_etag_listed(const char *list, size_t len, const char *etag)
+{
+    size_t i = 0, el = strlen(etag);
+
+    while (i < len) {
+        size_t j, k;
+
+        while (i < len && (list[i] == ' ' || list[i] == ',' ||
+                           list[i] == '\t')) {
+            i++;
+        }
+        if (i < len && list[i] == '*') {
+            return 1;
+        }
+        if (i + 2 <= len && list[i] == 'W' && list[i + 1] == '/') {
+            i += 2;     /* weak comparison (RFC 9110 13.1.2) */
+        }
+        j = i;
+        while (j < len && list[j] != ',') {
+            j++;
+        }
+        k = j;
+        while (k > i && (list[k - 1] == ' ' || list[k - 1] == '\t')) {
+            k--;
+        }
+        if (k - i == el && memcmp(list + i, etag, el) == 0) {
+            return 1;
+        }
+        i = j;
+    }
+    return 0;
+}
+
+/* See policy.h. */
+int
+wf__http_range(const char *v, size_t len, int64_t sz, int64_t *a,
+               int64_t *b)
+{
+    char buf[128], *p, *dash, *end;
+    long long x, y;
+
+    if (len >= sizeof(buf) || len < 7 || strncasecmp(v, "bytes=", 6) != 0) {
+        return 0;
+    }
+    memcpy(buf, v + 6, len - 6);
+    buf[len - 6] = '\0';
+    if (strchr(buf, ',') != NULL) {
+        return 0;       /* several ranges: the whole file (RFC 9110 14.2) */
+    }
+    for (p = buf; *p == ' '; p++) {
+    }
+    dash = strchr(p, '-');
+    if (dash == NULL) {
+        return 0;
+    }
+    if (dash == p) {
+        /* the last y bytes */
+        if (!isdigit((unsigned char)dash[1])) {
+            return 0;
+        }
+        y = strtoll(dash + 1, &end, 10);
+        if (*end != '\0' && *end != ' ') {
+            return 0;
+        }
+        if (y == 0 || sz == 0) {
+            return -1;
+        }
+        *a = y >= sz ? 0 : sz - y;
+        *b = sz - 1;
+        return 1;
+    }
+    if (!isdigit((unsigned char)*p)) {
+        return 0;
+    }
+    x = strtoll(p, &end, 10);
+    if (end != dash) {
+        return 0;
+    }
+    if (dash[1] == '\0' || dash[1] == ' ') {
+        y = sz - 1;
+    } else {
+        if (!isdigit((unsigned char)dash[1])) {
+            return 0;
+        }
+        y = strtoll(dash + 1, &end, 10);
+        if ((*end != '\0' && *end != ' ') || y < x) {
+            return 0;
+        }
+    }
+    if (x >= sz) {
+        return -1;
+    }
+    if (y >= sz) {
+        y = sz - 1;
+    }
+    *a = x;
+    *b = y;
+    return 1;
+}
+
+/* See policy.h. */
+int
+wf__http_accepts(const char *v, size_t len, const char *coding)
+{
+    size_t cl = strlen(coding), i = 0;
+
+    while (i < len) {
+        size_t j = i, k;
+
+        while (j < len && v[j] != ',') {
+            j++;
+        }
+        while (i < j && (v[i] == ' ' || v[i] == '\t')) {
+            i++;
+        }
+        k = i;
+        while (k < j && v[k] != ';' && v[k] != ' ' && v[k] != '\t') {
+            k++;
+        }
+        if (k - i == cl && strncasecmp(v + i, coding, cl) == 0) {
+            /* a q of 0 (0, 0.0, 0.00...) refuses it */
+            const char *q = NULL;
+            size_t m;
+
+            for (m = k; m + 1 < j; m++) {
+                if ((v[m] == 'q' || v[m] == 'Q') && v[m + 1] == '=') {
+                    q = v + m + 2;
+                    break;
+                }
+            }
+            if (q == NULL) {
+                return 1;
+            }
+            while (q < v + j && (*q == '0' || *q == '.')) {
+                q++;
+            }
+            return q < v + j && *q >= '1' && *q <= '9';
+        }
+        i = j + 1;
+    }
+    return 0;
 }

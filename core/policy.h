@@ -12,6 +12,7 @@
 #define WEFT_CORE_POLICY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proto.h"
 
@@ -53,5 +54,30 @@ int wf__http_proto_ok(const char *p, size_t len);
 /* "METHOD URI" of r into buf (see wf_req_line in include/weft/core.h).
  * Returns buf. Any context. */
 const char *wf__req_line(const struct wf__req *r, char *buf, size_t len);
+
+/* The IMF-fixdate of Unix time t ("Sun, 06 Nov 1994 08:49:37 GMT", fixed
+ * English names) into out; its length, or 0 when cap (30 is enough) is
+ * too small. Any context. */
+size_t wf__http_date(int64_t t, char *out, size_t cap);
+
+/* An HTTP date (IMF-fixdate, RFC 850 or asctime, RFC 9110 5.6.7) of
+ * s[0..len): Unix time, or -1 when it is not one. Any context. */
+int64_t wf__http_date_parse(const char *s, size_t len);
+
+/* 1 when the If-None-Match list[0..len) names etag (weak comparison) or
+ * is "*", else 0. Any context. */
+int wf__http_etag_listed(const char *list, size_t len, const char *etag);
+
+/* A Range header v[0..len) for a body of sz bytes: 1 with the one range
+ * [*a, *b] (inclusive, clamped to the body), -1 when it cannot be
+ * satisfied (416), 0 when it is to be ignored and the whole body sent
+ * (another unit, bad syntax, several ranges: RFC 9110 14.2). Any
+ * context. */
+int wf__http_range(const char *v, size_t len, int64_t sz, int64_t *a,
+                   int64_t *b);
+
+/* 1 when Accept-Encoding v[0..len) accepts content coding `coding` (named,
+ * with no q of 0), else 0. Any context. */
+int wf__http_accepts(const char *v, size_t len, const char *coding);
 
 #endif

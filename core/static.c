@@ -29,6 +29,7 @@
  */
 #include "internal.h"
 #include "static.h"
+#include "policy.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -804,184 +805,20 @@ st_of(const struct wf_core *pub)
 
 static const struct wf_lang_ops static_ops;
 
-static void
-http_date(time_t t, char *out, size_t cap)
-{
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(out, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-}
-
-/* An HTTP date (IMF-fixdate, RFC 850 or asctime), or -1. */
-static time_t
-parse_http_date(const char *s, size_t len)
-{
-    static const char *const fmts[] = {
-        "%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
-        "%a %b %e %H:%M:%S %Y",
-    };
-    char buf[64];
-    size_t i;
-
-    if (len >= sizeof(buf)) {
-        return -1;
-    }
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    for (i = 0; i < sizeof(fmts) / sizeof(*fmts); i++) {
-        struct tm tm;
-        const char *e;
-
-        memset(&tm, 0, sizeof(tm));
-        e = strptime(buf, fmts[i], &tm);
-        if (e != NULL && *e == '\0') {
-            return timegm(&tm);
-        }
-    }
-    return -1;
-}
-
-/* Does the If-None-Match list name etag (weak comparison)? */
-static int
-etag_listed(const char *list, size_t len, const char *etag)
-{
-    size_t i = 0, el = strlen(etag);
-
-    while (i < len) {
-        size_t j;
-
-        while (i < len && (list[i] == ' ' || list[i] == ',' ||
-                           list[i] == '\t')) {
-            i++;
-        }
-        if (i < len && list[i] == '*') {
-            return 1;
-        }
-        if (i + 2 <= len && list[i] == 'W' && list[i + 1] == '/') {
-            i += 2;
-        }
-        j = i;
-        while (j < len && list[j] != ',') {
-            j++;
-        }
-        {
-            size_t k = j;
-
-            while (k > i && (list[k - 1] == ' ' || list[k - 1] == '\t')) {
-                k--;
-            }
-            if (k - i == el && memcmp(list + i, etag, el) == 0) {
-                return 1;
-            }
-        }
-        i = j;
-    }
-    return 0;
-}
-
-/* Parse "bytes=a-b" / "a-" / "-n" for a file of size sz. 1 with [*a, *b]
- * (inclusive) set, 0 when the header is to be ignored (bad syntax,
- * several ranges), -1 when unsatisfiable. */
-static int
-parse_range(const char *v, size_t len, off_t sz, off_t *a, off_t *b)
-{
-    char buf[128], *p, *dash, *end;
-    long long x, y;
-
-    if (len >= sizeof(buf) || len < 7 || strncasecmp(v, "bytes=", 6) != 0) {
-        return 0;
-    }
-    memcpy(buf, v + 6, len - 6);
-    buf[len - 6] = '\0';
-    if (strchr(buf, ',') != NULL) {
-        return 0;       /* several ranges: the whole file (RFC 9110 14.2) */
-    }
-    for (p = buf; *p == ' '; p++) {
-    }
-    dash = strchr(p, '-');
-    if (dash == NULL) {
-        return 0;
-    }
-    if (dash == p) {
-        /* the last y bytes */
-        if (!isdigit((unsigned char)dash[1])) {
-            return 0;
-        }
-        y = strtoll(dash + 1, &end, 10);
-        if (*end != '\0' && *end != ' ') {
-            return 0;
-        }
-        if (y == 0 || sz == 0) {
-            return -1;
-        }
-        *a = y >= sz ? 0 : sz - y;
-        *b = sz - 1;
-        return 1;
-    }
-    if (!isdigit((unsigned char)*p)) {
-        return 0;
-    }
-    x = strtoll(p, &end, 10);
-    if (end != dash) {
-        return 0;
-    }
-    if (dash[1] == '\0' || dash[1] == ' ') {
-        y = sz - 1;
-    } else {
-        if (!isdigit((unsigned char)dash[1])) {
-            return 0;
-        }
-        y = strtoll(dash + 1, &end, 10);
-        if ((*end != '\0' && *end != ' ') || y < x) {
-            return 0;
-        }
-    }
-    if (x >= sz) {
-        return -1;
-    }
-    if (y >= sz) {
-        y = sz - 1;
-    }
-    *a = x;
-    *b = y;
-    return 1;
-}
-
 static const char *
 req_get(struct wf__conn *k, const char *key, size_t *len)
 {
     return wf__req_get(&k->req, key, len);
 }
 
-/* Does the client accept the content coding `coding` (a token of
- * Accept-Encoding, not with q=0)? */
+/* Does the client accept the content coding `coding`? */
 static int
 accepts(struct wf__conn *k, const char *coding)
 {
-    size_t cl = strlen(coding);
     size_t len;
     const char *v = req_get(k, "HTTP_ACCEPT_ENCODING", &len);
-    char buf[256], *tok, *save = NULL;
 
-    if (v == NULL || len >= sizeof(buf)) {
-        return 0;
-    }
-    memcpy(buf, v, len);
-    buf[len] = '\0';
-    for (tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ') {
-            tok++;
-        }
-        if (strncasecmp(tok, coding, cl) == 0 &&
-            (tok[cl] == '\0' || tok[cl] == ';' || tok[cl] == ' ')) {
-            const char *q = strstr(tok, "q=");
-
-            return !(q && strtod(q + 2, NULL) == 0.0);
-        }
-    }
-    return 0;
+    return v != NULL && wf__http_accepts(v, len, coding);
 }
 
 /* Is real path p (NUL-terminated) inside dir (dlen bytes; 0: "/")? */
@@ -1154,7 +991,7 @@ add_expires(struct wf__core *c, const struct stat *st, const char *path,
             continue;
         }
         at = (mtime ? st->st_mtime : time(NULL)) + e->secs;
-        http_date(at, date, sizeof(date));
+        wf__http_date(at, date, sizeof(date));
         hdr(c, "Expires", "%s", date);
         {
             long long age = (long long)(at - time(NULL));
@@ -1182,13 +1019,13 @@ prepare_file(struct wf__core *c, struct st_core *s, int fd,
              (unsigned long long)st->st_mtime,
              (unsigned long long)st->st_size, enc ? "-" : "",
              enc ? (enc[0] == 'g' ? "gz" : enc) : "");
-    http_date(st->st_mtime, lm, sizeof(lm));
+    wf__http_date(st->st_mtime, lm, sizeof(lm));
     if ((v = req_get(k, "HTTP_IF_NONE_MATCH", &vlen)) != NULL) {
-        not_modified = etag_listed(v, vlen, etag);
+        not_modified = wf__http_etag_listed(v, vlen, etag);
     } else if ((v = req_get(k, "HTTP_IF_MODIFIED_SINCE", &vlen)) != NULL) {
-        time_t t = parse_http_date(v, vlen);
+        int64_t t = wf__http_date_parse(v, vlen);
 
-        not_modified = t != (time_t)-1 && st->st_mtime <= t;
+        not_modified = t >= 0 && (int64_t)st->st_mtime <= t;
     }
     if (not_modified) {
         code = 304;
@@ -1197,11 +1034,14 @@ prepare_file(struct wf__core *c, struct st_core *s, int fd,
     } else if ((v = req_get(k, "HTTP_RANGE", &vlen)) != NULL) {
         size_t irl;
         const char *ir = req_get(k, "HTTP_IF_RANGE", &irl);
+        int64_t ra = 0, rb = 0;
         int rr = 0;
 
         if (ir == NULL || (irl == strlen(etag) && memcmp(ir, etag, irl) == 0)
             || (irl == strlen(lm) && memcmp(ir, lm, irl) == 0)) {
-            rr = parse_range(v, vlen, st->st_size, &a, &b);
+            rr = wf__http_range(v, vlen, st->st_size, &ra, &rb);
+            a = (off_t)ra;
+            b = (off_t)rb;
         }
         if (rr < 0) {
             close(fd);

@@ -398,6 +398,120 @@ START_TEST(request_line_is_one_line_and_truncated)
 }
 END_TEST
 
+/* -------------------------------------- dates, validators, ranges */
+
+static const struct {
+    const char *in;
+    long long t;        /* -1: not a date */
+} dates[] = {
+    { "Sun, 06 Nov 1994 08:49:37 GMT", 784111777 },      /* RFC 9110 */
+    { "Sunday, 06-Nov-94 08:49:37 GMT", 784111777 },     /* RFC 850 */
+    { "Sun Nov  6 08:49:37 1994", 784111777 },           /* asctime */
+    { "Thu, 01 Jan 1970 00:00:00 GMT", 0 },
+    { "Tue, 14 Nov 2023 22:13:20 GMT", 1700000000 },
+    { "Sun, 06 Nov 1994 08:49:37 UTC", -1 },
+    { "Sun, 06 Nov 1994 08:49:37 GMT junk", -1 },
+    { "Sun, 06 Foo 1994 08:49:37 GMT", -1 },
+    { "Sun, 32 Nov 1994 08:49:37 GMT", -1 },
+    { "Sun, 06 Nov 1994 25:49:37 GMT", -1 },
+    { "not a date", -1 }, { "", -1 }, { "1700000000", -1 },
+};
+
+START_TEST(http_dates_parse_in_the_three_forms_or_not_at_all)
+{
+    long long t = wf__http_date_parse(dates[_i].in, strlen(dates[_i].in));
+
+    ck_assert_msg(t == dates[_i].t, "%s: %lld, want %lld", dates[_i].in, t,
+                  dates[_i].t);
+}
+END_TEST
+
+START_TEST(http_date_is_imf_fixdate_and_parses_back)
+{
+    static const long long ts[] = { 0, 784111777, 1700000000, 4102444800LL };
+    char out[64];
+    size_t i;
+
+    for (i = 0; i < NELEM(ts); i++) {
+        size_t n = wf__http_date(ts[i], out, sizeof(out));
+
+        ck_assert_uint_eq(n, 29);
+        ck_assert_int_eq(wf__http_date_parse(out, n), ts[i]);
+    }
+    wf__http_date(784111777, out, sizeof(out));
+    ck_assert_str_eq(out, "Sun, 06 Nov 1994 08:49:37 GMT");
+    ck_assert_uint_eq(wf__http_date(0, out, 10), 0);
+}
+END_TEST
+
+static const struct {
+    const char *list;
+    int hit;
+} etags[] = {
+    { "\"5f-14\"", 1 }, { "W/\"5f-14\"", 1 }, { "*", 1 },
+    { "\"other\", \"5f-14\"", 1 }, { " \"a\" ,W/\"5f-14\"  ", 1 },
+    { "\"5f-1\"", 0 }, { "\"5f-14-gz\"", 0 }, { "5f-14", 0 }, { "", 0 },
+    { "\"other\"", 0 },
+};
+
+START_TEST(if_none_match_lists_are_compared_weakly)
+{
+    ck_assert_int_eq(wf__http_etag_listed(etags[_i].list,
+                                          strlen(etags[_i].list),
+                                          "\"5f-14\""), etags[_i].hit);
+}
+END_TEST
+
+static const struct {
+    const char *h;
+    int r;
+    long long a, b;
+} ranges[] = {
+    { "bytes=10-19", 1, 10, 19 }, { "bytes=1000-", 1, 1000, 1023 },
+    { "bytes=-24", 1, 1000, 1023 }, { "bytes=-5000", 1, 0, 1023 },
+    { "bytes=1000-5000", 1, 1000, 1023 }, { "BYTES=0-0", 1, 0, 0 },
+    { "bytes=1024-", -1, 0, 0 }, { "bytes=-0", -1, 0, 0 },
+    { "bytes=5000-6000", -1, 0, 0 },
+    /* ignored: the whole body */
+    { "bytes=0-1,5-6", 0, 0, 0 }, { "lines=1-2", 0, 0, 0 },
+    { "bytes=19-10", 0, 0, 0 }, { "bytes=a-b", 0, 0, 0 },
+    { "bytes=", 0, 0, 0 }, { "bytes=5", 0, 0, 0 }, { "bytes=--5", 0, 0, 0 },
+};
+
+START_TEST(ranges_are_one_range_unsatisfiable_or_ignored)
+{
+    int64_t a = 0, b = 0;
+    int r = wf__http_range(ranges[_i].h, strlen(ranges[_i].h), 1024, &a,
+                           &b);
+
+    ck_assert_msg(r == ranges[_i].r, "%s: %d", ranges[_i].h, r);
+    if (r == 1) {
+        ck_assert_int_eq(a, ranges[_i].a);
+        ck_assert_int_eq(b, ranges[_i].b);
+    }
+}
+END_TEST
+
+static const struct {
+    const char *ae, *coding;
+    int yes;
+} codings[] = {
+    { "gzip", "gzip", 1 }, { "gzip, deflate, br", "br", 1 },
+    { "deflate, GZIP;q=0.5", "gzip", 1 }, { "br;q=1.0", "br", 1 },
+    { "gzip;q=0", "gzip", 0 }, { "gzip; q=0.000", "gzip", 0 },
+    { "br, gzip;q=0", "gzip", 0 }, { "br, gzip;q=0", "br", 1 },
+    { "x-gzip", "gzip", 0 }, { "gzipped", "gzip", 0 }, { "", "gzip", 0 },
+    { "identity", "br", 0 }, { "*", "gzip", 0 },
+};
+
+START_TEST(accept_encoding_names_a_coding_without_q_zero)
+{
+    ck_assert_msg(wf__http_accepts(codings[_i].ae, strlen(codings[_i].ae),
+                                   codings[_i].coding) == codings[_i].yes,
+                  "%s / %s", codings[_i].ae, codings[_i].coding);
+}
+END_TEST
+
 /* ------------------------------------------------------------------- suite */
 
 static Suite *
@@ -426,6 +540,17 @@ policy_suite(void)
                         0, NELEM(unix_rows));
     tcase_add_test(tc, cgi_defaults_refuse_a_protocol_that_is_not_http);
     tcase_add_test(tc, cgi_defaults_without_room_are_431);
+
+    tc = wf_check_tcase(s, "conditional", 10, setup, teardown);
+    tcase_add_loop_test(tc, http_dates_parse_in_the_three_forms_or_not_at_all,
+                        0, NELEM(dates));
+    tcase_add_test(tc, http_date_is_imf_fixdate_and_parses_back);
+    tcase_add_loop_test(tc, if_none_match_lists_are_compared_weakly, 0,
+                        NELEM(etags));
+    tcase_add_loop_test(tc, ranges_are_one_range_unsatisfiable_or_ignored, 0,
+                        NELEM(ranges));
+    tcase_add_loop_test(tc, accept_encoding_names_a_coding_without_q_zero, 0,
+                        NELEM(codings));
 
     tc = wf_check_tcase(s, "request line", 10, setup, teardown);
     tcase_add_test(tc, request_line_is_method_and_uri);
