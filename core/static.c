@@ -1040,8 +1040,6 @@ prepare_file(struct wf__core *c, struct st_core *s, int fd,
         if (ir == NULL || (irl == strlen(etag) && memcmp(ir, etag, irl) == 0)
             || (irl == strlen(lm) && memcmp(ir, lm, irl) == 0)) {
             rr = wf__http_range(v, vlen, st->st_size, &ra, &rb);
-            a = (off_t)ra;
-            b = (off_t)rb;
         }
         if (rr < 0) {
             close(fd);
@@ -1050,6 +1048,8 @@ prepare_file(struct wf__core *c, struct st_core *s, int fd,
         }
         if (rr > 0) {
             code = 206;
+            a = (off_t)ra;
+            b = (off_t)rb;
         }
     }
     s->status = code;
