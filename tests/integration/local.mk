@@ -15,6 +15,7 @@ WEFT_INTEGRATION_TESTS = \
 	tests/integration/t_psgi.py \
 	tests/integration/t_psgi_api.py \
 	tests/integration/t_coroae.py \
+	tests/integration/t_coroae_state.py \
 	tests/integration/t_gevent.py \
 	tests/integration/t_matrix.py \
 	tests/integration/t_hostile.py \
