@@ -34,6 +34,15 @@ static const struct wf_option python_options[] = {
     { "callable", WF_OPT_STR, &pyw.callable, "application", 0, 0, 0,
       "the name of the WSGI callable in the file or module", 0, NULL,
       "NAME" },
+    { "mount", WF_OPT_LIST, &pyw.mount_opts, NULL, 0, 0, 0,
+      "serve another WSGI app (FILE.py / FILE.wsgi, or MODULE[:CALLABLE]) "
+      "under /PREFIX, repeatable: requests whose SCRIPT_NAME is PREFIX go "
+      "to it (uWSGI's mount; the first is the default app without "
+      "--wsgi-file or --module)", 0, NULL, "/PREFIX=APP" },
+    { "manage-script-name", WF_OPT_FLAG, &pyw.manage_script_name, NULL, 0,
+      0, 0, "pick the --mount app by the longest PREFIX that starts "
+      "PATH_INFO, and move that PREFIX to SCRIPT_NAME (uWSGI's)", 0, NULL,
+      NULL },
     { "pythonpath", WF_OPT_LIST, &pyw.pythonpath, NULL, 0, 0, 0,
       "prepend a directory to sys.path (repeat, or separate with commas)",
       0, NULL, "DIR" },
@@ -375,11 +384,17 @@ py_step(struct pyw_core *pc)
     return rc < 0 ? WF_ERROR : WF_AGAIN;
 }
 
+static PyObject *pick_app(struct pyw_core *pc,
+                          const struct pyw_mount **hit);
+static int move_script_name(struct pyw_core *pc, const struct pyw_mount *m);
+
 /* The first call of a request: environ, the app, what it returned. */
 static int
 py_start(struct pyw_core *pc)
 {
     char rl[256];
+    const struct pyw_mount *hit;
+    PyObject *app;
 
     pc->gen++;
     pc->phase = PYW_ITER;
@@ -389,19 +404,24 @@ py_start(struct pyw_core *pc)
     pc->reentry = 0;
     pc->file_fd = -1;
 
-    if (pyw.app == NULL) {
+    app = pick_app(pc, &hit);
+    if (app == NULL) {
         wf_log(WF_LOG_ERROR, "python: no WSGI app loaded for %s; give "
                "--wsgi-file or --module", pyw_req_line(pc, rl, sizeof(rl)));
         wf_response_error(pc->core, 500);
         return WF_ERROR;
     }
     pc->environ = pyw_environ_new(pc);
+    if (pc->environ != NULL && hit != NULL &&
+        move_script_name(pc, hit) < 0) {
+        return py_app_error(pc, "building the environ");
+    }
     pc->start_response = pc->environ ? pyw_start_response_new(pc) : NULL;
     pc->write = pc->start_response ? pyw_write_new(pc) : NULL;
     if (pc->write == NULL) {
         return py_app_error(pc, "building the environ");
     }
-    pc->result = PyObject_CallFunctionObjArgs(pyw.app, pc->environ,
+    pc->result = PyObject_CallFunctionObjArgs(app, pc->environ,
                                               pc->start_response, NULL);
     if (pc->result == NULL) {
         return py_app_error(pc, "in the app");
@@ -830,33 +850,25 @@ load_error(struct wf_err *err, const char *opt, const char *val,
     return wf_err_set(err, "--%s %s: %s; %s", opt, val, sum, fix);
 }
 
+/*
+ * Load one WSGI callable: from the file `val` (is_file), or from the
+ * module `val` written MODULE[:CALLABLE]; `opt` names the option in the
+ * errors. The file's directory (or, for a module, the current one) goes
+ * in front of sys.path first. *out receives a new reference. 0, or -1
+ * with err (the traceback logged).
+ */
 static int
-python_load_app(struct wf_err *err)
+load_callable(const char *opt, const char *val, int is_file,
+              PyObject **out, struct wf_err *err)
 {
-    const char *opt, *val, *cname = pyw.callable ? pyw.callable
-                                                 : "application";
+    const char *cname = pyw.callable ? pyw.callable : "application";
     char *modname = NULL;
     PyObject *mod = NULL, *app;
     int rc = -1;
 
-    if (pyw.app != NULL) {
-        return 1;
-    }
-    if (pyw.wsgi_file == NULL && pyw.module == NULL) {
-        return 0;
-    }
-    if (pyw.wsgi_file != NULL) {
-        opt = "wsgi-file";
-        val = pyw.wsgi_file;
-    } else {
-        opt = "module";
-        val = pyw.module;
-    }
+    if (is_file) {
+        char *dir = strdup(val), *slash;
 
-    /* sys.path: the file's directory (or, for --module, the current
-     * directory), then every --pythonpath in the order given, in front. */
-    if (pyw.wsgi_file != NULL) {
-        char *dir = strdup(pyw.wsgi_file), *slash;
         if (dir == NULL) {
             return wf_err_set(err, "python: out of memory");
         }
@@ -873,38 +885,32 @@ python_load_app(struct wf_err *err)
         if (r < 0) {
             return load_error(err, opt, val, "cannot set sys.path");
         }
-    } else if (path_prepend("") < 0) {
-        return load_error(err, opt, val, "cannot set sys.path");
-    }
-    for (size_t i = pyw.pythonpath.n; i > 0; i--) {
-        if (path_prepend(pyw.pythonpath.v[i - 1]) < 0) {
-            return load_error(err, opt, val, "cannot set sys.path");
+        if (access(val, R_OK) < 0) {
+            return wf_err_set(err, "--%s %s: %s; check the path", opt, val,
+                              strerror(errno));
         }
-    }
-
-    if (pyw.wsgi_file != NULL) {
-        if (access(pyw.wsgi_file, R_OK) < 0) {
-            return wf_err_set(err, "--wsgi-file %s: %s; check the path",
-                              pyw.wsgi_file, strerror(errno));
-        }
-        mod = exec_file(pyw.wsgi_file);
+        mod = exec_file(val);
         if (mod == NULL) {
             return load_error(err, opt, val, "fix the app (traceback in "
                               "the log)");
         }
     } else {
-        const char *colon = strrchr(pyw.module, ':');
-        modname = strdup(pyw.module);
+        const char *colon = strrchr(val, ':');
+
+        if (path_prepend("") < 0) {
+            return load_error(err, opt, val, "cannot set sys.path");
+        }
+        modname = strdup(val);
         if (modname == NULL) {
             return wf_err_set(err, "python: out of memory");
         }
         if (colon != NULL) {
-            modname[colon - pyw.module] = 0;
+            modname[colon - val] = 0;
             cname = colon + 1;
         }
         if (*modname == 0 || *cname == 0) {
-            wf_err_set(err, "--module %s: want pkg.mod or pkg.mod:callable",
-                       pyw.module);
+            wf_err_set(err, "--%s %s: want pkg.mod or pkg.mod:callable",
+                       opt, val);
             goto out;
         }
         mod = PyImport_ImportModule(modname);
@@ -933,14 +939,183 @@ python_load_app(struct wf_err *err)
         Py_DECREF(app);
         goto out;
     }
-    pyw.app = app;
+    *out = app;
     wf_log(WF_LOG_INFO, "python: WSGI app '%s' loaded from %s (CPython %s)",
            cname, val, PY_VERSION);
-    rc = 1;
+    rc = 0;
 out:
     Py_XDECREF(mod);
     free(modname);
     return rc;
+}
+
+static int
+ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* --mount /PREFIX=APP, each: as uWSGI, APP ending in .py or .wsgi is a
+ * file, anything else a MODULE[:CALLABLE]. 0 or -1 with err. */
+static int
+load_mounts(struct wf_err *err)
+{
+    size_t i;
+
+    pyw.mounts = calloc(pyw.mount_opts.n, sizeof(*pyw.mounts));
+    if (pyw.mounts == NULL) {
+        return wf_err_set(err, "python: out of memory");
+    }
+    for (i = 0; i < pyw.mount_opts.n; i++) {
+        const char *v = pyw.mount_opts.v[i], *eq = strchr(v, '=');
+        struct pyw_mount *m = &pyw.mounts[pyw.nmounts];
+        size_t len;
+
+        if (v[0] != '/' || eq == NULL || eq[1] == '\0') {
+            return wf_err_set(err, "--mount %s: want /PREFIX=APP, e.g. "
+                              "/blog=blog.py or /api=api.wsgi:application",
+                              v);
+        }
+        if (ends_with(eq + 1, ".ru") || ends_with(eq + 1, ".psgi") ||
+            ends_with(eq + 1, ".pl")) {
+            return wf_err_set(err, "--mount %s: weft mounts Python (WSGI) "
+                              "apps only; serve a Rack or PSGI app under a "
+                              "prefix from its own weft (nginx location)",
+                              v);
+        }
+        len = (size_t)(eq - v);
+        while (len > 1 && v[len - 1] == '/') {
+            len--;      /* "/blog/" is "/blog" */
+        }
+        m->prefix = strndup(v, len);
+        if (m->prefix == NULL) {
+            return wf_err_set(err, "python: out of memory");
+        }
+        m->len = len == 1 ? 0 : len;    /* "/" is the default app's */
+        if (load_callable("mount", eq + 1, ends_with(eq + 1, ".py") ||
+                          ends_with(eq + 1, ".wsgi"), &m->app, err) < 0) {
+            free(m->prefix);
+            return -1;
+        }
+        pyw.nmounts++;
+        wf_log(WF_LOG_INFO, "python: %s mounted on %s%s", eq + 1,
+               m->prefix, pyw.app == NULL && pyw.nmounts == 1 ?
+               " (the default app)" : "");
+    }
+    if (pyw.app == NULL) {
+        pyw.app = pyw.mounts[0].app;    /* uWSGI: the first app loaded */
+        Py_INCREF(pyw.app);
+    }
+    if (pyw.nmounts + (pyw.app != pyw.mounts[0].app) > 1) {
+        wf_log(WF_LOG_INFO, "python: the mounted apps share one interpreter "
+               "(uWSGI's single-interpreter; uWSGI without it gives each "
+               "its own): apps that need separate module state (two Django "
+               "projects) need a weft each");
+    }
+    return 0;
+}
+
+static int
+python_load_app(struct wf_err *err)
+{
+    if (pyw.app != NULL) {
+        return 1;
+    }
+    if (pyw.wsgi_file == NULL && pyw.module == NULL &&
+        pyw.mount_opts.n == 0) {
+        return 0;
+    }
+    /* every --pythonpath in front, in the order given; each app's file
+     * directory (or the current one, for a module) goes before them */
+    for (size_t i = pyw.pythonpath.n; i > 0; i--) {
+        if (path_prepend(pyw.pythonpath.v[i - 1]) < 0) {
+            return load_error(err, "pythonpath", pyw.pythonpath.v[i - 1],
+                              "cannot set sys.path");
+        }
+    }
+    if (pyw.wsgi_file != NULL) {
+        if (load_callable("wsgi-file", pyw.wsgi_file, 1, &pyw.app,
+                          err) < 0) {
+            return -1;
+        }
+    } else if (pyw.module != NULL &&
+               load_callable("module", pyw.module, 0, &pyw.app, err) < 0) {
+        return -1;
+    }
+    if (pyw.mount_opts.n > 0 && load_mounts(err) < 0) {
+        return -1;
+    }
+    return 1;
+}
+
+/*
+ * --mount: the app of this request. With --manage-script-name, the mount
+ * whose PREFIX is the longest that starts PATH_INFO (up to a '/' or the
+ * end) is *hit (SCRIPT_NAME and PATH_INFO then move); without it, the
+ * mount whose PREFIX is SCRIPT_NAME (nginx's uwsgi_param). Else the
+ * default app. Request context.
+ */
+static PyObject *
+pick_app(struct pyw_core *pc, const struct pyw_mount **hit)
+{
+    const struct pyw_mount *best = NULL;
+    const char *v;
+    size_t n;
+    unsigned i;
+
+    *hit = NULL;
+    if (pyw.nmounts == 0) {
+        return pyw.app;
+    }
+    if (pyw.manage_script_name) {
+        v = wf_req_get(pc->core, "PATH_INFO", &n);
+        for (i = 0; v != NULL && i < pyw.nmounts; i++) {
+            const struct pyw_mount *m = &pyw.mounts[i];
+
+            if (m->len > 0 && n >= m->len &&
+                memcmp(v, m->prefix, m->len) == 0 &&
+                (n == m->len || v[m->len] == '/') &&
+                (best == NULL || m->len > best->len)) {
+                best = m;
+            }
+        }
+        *hit = best;
+        return best ? best->app : pyw.app;
+    }
+    v = wf_req_get(pc->core, "SCRIPT_NAME", &n);
+    for (i = 0; v != NULL && n > 0 && i < pyw.nmounts; i++) {
+        if (pyw.mounts[i].len == n &&
+            memcmp(v, pyw.mounts[i].prefix, n) == 0) {
+            return pyw.mounts[i].app;
+        }
+    }
+    return pyw.app;
+}
+
+/* --manage-script-name: SCRIPT_NAME is the mount's PREFIX, PATH_INFO
+ * what follows it (as uWSGI: /app1 -> '/app1' and ''). 0 or -1 (a
+ * Python error set). */
+static int
+move_script_name(struct pyw_core *pc, const struct pyw_mount *m)
+{
+    size_t n;
+    const char *pi = wf_req_get(pc->core, "PATH_INFO", &n);
+    PyObject *sn = PyUnicode_DecodeLatin1(m->prefix, (Py_ssize_t)m->len,
+                                          NULL);
+    PyObject *rest = PyUnicode_DecodeLatin1(pi + m->len,
+                                            (Py_ssize_t)(n - m->len), NULL);
+    int r = -1;
+
+    if (sn != NULL && rest != NULL &&
+        PyDict_SetItemString(pc->environ, "SCRIPT_NAME", sn) == 0 &&
+        PyDict_SetItemString(pc->environ, "PATH_INFO", rest) == 0) {
+        r = 0;
+    }
+    Py_XDECREF(sn);
+    Py_XDECREF(rest);
+    return r;
 }
 
 static int
@@ -1071,6 +1246,13 @@ python_shutdown(void)
         core_fini(&pyw.cores[i]);
     }
     Py_CLEAR(pyw.app);
+    for (unsigned i = 0; i < pyw.nmounts; i++) {
+        Py_CLEAR(pyw.mounts[i].app);
+        free(pyw.mounts[i].prefix);
+    }
+    free(pyw.mounts);
+    pyw.mounts = NULL;
+    pyw.nmounts = 0;
     pyw_environ_fini();
     pyw_ts_worker_fini();
     if (pyw.leaked > 0) {

@@ -118,7 +118,17 @@ struct pyw_global {
 
     int initialized;            /* Py_Initialize done */
     pid_t init_pid;             /* the process that did it */
-    PyObject *app;
+    PyObject *app;              /* the default app (mountpoint "") */
+    /* --mount /PREFIX=APP (uWSGI's): apps by mountpoint, and
+     * --manage-script-name (pick one by PATH_INFO's longest prefix) */
+    struct wf_strlist mount_opts;
+    int manage_script_name;
+    struct pyw_mount {
+        char *prefix;           /* "/app", no trailing slash */
+        size_t len;
+        PyObject *app;
+    } *mounts;
+    unsigned nmounts;
     PyObject *umod;             /* the uwsgi module */
     PyObject *fd_readable;      /* uwsgi.wait_fd_read */
     PyObject *fd_writable;      /* uwsgi.wait_fd_write */

@@ -427,6 +427,58 @@ def test_a_request_blocked_in_c_does_not_keep_a_stopping_worker():
         stop(p, signal.SIGKILL)
 
 
+# ------------------------------------------------------------ mount
+
+
+def mount_app(name):
+    return weftest.write_file("mnt/%s.py" % name, (
+        "def application(env, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [('%s %%s|%%s' %% (env['SCRIPT_NAME'], env['PATH_INFO']))"
+        ".encode()]\n") % name)
+
+
+def test_mount_and_manage_script_name_as_uwsgi():
+    # measured with Debian's uWSGI 2.0.21: the longest mountpoint that
+    # starts PATH_INFO (up to a '/') wins, and moves to SCRIPT_NAME;
+    # anything else goes to the default app as it came
+    weftest.require("python")
+    main, one, two = mount_app("main"), mount_app("one"), mount_app("two")
+    with weftest.Server("--wsgi-file", main, "--mount", "/app1=" + one,
+                        "--mount", "/app1/deep/=two:application",
+                        "--pythonpath", os.path.dirname(two),
+                        "--manage-script-name", uwsgi=True) as srv:
+        for path, want in [("/app1/x", "one /app1|/x"),
+                           ("/app1", "one /app1|"),
+                           ("/app1x/y", "main |/app1x/y"),
+                           ("/app1/deep/z", "two /app1/deep|/z"),
+                           ("/other", "main |/other")]:
+            r = srv.get(path)
+            assert (r.status, r.body.decode()) == (200, want), (path, r)
+        log = srv.log()
+        assert "mounted on /app1/deep" in log, log
+    # without manage-script-name the app is the one whose mountpoint is
+    # SCRIPT_NAME (nginx: uwsgi_param SCRIPT_NAME /app1), else the default
+    with weftest.Server("--wsgi-file", main, "--mount", "/app1=" + one,
+                        uwsgi=True) as srv:
+        r = srv.get("/app1/x")
+        assert r.body == b"main |/app1/x", r
+        out = srv.uwsgi_request("/x", SCRIPT_NAME="/app1")
+        assert out.endswith(b"one /app1|/x"), out
+        out = srv.uwsgi_request("/x", SCRIPT_NAME="/nope")
+        assert out.endswith(b"main /nope|/x"), out
+    # mounts alone: the first is the default app
+    with weftest.Server("--mount", "/app1=" + one, "--mount",
+                        "/b=" + main, "--manage-script-name") as srv:
+        assert srv.get("/zzz").body == b"one |/zzz"
+        assert srv.get("/b/c").body == b"main /b|/c"
+    r = run_weft("--mount", "app1=" + one, http_socket=True)
+    assert r.returncode == 1 and "--mount app1=%s: want /PREFIX=APP" % one \
+        in r.stderr, r
+    r = run_weft("--mount", "/r=config.ru", http_socket=True)
+    assert r.returncode == 1 and "Python (WSGI) apps only" in r.stderr, r
+
+
 # ------------------------------------------------------------ idle
 
 
