@@ -854,12 +854,13 @@ load_error(struct wf_err *err, const char *opt, const char *val,
  * Load one WSGI callable: from the file `val` (is_file), or from the
  * module `val` written MODULE[:CALLABLE]; `opt` names the option in the
  * errors. The file's directory (or, for a module, the current one) goes
- * in front of sys.path first. *out receives a new reference. 0, or -1
- * with err (the traceback logged).
+ * in front of sys.path first, then (with_pythonpath) every --pythonpath
+ * in front of it, in the order given. *out receives a new reference. 0,
+ * or -1 with err (the traceback logged).
  */
 static int
 load_callable(const char *opt, const char *val, int is_file,
-              PyObject **out, struct wf_err *err)
+              int with_pythonpath, PyObject **out, struct wf_err *err)
 {
     const char *cname = pyw.callable ? pyw.callable : "application";
     char *modname = NULL;
@@ -885,6 +886,15 @@ load_callable(const char *opt, const char *val, int is_file,
         if (r < 0) {
             return load_error(err, opt, val, "cannot set sys.path");
         }
+    } else if (path_prepend("") < 0) {
+        return load_error(err, opt, val, "cannot set sys.path");
+    }
+    for (size_t i = pyw.pythonpath.n; with_pythonpath && i > 0; i--) {
+        if (path_prepend(pyw.pythonpath.v[i - 1]) < 0) {
+            return load_error(err, opt, val, "cannot set sys.path");
+        }
+    }
+    if (is_file) {
         if (access(val, R_OK) < 0) {
             return wf_err_set(err, "--%s %s: %s; check the path", opt, val,
                               strerror(errno));
@@ -897,9 +907,6 @@ load_callable(const char *opt, const char *val, int is_file,
     } else {
         const char *colon = strrchr(val, ':');
 
-        if (path_prepend("") < 0) {
-            return load_error(err, opt, val, "cannot set sys.path");
-        }
         modname = strdup(val);
         if (modname == NULL) {
             return wf_err_set(err, "python: out of memory");
@@ -995,7 +1002,7 @@ load_mounts(struct wf_err *err)
         }
         m->len = len == 1 ? 0 : len;    /* "/" is the default app's */
         if (load_callable("mount", eq + 1, ends_with(eq + 1, ".py") ||
-                          ends_with(eq + 1, ".wsgi"), &m->app, err) < 0) {
+                          ends_with(eq + 1, ".wsgi"), 0, &m->app, err) < 0) {
             free(m->prefix);
             return -1;
         }
@@ -1027,22 +1034,25 @@ python_load_app(struct wf_err *err)
         pyw.mount_opts.n == 0) {
         return 0;
     }
-    /* every --pythonpath in front, in the order given; each app's file
-     * directory (or the current one, for a module) goes before them */
-    for (size_t i = pyw.pythonpath.n; i > 0; i--) {
-        if (path_prepend(pyw.pythonpath.v[i - 1]) < 0) {
-            return load_error(err, "pythonpath", pyw.pythonpath.v[i - 1],
-                              "cannot set sys.path");
-        }
-    }
+    /* the app's directory, then every --pythonpath in front (a mount's
+     * directory goes in front of those when it is loaded) */
     if (pyw.wsgi_file != NULL) {
-        if (load_callable("wsgi-file", pyw.wsgi_file, 1, &pyw.app,
+        if (load_callable("wsgi-file", pyw.wsgi_file, 1, 1, &pyw.app,
                           err) < 0) {
             return -1;
         }
-    } else if (pyw.module != NULL &&
-               load_callable("module", pyw.module, 0, &pyw.app, err) < 0) {
-        return -1;
+    } else if (pyw.module != NULL) {
+        if (load_callable("module", pyw.module, 0, 1, &pyw.app, err) < 0) {
+            return -1;
+        }
+    } else {
+        for (size_t i = pyw.pythonpath.n; i > 0; i--) {
+            if (path_prepend(pyw.pythonpath.v[i - 1]) < 0) {
+                return load_error(err, "pythonpath",
+                                  pyw.pythonpath.v[i - 1],
+                                  "cannot set sys.path");
+            }
+        }
     }
     if (pyw.mount_opts.n > 0 && load_mounts(err) < 0) {
         return -1;
