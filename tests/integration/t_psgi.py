@@ -122,9 +122,11 @@ def test_input_reads_the_cores_post_buffered_body():
     # not grow by the body's size; without post-buffering the same reads
     # and seeks work from memory (everything read is kept)
     body = os.urandom(1 << 20) * 24
+    for mode in modes():
+        with server("--post-buffering", "4096", *mode) as srv:
+            grew = digest_check(srv, body)
+            assert grew < 8 * 1024, (mode, "the worker grew %d kB" % grew)
     with server("--post-buffering", "4096") as srv:
-        grew = digest_check(srv, body)
-        assert grew < 8 * 1024, "the worker grew %d kB" % grew
         # a body below the limit (in the core's memory), and an empty one
         digest_check(srv, body[:6000])
         r = request(srv.port, "POST", "/seek", body=b"abcdefgh")
@@ -198,7 +200,22 @@ def test_head_on_every_response_form():
     forms = ("/hello", "/lines", "/file", "/file-tail", "/delayed",
              "/delayed-file", "/stream", "/status?c=404", "/status?c=204",
              "/status?c=304")
-    with server() as srv:
+    for mode in modes():
+        head_forms(forms, mode)
+
+
+def modes():
+    """Server args of each mode the psgi plugin runs in: sync, --async
+    without an engine, and --coroae when it is built."""
+    weftest.require("psgi")
+    out = [(), ("--async", "4")]
+    if "coroae" in weftest.built_plugins():
+        out.append(("--coroae", "4"))
+    return out
+
+
+def head_forms(forms, mode):
+    with server(*mode) as srv:
         s = srv.connect()
         rd = Reader(s)
         for path in forms:
@@ -207,20 +224,20 @@ def test_head_on_every_response_form():
                        % (path, path)).encode())
             h = rd.response(head=True)
             g = rd.response()
-            assert h.status == g.status, (path, h, g)
-            assert h.body == b"", (path, h)
+            assert h.status == g.status, (mode, path, h, g)
+            assert h.body == b"", (mode, path, h)
             hl, gl = h.header("content-length"), g.header("content-length")
             if g.status in (204, 304):
                 assert hl is None and gl is None and g.body == b"", \
-                    (path, h.headers, g)
+                    (mode, path, h.headers, g)
             else:
                 assert gl == str(len(g.body)) or \
-                    g.header("transfer-encoding") == "chunked", (path, g)
+                    g.header("transfer-encoding") == "chunked", (mode, path, g)
                 assert hl is None or hl == str(len(g.body)), \
-                    (path, h.headers, len(g.body))
+                    (mode, path, h.headers, len(g.body))
             assert h.header("content-type") == g.header("content-type"), \
-                (path, h.headers, g.headers)
-        assert not rd.eof(0.3), "the connection closed after the HEADs"
+                (mode, path, h.headers, g.headers)
+        assert not rd.eof(0.3), ("the connection closed after the HEADs", mode)
         s.close()
         assert "client gone" not in srv.log(), srv.log()[-2000:]
 
