@@ -289,6 +289,7 @@ threads_join(struct lthread *t, unsigned n, int how)
 }
 
 static struct wf__loop *worker_loop;
+static struct lthread *worker_threads;  /* kept like worker_loop */
 
 /* See internal.h. Runs the worker until it stops; 0 on a clean stop. */
 int
@@ -345,6 +346,7 @@ wf__worker_run(unsigned id, struct wf_err *err)
         wf__slot->ready = 1;
     }
     worker_loop = L;    /* the process exits after this: kept, not freed */
+    worker_threads = t; /* (a local only, LeakSanitizer reported it) */
     r = wf__loop_run(L, err);
     if (nt > 1) {
         threads_join(t, nt, L->stopping == 2 ? 2 : 1);
