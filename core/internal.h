@@ -325,6 +325,8 @@ struct wf__core {
     int timed_out;
     int cancelled;          /* harakiri or shutdown: every wait fails */
     int in_request;         /* a request runs (not between two) */
+    int parked;             /* its context ended between two chunks; the
+                               next one goes on with the request */
 
     struct wf__core *rq_next;
     const struct wf_lang_ops *lang;

@@ -66,7 +66,17 @@ wf__core_after_handle(struct wf__core *c, int st)
 void
 wf__core_default_body(struct wf__core *c)
 {
-    if (wf__body_prebuffer(c) < 0) {
+    if (c->parked) {
+        /* the request goes on in a new context (see below) */
+        c->parked = 0;
+        if (c->cancelled) {
+            if (c->lang->release) {
+                c->lang->release(&c->pub);
+            }
+            wf__core_after_handle(c, WF_ERROR);
+            return;
+        }
+    } else if (wf__body_prebuffer(c) < 0) {
         /* --post-buffering: the body did not come whole; the client got
          * its answer (400/408/413) or is gone: the app does not run */
         wf__core_after_handle(c, WF_ERROR);
@@ -76,6 +86,20 @@ wf__core_default_body(struct wf__core *c)
         int st = c->lang->handle(&c->pub);
 
         if (!wf__core_after_handle(c, st)) {
+            return;
+        }
+        if (c->loop->st == &wf__st_switch
+            && (c->nwaits != 0 || c->timer.heap_idx >= 0)) {
+            /* Between two chunks, waiting for a timer or an fd (a
+             * generator that slept and yielded): nothing of the request is
+             * on this context's stack, so the context ends here and the
+             * core waits without one; when a wait fires, the suspend
+             * engine starts a new context that calls handle() again. A
+             * sleeping request then holds no stack (ugreen: the page
+             * touched at its top), and the few hot stacks serve. A
+             * streaming generator (no wait armed) keeps its context. */
+            wf__sched_park(c);
+            c->parked = 1;
             return;
         }
         if (wf_suspend(&c->pub) < 0) {
@@ -115,6 +139,7 @@ wf__core_free(struct wf__core *c)
     c->conn = NULL;
     c->lang = NULL;
     c->idle_wait = 0;
+    c->parked = 0;
     c->state = WF_CS_FREE;
     L->free[L->nfree++] = c;
 }

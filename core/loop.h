@@ -120,6 +120,11 @@ wf__core_busy(struct wf__core *c, int on)
     }
 }
 
+/* sched.c: c (switch strategy, its waits armed) gives the worker away
+ * and its context ends: what it wrote goes out, it waits (WAITING) until
+ * a wait fires. Core context. */
+void wf__sched_park(struct wf__core *c);
+
 /* sched.c: 1 when c waits on fd. */
 int wf__core_waits_on(const struct wf__core *c, int fd);
 

@@ -374,6 +374,15 @@ switch_suspend(struct wf__core *c)
     return 0;
 }
 
+/* See loop.h: what switch_suspend does before the switch, for a core
+ * whose context ends instead (wf__core_default_body). */
+void
+wf__sched_park(struct wf__core *c)
+{
+    going_away(c);
+    c->state = WF_CS_WAITING;
+}
+
 static int
 switch_wait_io(struct wf__core *c, int fd, unsigned events, long timeout_ms)
 {

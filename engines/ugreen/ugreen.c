@@ -1,13 +1,22 @@
 /*
  * ugreen: the suspend engine on our own green threads, one C stack per core.
  *
- * Stacks. Each core gets one anonymous private mapping: a PROT_NONE guard
- * page, the stack (PROT_READ|PROT_WRITE, never executable, MAP_NORESERVE so
- * that only the pages a request touches are committed), and a guard page
- * above it. An overflow hits the lower guard page: a SIGSEGV handler on an
- * alternate signal stack recognises the address, writes one line naming the
- * core and the option to raise, and lets the default action kill the
- * worker, which the master respawns.
+ * Stacks. There are as many stacks as cores, each one anonymous private
+ * mapping: a PROT_NONE guard page, the stack (PROT_READ|PROT_WRITE, never
+ * executable, MAP_NORESERVE so that only the pages a request touches are
+ * committed), and a guard page above it. An overflow hits the lower guard
+ * page: a SIGSEGV handler on an alternate signal stack recognises the
+ * address, writes one line naming the core and the option to raise, and
+ * lets the default action kill the worker, which the master respawns.
+ *
+ * A stack is not a core's: a context takes one when it starts and gives
+ * it back when its body returns, last in first out, so the few stacks
+ * that are hot serve whatever runs. A request parked between two chunks
+ * (a generator that yielded with a timer or an fd armed) has no context,
+ * hence no stack (core/loop.c ends its context there). Free stacks beyond
+ * UG_HOT are given back to the kernel (MADV_DONTNEED), the least recently
+ * used first, one per stack given back: after a burst the worker shrinks
+ * to UG_HOT touched stacks, with no system call while fewer are free.
  *
  * Switching. On x86_64 and aarch64 a few lines of assembly save the
  * callee-saved registers and the floating-point control state, swap the
@@ -76,6 +85,9 @@
 #endif
 
 #define UG_DEFAULT_PAGES 2048
+
+/* Free stacks kept touched (the rest are given back to the kernel). */
+#define UG_HOT 32
 
 /* ------------------------------------------------------ context switch */
 
@@ -208,10 +220,17 @@ __asm__(
 
 /* ------------------------------------------------------------ contexts */
 
-struct ug_ctx {
-    struct wf_core *core;   /* the core being run, set by resume() */
+struct ug_stack {
     char *map;              /* guard + stack + guard */
     char *lo, *hi;          /* the usable stack [lo, hi) */
+    int dirty;              /* used since it was last given back */
+    unsigned core;          /* the core whose context runs on it (for the
+                               overflow line) */
+};
+
+struct ug_ctx {
+    struct wf_core *core;   /* the core being run, set by resume() */
+    struct ug_stack *st;    /* while live */
     int live;               /* a body is running or suspended on it */
 #if UG_NATIVE
     void *sp;               /* saved stack pointer while switched out */
@@ -226,6 +245,8 @@ struct ug_ctx {
 static struct {
     struct ug_ctx *ctx;
     unsigned n;
+    struct ug_stack *stacks;    /* n of them */
+    struct ug_stack **free0;    /* the first loop's free stacks */
     size_t page;
     size_t stack_size;
     size_t map_size;
@@ -240,6 +261,18 @@ static struct {
  * whose loop owns it. */
 static __thread struct {
     struct ug_ctx *current;     /* running now, or NULL in the loop */
+    /* This loop's free stacks, a LIFO: free[nfree - 1] is the hottest;
+     * free[0 .. clean_below) are given back to the kernel (or unused). A
+     * loop of cores base .. base+m-1 lists the stacks of the same indexes
+     * (thread_init). The first loop's (cores 0 .. m-1, set up by
+     * worker_init, which knows no m) lists all n, stack i at free[n-1-i]:
+     * with at most m of its contexts live, nfree stays >= n - m, and
+     * clean_below, lowered only to nfree, too; so it never takes nor
+     * gives back free[0 .. n-m), the stacks m .. n-1 of the other loops:
+     * no stack is used by two loops. */
+    struct ug_stack **free;
+    unsigned nfree;
+    unsigned clean_below;
 #if UG_NATIVE
     void *loop_sp;
 #else
@@ -297,7 +330,7 @@ ug_segv(int sig, siginfo_t *si, void *uctx)
     ssize_t w;
 
     for (i = 0; i < ug.n; i++) {
-        const struct ug_ctx *x = &ug.ctx[i];
+        const struct ug_stack *x = &ug.stacks[i];
 
         if (x->map != NULL
             && ((a >= x->map && a < x->lo)
@@ -311,6 +344,7 @@ ug_segv(int sig, siginfo_t *si, void *uctx)
         sigaction(sig, sig == SIGBUS ? &ug.old_bus : &ug.old_segv, NULL);
         return;
     }
+    i = ug.stacks[i].core;  /* whose context ran on that stack */
     ug_put(&p, "weft: ugreen: stack overflow on core ");
     p = ug_fmt_ulong(p, i);
     ug_put(&p, " (stack ");
@@ -441,12 +475,20 @@ ug_worker_init(unsigned ncores, struct wf_err *err)
     ug.stack_size = (size_t)pages * ug.page;
     ug.map_size = ug.stack_size + 2 * ug.page;
     ug.ctx = calloc(ncores, sizeof(*ug.ctx));
-    if (ug.ctx == NULL) {
+    ug.stacks = calloc(ncores, sizeof(*ug.stacks));
+    ug.free0 = calloc(ncores, sizeof(*ug.free0));
+    if (ug.ctx == NULL || ug.stacks == NULL || ug.free0 == NULL) {
+        free(ug.ctx);
+        free(ug.stacks);
+        free(ug.free0);
+        ug.ctx = NULL;
+        ug.stacks = NULL;
+        ug.free0 = NULL;
         return wf_err_set(err, "ugreen: out of memory for %u cores", ncores);
     }
     ug.n = ncores;
     for (i = 0; i < ncores; i++) {
-        struct ug_ctx *x = &ug.ctx[i];
+        struct ug_stack *x = &ug.stacks[i];
         char *m;
 
         /* Never executable (uWSGI maps its stacks RWX). */
@@ -469,7 +511,12 @@ ug_worker_init(unsigned ncores, struct wf_err *err)
                        strerror(errno));
             goto fail;
         }
+        /* the lowest first out: a quiet worker keeps to a few */
+        ug.free0[ncores - 1 - i] = x;
     }
+    ugt.free = ug.free0;
+    ugt.nfree = ncores;
+    ugt.clean_below = ncores;
     if (ug_handlers_install(err) < 0) {
         goto fail;
     }
@@ -490,12 +537,18 @@ ug_worker_fini(void)
 
     ug_handlers_remove();
     for (i = 0; i < ug.n; i++) {
-        if (ug.ctx[i].map != NULL) {
-            munmap(ug.ctx[i].map, ug.map_size);
+        if (ug.stacks[i].map != NULL) {
+            munmap(ug.stacks[i].map, ug.map_size);
         }
     }
     free(ug.ctx);
+    free(ug.stacks);
+    free(ug.free0);
     ug.ctx = NULL;
+    ug.stacks = NULL;
+    ug.free0 = NULL;
+    ugt.free = NULL;
+    ugt.nfree = ugt.clean_below = 0;
     ug.n = 0;
     ugt.current = NULL;
 }
@@ -527,12 +580,48 @@ ug_entry_uc(void)
 }
 #endif
 
+/* A free stack for core id's new context (there is one: no more contexts
+ * are live than there are cores). */
+static struct ug_stack *
+ug_stack_take(unsigned id)
+{
+    struct ug_stack *st = ugt.free[--ugt.nfree];
+
+    if (ugt.clean_below > ugt.nfree) {
+        ugt.clean_below = ugt.nfree;
+    }
+    st->dirty = 1;
+    st->core = id;
+    return st;
+}
+
+/* st's context is over: st goes on top of the free stacks. When more than
+ * UG_HOT free stacks are touched, the least recently used of them is given
+ * back to the kernel (its pages are zero-filled again on their next use). */
+static void
+ug_stack_give(struct ug_stack *st)
+{
+    ugt.free[ugt.nfree++] = st;
+    while (ugt.nfree - ugt.clean_below > UG_HOT) {
+        struct ug_stack *cold = ugt.free[ugt.clean_below++];
+
+        if (cold->dirty) {
+            if (madvise(cold->lo, ug.stack_size, MADV_DONTNEED) < 0) {
+                wf_log_errno("ugreen: madvise(MADV_DONTNEED) of a free "
+                             "stack");
+            }
+            cold->dirty = 0;
+            break;  /* one system call per stack given back, at most */
+        }
+    }
+}
+
 /* Prepare x to start ug_entry(x) at its next switch. */
 static int
 ug_frame_init(struct ug_ctx *x)
 {
 #if UG_NATIVE
-    uintptr_t top = (uintptr_t)x->hi & ~(uintptr_t)15;
+    uintptr_t top = (uintptr_t)x->st->hi & ~(uintptr_t)15;
     uintptr_t *f;
 
 #if defined(__x86_64__)
@@ -568,7 +657,7 @@ ug_frame_init(struct ug_ctx *x)
         wf_log_errno("ugreen: getcontext()");
         return -1;
     }
-    x->uc.uc_stack.ss_sp = x->lo;
+    x->uc.uc_stack.ss_sp = x->st->lo;
     x->uc.uc_stack.ss_size = ug.stack_size;
     x->uc.uc_link = NULL;
     makecontext(&x->uc, ug_entry_uc, 0);
@@ -594,7 +683,10 @@ ug_resume(struct wf_core *c)
     }
     x = &ug.ctx[c->id];
     if (!x->live) {
+        x->st = ug_stack_take(c->id);
         if (ug_frame_init(x) < 0) {
+            ug_stack_give(x->st);
+            x->st = NULL;
             return -1;
         }
         x->live = 1;
@@ -606,7 +698,7 @@ ug_resume(struct wf_core *c)
     c->engine_ctx = x;
     ugt.current = x;
 #if UG_ASAN
-    UG_ASAN_START(&ugt.loop_fake, x->lo, ug.stack_size);
+    UG_ASAN_START(&ugt.loop_fake, x->st->lo, ug.stack_size);
 #endif
 #if UG_NATIVE
     ug_swap(&ugt.loop_sp, x->sp);
@@ -615,6 +707,11 @@ ug_resume(struct wf_core *c)
 #endif
     UG_ASAN_FINISH(ugt.loop_fake, NULL, NULL);
     ugt.current = NULL;
+    if (!x->live) {
+        /* its body returned: the stack is free (we are back on ours) */
+        ug_stack_give(x->st);
+        x->st = NULL;
+    }
     return 0;
 }
 
@@ -645,15 +742,35 @@ ug_suspend(struct wf_core *c)
 static int
 ug_thread_init(unsigned base, unsigned n, struct wf_err *err)
 {
-    (void)base;
-    (void)n;
-    return ug_altstack_set(err);
+    unsigned i;
+
+    if (base + n > ug.n) {
+        return wf_err_set(err, "ugreen: cores %u..%u of a loop thread, "
+                          "but %u contexts", base, base + n - 1, ug.n);
+    }
+    ugt.free = calloc(n, sizeof(*ugt.free));
+    if (ugt.free == NULL) {
+        return wf_err_set(err, "ugreen: out of memory for %u stacks", n);
+    }
+    for (i = 0; i < n; i++) {
+        ugt.free[n - 1 - i] = &ug.stacks[base + i];
+    }
+    ugt.nfree = ugt.clean_below = n;
+    if (ug_altstack_set(err) < 0) {
+        free(ugt.free);
+        ugt.free = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 static void
 ug_thread_fini(void)
 {
     ug_altstack_unset();
+    free(ugt.free);
+    ugt.free = NULL;
+    ugt.nfree = ugt.clean_below = 0;
     ugt.current = NULL;
 }
 

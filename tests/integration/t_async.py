@@ -2,6 +2,7 @@
 back-pressure when every core is busy, sync mode. Against the core's C test
 app, so that a failure here is the scheduler's."""
 
+import signal
 import socket
 import time
 
@@ -123,6 +124,73 @@ def test_sigterm_lets_in_flight_requests_finish():
             resp = Reader(s).response()
             assert resp.status == 200 and b"slept" in resp.body, resp
             assert srv.proc.wait(5) == 0
+
+
+# ugreen's stacks (issue 13): a stack of --ugreen-stacksize 40 pages is a
+# 160 KiB read-write mapping of its own in /proc/PID/smaps; "touched" means
+# it holds resident pages.
+STACK_KB = 40 * 4
+
+
+def touched_stacks(pid):
+    n, size, perms = 0, None, None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if "-" in parts[0] and len(parts) >= 5:
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                size, perms = (hi - lo) // 1024, parts[1]
+            elif parts[0] == "Rss:" and size == STACK_KB and perms == "rw-p":
+                n += int(parts[1]) > 0
+    return n
+
+
+def send_all(srv, paths):
+    socks = []
+    for p in paths:
+        s = srv.connect()
+        s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p).encode())
+        socks.append(s)
+    return socks
+
+
+def test_requests_parked_between_chunks_hold_no_stack():
+    # 100 requests sleep between two handle() calls (generator style):
+    # their contexts end there, so they hold no ugreen stack; before
+    # issue 13 each held its core's stack, touched
+    weftest.require("ugreen")
+    with Server("--async", "200", "--ugreen", "--ugreen-stacksize", "40",
+                testlang=True) as srv:
+        socks = send_all(srv, ["/sleep?ms=20000"] * 100)
+        # connections are accepted, and cores run, in order: once a later
+        # request is answered, the 100 have all run up to their sleep
+        assert srv.get("/hello").status == 200
+        assert touched_stacks(srv.pid) <= 4, touched_stacks(srv.pid)
+        # a short sleep on the same worker meanwhile goes in and out
+        r = srv.get("/sleep?ms=10")
+        assert r.status == 200 and b"timed_out=1" in r.body, r
+        srv.stop(signal.SIGQUIT)    # now, not after the sleeps
+        for s in socks:
+            s.close()
+
+
+def test_a_burst_of_suspended_requests_leaves_few_stacks_touched():
+    # 100 requests suspended inside handle() each need a stack of their
+    # own while they sleep; once they are over, the free stacks beyond the
+    # 32 kept hot are given back to the kernel (MADV_DONTNEED)
+    weftest.require("ugreen")
+    with Server("--async", "200", "--ugreen", "--ugreen-stacksize", "40",
+                testlang=True) as srv:
+        socks = send_all(srv, ["/gsleep?ms=2000"] * 100)
+        assert srv.get("/hello").status == 200
+        during = touched_stacks(srv.pid)
+        for s in socks:
+            r = Reader(s).response()
+            assert r.status == 200 and b"timed_out=1" in r.body, r
+            s.close()
+        after = touched_stacks(srv.pid)
+        assert during >= 90, during     # they did hold one each
+        assert after <= 33, (during, after)
 
 
 weftest.main()
