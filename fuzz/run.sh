@@ -17,7 +17,7 @@ out=${FUZZ_OUT:-$(mktemp -d /tmp/weft-fuzz.XXXXXX)}
 mkdir -p "$out"
 status=0
 total=0
-for name in http chunked uwsgi ini options; do
+for name in http chunked uwsgi ini options path; do
     bin="$build/fuzz/fuzz_$name"
     if [ ! -x "$bin" ]; then
         echo "fuzz: $bin not built; configure with CC=clang --enable-fuzzing"
