@@ -92,16 +92,16 @@ send_continue(struct wf__core *c)
                 continue;
             }
             if (errno == EAGAIN) {
-                int r = wf_wait_io(&c->pub, c->conn->fd, WF_IO_WRITE,
-                                   wf__cfg.socket_timeout * 1000);
+                int r = wf__client_wait(c, WF_IO_WRITE);
 
-                if (r <= 0) {
-                    return r == 0 ? -ETIMEDOUT : r;
+                if (r < 0) {
+                    return r;
                 }
                 continue;
             }
             return -errno;
         }
+        wf__xfer_count(&c->resp.tx, (size_t)w);
         off += (size_t)w;
     }
     return 0;
@@ -109,9 +109,10 @@ send_continue(struct wf__core *c)
 
 static ssize_t client_fault(struct wf__core *c, int code, ssize_t rc);
 
-/* Read from the client into buf; waits up to --socket-timeout. Returns the
- * count, or -errno; a closed stream is -ECONNRESET (the body is not whole:
- * the client's fault, answered with 400 when it still reads). */
+/* Read from the client into buf; waits up to --socket-timeout per stall
+ * and within the body's deadline (wf__client_wait). Returns the count, or
+ * -errno; a closed stream is -ECONNRESET (the body is not whole: the
+ * client's fault, answered with 400 when it still reads). */
 static ssize_t
 recv_some(struct wf__core *c, void *buf, size_t len)
 {
@@ -120,6 +121,7 @@ recv_some(struct wf__core *c, void *buf, size_t len)
         int r;
 
         if (n > 0) {
+            wf__xfer_count(&c->resp.rx, (size_t)n);
             return n;
         }
         if (n == 0) {
@@ -133,14 +135,7 @@ recv_some(struct wf__core *c, void *buf, size_t len)
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             return -errno;
         }
-        r = wf_wait_io(&c->pub, c->conn->fd, WF_IO_READ,
-                       wf__cfg.socket_timeout * 1000);
-        if (r == 0) {
-            wf_log(WF_LOG_WARN, "core %u: %s sent no body bytes for %lds "
-                   "(--socket-timeout)", c->pub.id, c->conn->raddr,
-                   wf__cfg.socket_timeout);
-            return -ETIMEDOUT;
-        }
+        r = wf__client_wait(c, WF_IO_READ);
         if (r < 0) {
             return r;
         }

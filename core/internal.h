@@ -47,6 +47,10 @@ struct wf__config {
                                0: bodies stream to the app */
     long post_buffering_bufsize; /* read size while post-buffering */
     long http_timeout;      /* head timeout, seconds; 0: socket-timeout */
+    long body_deadline;     /* --body-deadline: seconds; 0 off */
+    long body_min_rate;     /* --body-min-rate: bytes/s that extend it */
+    long write_deadline;    /* --write-deadline: seconds; 0 off */
+    long write_min_rate;    /* --write-min-rate: bytes/s that extend it */
     long max_fd;
     int harakiri_verbose;
     int lazy_apps;
@@ -220,6 +224,16 @@ struct wf__wait {
     unsigned events;
 };
 
+/* A transfer with the client (a request body, a response) under its
+ * deadline: it may last --body-deadline (--write-deadline) seconds plus one
+ * second per --body-min-rate (--write-min-rate) bytes moved, counted from
+ * its first byte or wait; each stall is also bounded by --socket-timeout
+ * (core/sched.c, wf__client_wait). */
+struct wf__xfer {
+    int64_t t0;             /* monotonic ms; 0: not begun */
+    uint64_t bytes;
+};
+
 struct wf__resp {
     char status[128];
     size_t status_len;
@@ -233,6 +247,8 @@ struct wf__resp {
     int64_t length_hint;    /* wf_response_length(), or -1 */
     int refusal;            /* enum wf_http_verdict of the last -EINVAL */
     uint64_t sent;          /* body bytes sent */
+    struct wf__xfer rx;     /* the request body's reads */
+    struct wf__xfer tx;     /* the response's writes (head included) */
     unsigned nheaders;
     unsigned head_sent : 1;
     unsigned chunked : 1;
@@ -242,6 +258,7 @@ struct wf__resp {
     unsigned app_connection_close : 1;
     unsigned continue_sent : 1;
     unsigned broken : 1;    /* a write failed: the client is gone */
+    unsigned error_reply : 1; /* the core's own error reply (whole) */
 };
 
 /* A node of the worker's deadline heap: a core's wait timer, or a
@@ -524,6 +541,28 @@ void wf__resp_init(struct wf__core *c);
 void wf__resp_finish(struct wf__core *c, int status);
 /* Send what the app wrote so far (it is giving the worker away). */
 void wf__resp_flush(struct wf__core *c);
+
+/* n bytes of x moved (x begins now if it had not). Request context. */
+void wf__xfer_count(struct wf__xfer *x, size_t n);
+
+/* How long core c may wait now for its client's socket (events: WF_IO_READ
+ * for the request body, WF_IO_WRITE for the response): --socket-timeout,
+ * or less when the transfer's deadline comes first (*by_deadline is then
+ * set). 0: the deadline has passed. */
+long wf__client_wait_ms(struct wf__core *c, unsigned events,
+                        int *by_deadline);
+
+/* Wait for c's client socket (one place for the body's and the response's
+ * waits, every strategy): 1 ready, -ETIMEDOUT when the stall passed
+ * --socket-timeout or the transfer its deadline (logged here, saying
+ * which), or -errno (-ECANCELED). Request context. */
+int wf__client_wait(struct wf__core *c, unsigned events);
+
+/* c's wait for its client ended with no byte: log why (the stall's
+ * --socket-timeout, or the deadline when by_deadline) and return
+ * -ETIMEDOUT. For waits that the caller arms itself (static.c). */
+int wf__client_timed_out(struct wf__core *c, unsigned events,
+                         int by_deadline);
 /* A complete error response from the loop (bad request). */
 void wf__resp_send_error(struct wf__conn *k, int code);
 /*

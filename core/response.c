@@ -46,6 +46,8 @@ wf__resp_init(struct wf__core *c)
     r->length_hint = -1;
     r->refusal = WF_HTTP_OK;
     r->sent = 0;
+    r->rx.t0 = r->tx.t0 = 0;
+    r->rx.bytes = r->tx.bytes = 0;
     r->nheaders = 0;
     r->head_sent = 0;
     r->chunked = 0;
@@ -55,13 +57,15 @@ wf__resp_init(struct wf__core *c)
     r->app_connection_close = 0;
     r->continue_sent = 0;
     r->broken = 0;
+    r->error_reply = 0;
     r->wlen = 0;
 }
 
 /*
  * Send iov[0..n) whole. Waits through the engine (poll() without one) up to
- * --socket-timeout for each stall. Returns 0 or -errno; a failure marks the
- * response broken (the client is gone).
+ * --socket-timeout for each stall, within the response's deadline
+ * (wf__client_wait). Returns 0 or -errno; a failure marks the response
+ * broken (the client is gone).
  */
 static int
 send_all(struct wf__core *c, struct iovec *iov, int n)
@@ -89,20 +93,14 @@ send_all(struct wf__core *c, struct iovec *iov, int n)
                 c->resp.broken = 1;
                 return r;
             }
-            r = wf_wait_io(&c->pub, c->conn->fd, WF_IO_WRITE,
-                           wf__cfg.socket_timeout * 1000);
-            if (r <= 0) {
+            r = wf__client_wait(c, WF_IO_WRITE);
+            if (r < 0) {
                 c->resp.broken = 1;
-                if (r == 0) {
-                    wf_log(WF_LOG_WARN, "core %u: client %s took no bytes "
-                           "for %lds (--socket-timeout); response cut",
-                           c->pub.id, c->conn->raddr, wf__cfg.socket_timeout);
-                    return -ETIMEDOUT;
-                }
                 return r;
             }
             continue;
         }
+        wf__xfer_count(&c->resp.tx, (size_t)w);
         while (n > 0 && (size_t)w >= iov->iov_len) {
             w -= (ssize_t)iov->iov_len;
             iov++;
@@ -631,12 +629,11 @@ send_file(struct wf__core *c, int fd, off_t offset, size_t len,
                 continue;
             }
             if (errno == EAGAIN) {
-                int wr = wf_wait_io(&c->pub, c->conn->fd, WF_IO_WRITE,
-                                    wf__cfg.socket_timeout * 1000);
+                int wr = wf__client_wait(c, WF_IO_WRITE);
 
-                if (wr <= 0) {
+                if (wr < 0) {
                     r->broken = 1;
-                    return wr == 0 ? -ETIMEDOUT : wr;
+                    return wr;
                 }
                 continue;
             }
@@ -650,6 +647,7 @@ send_file(struct wf__core *c, int fd, off_t offset, size_t len,
             r->broken = 1;
             return -EIO;
         }
+        wf__xfer_count(&r->tx, (size_t)w);
         left -= (size_t)w;
         *sent += (size_t)w;
         r->sent += (uint64_t)w;
@@ -750,6 +748,24 @@ wf_response_error(struct wf_core *pub, int code)
         r->close = 1;
         return -EALREADY;
     }
+    /*
+     * An error reply is whole and framed (Content-Length), so the
+     * connection stays usable after it, as after any complete response:
+     * HTTP/1.1 persistence follows the framing, not the status (RFC 9112
+     * 9.3, 9.6). uWSGI keeps the connection after an app error too (but
+     * answers nothing, so a pipelining client takes the next answer for
+     * this one's). The rest of the request body is of no use now: it is
+     * dropped, and when it is not all here (the client may still be
+     * sending it) the connection closes and the head says so. A client's
+     * fault (400, 408, 413...) was marked to close by its caller; the
+     * client's own Connection: close, HTTP/1.0 without keep-alive and a
+     * stopping worker close too (send_head).
+     */
+    if (c->conn->lsn->proto == WF_PROTO_HTTP &&
+        wf__body_discard(c->conn) < 0) {
+        r->close = 1;
+    }
+    r->error_reply = 1;
     snprintf(status, sizeof(status), "%03d %s", code, wf__http_reason(code));
     blen = snprintf(body, sizeof(body), "%s\n", status);
     r->olen = 0;
@@ -772,18 +788,19 @@ wf__resp_finish(struct wf__core *c, int status)
 {
     struct wf__resp *r = &c->resp;
 
-    if (status == WF_ERROR) {
-        if (!r->head_sent && !r->broken) {
-            wf_response_error(&c->pub, 500);
+    if (status == WF_ERROR || (!r->status_set && !r->head_sent)) {
+        if (status != WF_ERROR) {
+            wf_log(WF_LOG_ERROR, "core %u: the app returned without a "
+                   "status (start_response was never called)", c->pub.id);
         }
-        r->close = 1;
-        return;
-    }
-    if (!r->status_set && !r->head_sent) {
-        wf_log(WF_LOG_ERROR, "core %u: the app returned without a status "
-               "(start_response was never called)", c->pub.id);
-        wf_response_error(&c->pub, 500);
-        r->close = 1;
+        if (!r->head_sent && !r->broken) {
+            /* the connection stays usable or not: wf_response_error */
+            wf_response_error(&c->pub, 500);
+        } else if (!r->error_reply) {
+            /* the app's head went out: its body is cut, and only the
+             * close tells the client */
+            r->close = 1;
+        }
         return;
     }
     if (!r->head_sent) {

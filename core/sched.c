@@ -242,6 +242,94 @@ wf_wait_io(struct wf_core *pub, int fd, unsigned events, long timeout_ms)
     return c->loop->st->wait_io(c, fd, events, timeout_ms);
 }
 
+/* ------------------------------------------ the client's transfers */
+
+/* See internal.h. */
+void
+wf__xfer_count(struct wf__xfer *x, size_t n)
+{
+    if (x->t0 == 0) {
+        x->t0 = wf__now_ms();
+    }
+    x->bytes += n;
+}
+
+/* See internal.h. The deadline grows with the bytes moved (as Apache's
+ * mod_reqtimeout MinRate does): a client that keeps up the rate is never
+ * cut, however big the transfer; one that dribbles a byte per stall, which
+ * --socket-timeout alone never cuts, is cut at the grace. */
+long
+wf__client_wait_ms(struct wf__core *c, unsigned events, int *by_deadline)
+{
+    const struct wf__xfer *x = (events & WF_IO_READ) ? &c->resp.rx
+                                                     : &c->resp.tx;
+    long grace = (events & WF_IO_READ) ? wf__cfg.body_deadline
+                                       : wf__cfg.write_deadline;
+    long rate = (events & WF_IO_READ) ? wf__cfg.body_min_rate
+                                      : wf__cfg.write_min_rate;
+    long tmo = wf__cfg.socket_timeout * 1000;
+    int64_t now = wf__now_ms();
+
+    *by_deadline = 0;
+    if (grace > 0) {
+        int64_t end = (x->t0 ? x->t0 : now) + (int64_t)grace * 1000 +
+                      (rate > 0 ? (int64_t)(x->bytes / (uint64_t)rate * 1000 +
+                                            x->bytes % (uint64_t)rate * 1000 /
+                                            (uint64_t)rate)
+                                : 0);
+        int64_t left = end - now;
+
+        if (left < tmo) {
+            tmo = left > 0 ? (long)left : 0;
+            *by_deadline = 1;
+        }
+    }
+    return tmo;
+}
+
+/* See internal.h. */
+int
+wf__client_wait(struct wf__core *c, unsigned events)
+{
+    struct wf__xfer *x = (events & WF_IO_READ) ? &c->resp.rx : &c->resp.tx;
+    int by_deadline, r;
+    long tmo;
+
+    if (x->t0 == 0) {
+        x->t0 = wf__now_ms();
+    }
+    tmo = wf__client_wait_ms(c, events, &by_deadline);
+    r = tmo > 0 ? wf_wait_io(&c->pub, c->conn->fd, events, tmo) : 0;
+    return r != 0 ? r : wf__client_timed_out(c, events, by_deadline);
+}
+
+/* See internal.h. */
+int
+wf__client_timed_out(struct wf__core *c, unsigned events, int by_deadline)
+{
+    int rd = (events & WF_IO_READ) != 0;
+    const struct wf__xfer *x = rd ? &c->resp.rx : &c->resp.tx;
+
+    if (!by_deadline) {
+        wf_log(WF_LOG_WARN, rd ? "core %u: %s sent no body bytes for %lds "
+               "(--socket-timeout)" : "core %u: client %s took no bytes "
+               "for %lds (--socket-timeout); response cut", c->pub.id,
+               c->conn->raddr, wf__cfg.socket_timeout);
+    } else {
+        wf_log(WF_LOG_WARN, "core %u: %s %s too slowly: %llu bytes in "
+               "%llds (--%s-deadline %ld, --%s-min-rate %ld)%s", c->pub.id,
+               c->conn->raddr, rd ? "sent its body" : "took the response",
+               (unsigned long long)x->bytes,
+               (long long)((wf__now_ms() - x->t0) / 1000),
+               rd ? "body" : "write",
+               rd ? wf__cfg.body_deadline : wf__cfg.write_deadline,
+               rd ? "body" : "write",
+               rd ? wf__cfg.body_min_rate : wf__cfg.write_min_rate,
+               rd ? "" : "; response cut");
+    }
+    return -ETIMEDOUT;
+}
+
 WF_API int
 wf_sleep(struct wf_core *pub, long ms)
 {

@@ -1367,6 +1367,7 @@ push(struct wf__core *c, struct st_core *s)
             return errno == EWOULDBLOCK ? -EAGAIN : -errno;
         }
         s->woff += (size_t)w;
+        wf__xfer_count(&c->resp.tx, (size_t)w);
         s->since = wf__now_ms();
     }
     while (s->off < s->end) {
@@ -1391,6 +1392,7 @@ push(struct wf__core *c, struct st_core *s)
             return -EIO;
         }
         c->resp.sent += (uint64_t)w;
+        wf__xfer_count(&c->resp.tx, (size_t)w);
         s->since = wf__now_ms();
     }
     return 0;
@@ -1425,12 +1427,16 @@ static_handle(struct wf_core *pub)
     if (r == -EAGAIN) {
         int64_t idle = wf__now_ms() - s->since;
         long left = wf_socket_timeout_ms() - (long)idle;
+        int by_deadline;
+        /* the response's deadline (--write-deadline, core/sched.c) */
+        long dl = wf__client_wait_ms(c, WF_IO_WRITE, &by_deadline);
 
+        by_deadline = by_deadline && dl <= left;
+        if (by_deadline) {
+            left = dl;
+        }
         if (left <= 0) {
-            wf_log(WF_LOG_WARN, "core %u: client %s took no bytes for %lds "
-                   "(--socket-timeout); static file cut", pub->id,
-                   c->conn->raddr, wf__cfg.socket_timeout);
-            r = -ETIMEDOUT;
+            r = wf__client_timed_out(c, WF_IO_WRITE, by_deadline);
         } else if ((r = wf_wait_fd(pub, c->conn->fd, WF_IO_WRITE)) == 0) {
             wf_wait_timer(pub, left);
             return WF_AGAIN;

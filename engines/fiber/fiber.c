@@ -75,7 +75,7 @@ static struct {
 
 /* Tell ASan that the stack running now is [bottom, bottom + size): a
  * switch that has already happened, announced and finished at once. The
- * bounds ASan had before go to *old_bottom/*old_size when asked. */
+ * bounds ASan had before go to *old_bottom and *old_size when asked. */
 static void
 fb_asan_here(const void *bottom, size_t size, const void **old_bottom,
              size_t *old_size)

@@ -214,6 +214,9 @@ WF_API int wf_response_started(const struct wf_core *c);
 
 /* Send a complete error response (plain text body naming the code) when the
  * head has not gone out; otherwise mark the connection to be closed.
+ * The rest of the request body is dropped; the connection stays open for
+ * the next request when all of it was here (and the client keeps it),
+ * else it closes with "Connection: close" (core/response.c).
  * Returns 0, or -EALREADY when only the close was possible. */
 WF_API int wf_response_error(struct wf_core *c, int code);
 

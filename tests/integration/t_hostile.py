@@ -8,6 +8,7 @@ served. Also --post-buffering (the body read whole before the app runs,
 large ones in a temp file) and rack.input's rewind over it.
 """
 import os
+import select
 import socket
 import threading
 import time
@@ -261,6 +262,92 @@ def test_half_open_heads_are_evicted_at_the_connection_limit():
         finally:
             for s in socks:
                 s.close()
+
+
+def test_dribbling_upload_is_cut_at_the_body_deadline():
+    # a body sent a byte every 0.25 s: each stall is far below
+    # --socket-timeout (2 s), which alone never cut it (the client held its
+    # core, in sync mode the worker, for as long as it dribbled); the
+    # body's deadline (--body-deadline 2, plus a second per 1 KiB) cuts it
+    # with a 408, the worker serving others meanwhile (async, gevent) or
+    # right after (sync)
+    for label, extra in modes():
+        with server(extra, "--body-deadline", "2") as srv:
+            s = srv.connect()
+            s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: 1000\r\n\r\n")
+            t0 = time.time()
+            got = b""
+            checked_others = False
+            try:
+                while time.time() - t0 < 15:
+                    try:
+                        s.send(b"z")
+                    except OSError:
+                        break           # cut: what we want
+                    r, _, _ = select.select([s], [], [], 0.25)
+                    if r:
+                        try:
+                            d = s.recv(65536)
+                        except ConnectionResetError:
+                            break
+                        if not d:
+                            break
+                        got += d
+                    if label != "sync" and not checked_others:
+                        # the worker is not held by the dribbler
+                        served(srv, label + " while a body dribbles")
+                        checked_others = True
+                took = time.time() - t0
+            finally:
+                s.close()
+            assert took < 10, (label, "still dribbling after %.1fs" % took)
+            assert got.startswith(b"HTTP/1.1 408 "), (label, got[:200])
+            srv.expect_log("sent its body too slowly")
+            served(srv, label + " after a dribbled body")
+
+
+def test_slow_reader_is_cut_at_the_write_deadline():
+    # 50 MiB to a client that reads 64 KiB every 0.05 s (about 1.2 MiB/s):
+    # it takes bytes often enough that no stall reaches --socket-timeout
+    # (2 s), so before the response's deadline it held its core (in sync
+    # mode the worker) for the whole transfer, as a client trickling a
+    # never-ending stream would forever; --write-deadline 2 with at least
+    # 10 MiB/s past it cuts it within seconds, the worker serving others
+    # meanwhile (async, gevent) or right after (sync)
+    for label, extra in modes():
+        with server(extra, "--write-deadline", "2",
+                    "--write-min-rate", str(10 << 20)) as srv:
+            s = srv.connect()
+            s.sendall(b"GET /big?mb=50 HTTP/1.1\r\nHost: x\r\n\r\n")
+            stop = threading.Event()
+            got = [0]
+
+            def read_slowly():
+                try:
+                    while not stop.is_set():
+                        d = s.recv(65536)
+                        if not d:
+                            break
+                        got[0] += len(d)
+                        stop.wait(0.05)     # the slow reader's pace
+                except OSError:
+                    pass                    # cut by the server
+            t = threading.Thread(target=read_slowly)
+            t.start()
+            try:
+                if label != "sync":
+                    served(srv, label + " beside a slow reader")
+                log = srv.expect_log("took the response too slowly",
+                                     timeout=15)
+            finally:
+                stop.set()
+                t.join(10)
+                s.close()
+            # cut by the deadline, not by a stall (the pace was fair)
+            assert "took no bytes" not in log, (label, log[-2000:])
+            assert got[0] < 50 << 20, (label, got[0])
+            served(srv, label + " after a slow reader")
 
 
 # ------------------------------------------------------------ --post-buffering

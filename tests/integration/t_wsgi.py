@@ -485,13 +485,43 @@ def test_bad_status_or_header_gives_500_and_the_log_says_why():
                 assert r.status == 500, (label, path, r)
                 assert r.header("injected") is None, (label, r.headers)
                 assert r.header("x-bad") is None, (label, r.headers)
-                # an app error ends the connection (the branch that sent
-                # a second request here never ran: the 500 always
-                # closes); the worker serves the next one
-                assert rd.eof(5), (label, path)
+                # the 500 is whole and framed: the connection stays
+                # usable (as after any complete response; uWSGI keeps it
+                # too), and the head does not say it closes
+                assert r.header("connection") is None, (label, r.headers)
+                s.sendall(b"GET /closes HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert rd.response().status == 200, (label, path)
                 s.close()
                 srv.expect_log(why)
             assert srv.get("/closes").status == 200
+
+
+def test_a_500_before_the_whole_body_closes_and_says_so():
+    # the app fails before the client has sent its whole body: the rest
+    # may still be on its way, so the 500 says Connection: close and the
+    # connection ends (a request pipelined after it is not read as one)
+    for label, srv in servers("errors.py"):
+        with srv:
+            s = srv.connect()
+            s.sendall(b"POST /bad-status HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: 100\r\n\r\n0123456789")
+            rd = Reader(s)
+            r = rd.response()
+            assert r.status == 500, (label, r)
+            assert r.header("connection") == "close", (label, r.headers)
+            assert rd.eof(5), label
+            s.close()
+            # the whole body there: dropped, and the connection kept
+            s = srv.connect()
+            s.sendall(b"POST /bad-status HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: 10\r\n\r\n0123456789"
+                      b"GET /closes HTTP/1.1\r\nHost: x\r\n\r\n")
+            rd = Reader(s)
+            r = rd.response()
+            assert r.status == 500 and r.header("connection") is None, (
+                label, r.headers)
+            assert rd.response().status == 200, label
+            s.close()
 
 
 # ----------------------------------------------------- 30 MB, never truncated
