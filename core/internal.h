@@ -495,6 +495,12 @@ int wf__worker_run(unsigned id, struct wf_err *err);
  * that never had a worker serving stops with status 1 (uWSGI's need-app;
  * weft never runs without its app). */
 extern int wf__worker_no_app;
+
+/* --vacuum: remove the UNIX sockets and the pidfile, in the process that
+ * made them (the master, or the single worker); a no-op elsewhere. Safe
+ * in a signal handler. main.c sets it (the core library has no main, the
+ * unit tests leave it NULL); watchdog.c calls it before an _exit. */
+extern void (*wf__vacuum_hook)(void);
 #define WF__EXIT_NO_APP 22      /* uWSGI's UWSGI_FAILED_APP_CODE */
 
 /* loop.c: loop `thread` (0.., its place among the worker's loops) of

@@ -557,7 +557,10 @@ static pid_t pidfile_pid;
 
 /* --vacuum: remove the UNIX sockets this process bound and the pidfile it
  * wrote, when it exits (the master, or the single worker). A file that
- * cannot go (written as root, now another user) is said once. */
+ * cannot go (written as root, now another user) is said once. Also
+ * called by a stopping worker that exits from its watchdog (no master:
+ * the process that wrote them); then in a signal handler, where unlink
+ * is safe and the log lines only come on failure. */
 static void
 vacuum(void)
 {
@@ -668,6 +671,7 @@ main(int argc, char **argv)
         daemonize();
     }
     pidfile_pid = getpid();     /* the process that vacuums */
+    wf__vacuum_hook = vacuum;
     if (wf__cfg.pidfile) {
         FILE *f = fopen(wf__cfg.pidfile, "w");
 

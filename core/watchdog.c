@@ -215,6 +215,9 @@ wf__watchdog_mercy(struct wf__loop *L, int64_t now)
             wf_log(WF_LOG_WARN, "worker %u (pid %d): cancelled requests "
                    "still running %ds later; exiting anyway", L->id,
                    (int)getpid(), WF__CANCEL_GRACE_MS / 1000);
+            if (wf__vacuum_hook != NULL) {
+                wf__vacuum_hook();
+            }
             _exit(0);
         }
         return 1;
@@ -271,6 +274,8 @@ wf__core_cancel(struct wf__core *c, int status)
 
 /* ------------------------------------------------------ the last resort */
 
+void (*wf__vacuum_hook)(void);
+
 static char backstop_msg[160];
 static size_t backstop_len;
 
@@ -306,6 +311,9 @@ backstop_fire(int sig)
     (void)sig;
     r = write(wf__log_fd, backstop_msg, backstop_len);
     (void)r;
+    if (wf__vacuum_hook != NULL) {
+        wf__vacuum_hook();
+    }
     _exit(0);
 }
 

@@ -405,9 +405,12 @@ def test_a_request_blocked_in_c_does_not_keep_a_stopping_worker():
     weftest.require("python")
     port = free_port()
     mark = os.path.join(weftest.scratch_dir(), "blocking.mark")
+    sock = os.path.join(weftest.scratch_dir(), "blocking.sock")
+    pidf = os.path.join(weftest.scratch_dir(), "blocking.pid")
     appf = weftest.write_file("blocking.py", BLOCKING_APP % mark)
     p = start(["--http-socket", "127.0.0.1:%d" % port, "--wsgi-file", appf,
-               "--worker-reload-mercy", "1"])
+               "--worker-reload-mercy", "1", "--socket", sock, "--vacuum",
+               "--pidfile", pidf])
     try:
         wait_tcp(port, p)
         s = socket.create_connection(("127.0.0.1", port), 10)
@@ -422,6 +425,8 @@ def test_a_request_blocked_in_c_does_not_keep_a_stopping_worker():
                                  log_of(p))
         assert time.time() - t0 >= 4, "exited before the mercy and grace"
         assert "exiting anyway" in log_of(p), log_of(p)
+        # --vacuum still removes what this process made
+        assert not os.path.exists(sock) and not os.path.exists(pidf)
         s.close()
     finally:
         stop(p, signal.SIGKILL)
