@@ -30,6 +30,7 @@ struct wf__config {
     struct wf_strlist plugins_dirs;
     long async;             /* --async: cores per thread (0: sync, 1 core) */
     long threads;           /* --threads: loops (threads) per worker */
+    long threads_stacksize; /* --threads-stacksize: KiB; 0 the default */
     long buffer_size;       /* --buffer-size: max request head */
     long listen;            /* --listen backlog */
     long socket_timeout;    /* --socket-timeout, seconds */

@@ -169,6 +169,18 @@ const struct wf_option wf__core_options[] = {
       "run N threads per worker, each its own loop of --async cores (or "
       "one): N x cores requests at once; Python releases the GIL while a "
       "thread waits", 0, NULL, "N" },
+    { "threads-stacksize", WF_OPT_INT, &wf__cfg.threads_stacksize, "0", 0,
+      1048576, 0, "C stack of each --threads loop thread but the first, in "
+      "KiB; 0 keeps the system's (ulimit -s)", 0, NULL, "KIB" },
+    { "thread-stacksize", WF_OPT_INT, &wf__cfg.threads_stacksize, "0", 0,
+      1048576, WF_OPT_F_HIDDEN, "same as --threads-stacksize", 0, NULL,
+      "KIB" },
+    { "threads-stack-size", WF_OPT_INT, &wf__cfg.threads_stacksize, "0", 0,
+      1048576, WF_OPT_F_HIDDEN, "same as --threads-stacksize", 0, NULL,
+      "KIB" },
+    { "thread-stack-size", WF_OPT_INT, &wf__cfg.threads_stacksize, "0", 0,
+      1048576, WF_OPT_F_HIDDEN, "same as --threads-stacksize", 0, NULL,
+      "KIB" },
     { "procname", WF_OPT_STR, &wf__cfg.procname, NULL, 0, 0, 0,
       "title of the worker processes (ps, /proc/PID/cmdline)", 0, NULL,
       "NAME" },

@@ -6,6 +6,7 @@
  */
 #include "loop.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -231,6 +232,7 @@ static int
 threads_start(struct lthread *t, unsigned n, struct wf_err *err)
 {
     sigset_t block, old;
+    pthread_attr_t attr;
     unsigned i, want = 0;
     int r = 0;
 
@@ -242,9 +244,18 @@ threads_start(struct lthread *t, unsigned n, struct wf_err *err)
     sigaddset(&block, SIGQUIT);
     sigaddset(&block, SIGHUP);
     sigaddset(&block, SIGUSR2);
+    pthread_attr_init(&attr);
+    if (wf__cfg.threads_stacksize > 0) {
+        size_t sz = (size_t)wf__cfg.threads_stacksize * 1024;
+
+        if (sz < (size_t)PTHREAD_STACK_MIN) {
+            sz = (size_t)PTHREAD_STACK_MIN;
+        }
+        pthread_attr_setstacksize(&attr, sz);
+    }
     pthread_sigmask(SIG_BLOCK, &block, &old);
     for (i = 1; i < n; i++) {
-        int e = pthread_create(&t[i].tid, NULL, lthread_main, &t[i]);
+        int e = pthread_create(&t[i].tid, &attr, lthread_main, &t[i]);
 
         if (e != 0) {
             wf_err_set(err, "worker %u: pthread_create() for thread %u: %s; "
@@ -256,6 +267,7 @@ threads_start(struct lthread *t, unsigned n, struct wf_err *err)
         want++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
     /* they take the GIL for their set-up: let go of it meanwhile */
     langs_wait(1);
     pthread_mutex_lock(&lt_mu);

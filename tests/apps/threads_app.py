@@ -12,6 +12,8 @@
                  logs "cpu start on core N" first
   /depth?n=200   recursion n deep, then /whoami (per-core frame state)
   /ctx           a contextvar set per request: it must start empty
+  /stack?s=0     time.sleep(s), then the C stack size of the thread that
+                 runs the request (pthread_getattr_np), in KiB
 """
 import contextvars
 import json
@@ -53,6 +55,20 @@ def _depth(n):
     return 0 if n == 0 else 1 + _depth(n - 1)
 
 
+def _stack_kib():
+    import ctypes
+    libc = ctypes.CDLL(None)
+    libc.pthread_self.restype = ctypes.c_ulong
+    attr = ctypes.create_string_buffer(128)     # a pthread_attr_t fits
+    size = ctypes.c_size_t(0)
+    if libc.pthread_getattr_np(ctypes.c_ulong(libc.pthread_self()),
+                               attr) != 0:
+        return -1
+    libc.pthread_attr_getstacksize(attr, ctypes.byref(size))
+    libc.pthread_attr_destroy(attr)
+    return size.value // 1024
+
+
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
     q = parse_qs(environ.get("QUERY_STRING", ""))
@@ -82,6 +98,9 @@ def application(environ, start_response):
         extra["spins"] = n
     elif path == "/depth":
         extra["depth"] = _depth(int(q.get("n", ["200"])[0]))
+    elif path == "/stack":
+        time.sleep(float(q.get("s", ["0"])[0]))
+        extra["stack_kib"] = _stack_kib()
     elif path == "/ctx":
         extra["before"] = var.get()
         var.set(_core(environ))

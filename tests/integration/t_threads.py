@@ -275,6 +275,18 @@ def test_stats_show_every_core_of_every_thread():
         assert js["workers"][0]["requests"] == 4, js["workers"][0]
 
 
+def test_threads_stacksize_sets_the_loop_threads_stacks():
+    with py("--threads", "2", "--threads-stacksize", "1536") as srv:
+        # one in each thread (one core each)
+        out, _ = together(srv, ["/stack?s=0.5"] * 2)
+        first = [o for o in out if o["native"] == o["pid"]]
+        other = [o for o in out if o["native"] != o["pid"]]
+        assert len(first) == 1 and len(other) == 1, out
+        # uWSGI's unit, KiB; the worker's first thread keeps the process's
+        assert other[0]["stack_kib"] == 1536, out
+        assert first[0]["stack_kib"] != 1536, out
+
+
 # ----------------------------------------------------------- refusals
 
 
