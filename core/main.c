@@ -387,7 +387,6 @@ start_languages(void)
         }
         langs++;
         lo = all[i]->ops;
-        threads_check(all[i]);
         if (wf__sus_plugin && lo->check_engine &&
             lo->check_engine(wf__sus_plugin->name, &err) < 0) {
             die(&err);
@@ -404,6 +403,9 @@ start_languages(void)
         if (r == 0) {
             continue;
         }
+        /* a language that serves an app must work in every loop thread
+         * (one loaded without an app never runs) */
+        threads_check(all[i]);
         apps++;
         if (wf__langs[lo->modifier1 & 255] != NULL) {
             wf_err_set(&err, "plugins '%s' and '%s' both claim modifier1 %u",
