@@ -147,6 +147,12 @@ wf__log_open(const char *path, struct wf_err *err)
                           path, strerror(errno));
     }
     if (wf__log_fd > 2) {
+        /* the same fd number, now the new file: a writer in another loop
+         * thread (--threads) never sees a closed or reused fd */
+        if (dup3(fd, wf__log_fd, O_CLOEXEC) >= 0) {
+            close(fd);
+            return 0;
+        }
         close(wf__log_fd);
     }
     wf__log_fd = fd;
