@@ -117,6 +117,19 @@ def check_huge_content_length(srv, label):
     assert "OverflowError" not in log and "MemoryError" not in log, log[-2000:]
 
 
+def check_read_n_larger_than_the_body(srv, label):
+    # wsgi.input.read(n) allocates what arrived, not n (2^62 was a
+    # MemoryError and a 500; 1e9 a gigabyte reserved per call)
+    for n in (1 << 62, 10 ** 9):
+        raw = exchange(srv, b"POST /readn?n=%d HTTP/1.1\r\nHost: x\r\n"
+                       b"Connection: close\r\nContent-Length: 5\r\n\r\n"
+                       b"hello" % n)
+        assert status_of(raw) == 200 and raw.endswith(b"\r\n\r\nhello"), (
+            label, n, raw[:200])
+    log = srv.log()
+    assert "MemoryError" not in log and "OverflowError" not in log, log[-2000:]
+
+
 def check_bad_chunk_sizes(srv, label):
     for size in (b"zz", b"-1", b"1" * 20, b"5 x", b""):
         raw = exchange(srv, b"POST /echo HTTP/1.1\r\nHost: x\r\n"
@@ -179,6 +192,7 @@ def check_emfile(srv, label):
 
 CHECKS = [check_big_header_line, check_2000_headers,
           check_content_length_forms, check_huge_content_length,
+          check_read_n_larger_than_the_body,
           check_bad_chunk_sizes, check_body_longer_than_declared,
           check_short_body_then_disconnect, check_never_reading_client]
 
