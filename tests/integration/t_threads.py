@@ -337,24 +337,36 @@ def test_core_ids_and_cores_as_uwsgi_threads():
     if uw is None or not os.path.exists(
             "/usr/lib/uwsgi/plugins/python3_plugin.so"):
         raise weftest.Skip("Debian's uwsgi with python3 not installed")
-    port = weftest.free_port()
+    port, sport = weftest.free_port(), weftest.free_port()
     p = subprocess.Popen([uw, "--plugin", "python3", "--http-socket",
                           "127.0.0.1:%d" % port, "--wsgi-file", APP,
-                          "--threads", "2"], stdout=subprocess.DEVNULL,
+                          "--master", "--threads", "2", "--stats",
+                          "127.0.0.1:%d" % sport],
+                         stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         assert wait_for(lambda: _answers(port), 20)
         ref, _ = parallel(lambda i: _get_json(port, "/sleep?s=1"), 2)
+        ref_stats = stats(sport)
     finally:
         os.killpg(p.pid, signal.SIGINT)
         p.wait(15)
-    with py("--threads", "2") as srv:
+    sport = weftest.free_port()
+    with py("--master", "--threads", "2", "--stats",
+            "127.0.0.1:%d" % sport) as srv:
         ours, _ = together(srv, ["/sleep?s=1"] * 2)
+        our_stats = stats(sport)
     for label, out in (("uwsgi", ref), ("weft", ours)):
         assert sorted(o["core"] for o in out) == [0, 1], (label, out)
         assert {o["cores"] for o in out} == {2}, (label, out)
         assert {o["worker"] for o in out} == {1}, (label, out)
         assert len({o["ident"] for o in out}) == 2, (label, out)
+    # the stats list the worker's two cores, each with its request (uWSGI
+    # also counts the requests that waited for it to start)
+    for label, js in (("uwsgi", ref_stats), ("weft", our_stats)):
+        cores = js["workers"][0]["cores"]
+        assert [c["id"] for c in cores] == [0, 1], (label, cores)
+        assert all(c["requests"] >= 1 for c in cores), (label, cores)
 
 
 def _answers(port):
