@@ -10,7 +10,13 @@ The client is a plain socket that sends a request and reads the whole
 response (by Content-Length) before the next: one request in flight, so
 every request takes its own read, write and wait.
 
-  bench/callgrind.py [-n 2000] [--logging] [--annotate] [-- server args]
+  bench/callgrind.py [-n 2000] [-c 1] [--logging] [--annotate] [-- server args]
+
+-c C keeps C connections with one request in flight each (what wrk -cC
+does, without its clock): the cost per request when C clients are served
+at once (contexts switched between them); the short run then serves one
+request on each of the C connections, and the difference is divided by
+N - C.
 
 Without server args: weft --async 100 --ugreen, bench/hello.py,
 --disable-logging (--logging drops that). --server uwsgi measures
@@ -81,6 +87,49 @@ def client(port, n, req=REQ):
     s.close()
 
 
+def client_multi(port, n, c, req=REQ):
+    """n requests over c connections, one in flight on each."""
+    import select
+    socks, bufs, left = [], {}, n
+    for _ in range(c):
+        s = socket.create_connection(("127.0.0.1", port), 30)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        socks.append(s)
+    busy = {}
+    for s in socks:
+        if left > 0:
+            s.sendall(req)
+            busy[s.fileno()] = s
+            bufs[s.fileno()] = b""
+            left -= 1
+    while busy:
+        r, _, _ = select.select(list(busy.values()), [], [], 60)
+        if not r:
+            raise SystemExit("no answer in 60 s")
+        for s in r:
+            d = s.recv(65536)
+            if not d:
+                raise SystemExit("server closed a connection")
+            b = bufs[s.fileno()] + d
+            while True:
+                h = b.find(b"\r\n\r\n")
+                if h < 0:
+                    break
+                m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", b[:h])
+                end = h + 4 + int(m.group(1))
+                if len(b) < end:
+                    break
+                b = b[end:]
+                if left > 0:
+                    s.sendall(req)
+                    left -= 1
+                else:
+                    del busy[s.fileno()]
+            bufs[s.fileno()] = b
+    for s in socks:
+        s.close()
+
+
 def total_ir(path):
     with open(path) as f:
         for line in f:
@@ -89,7 +138,7 @@ def total_ir(path):
     raise SystemExit("no totals in %s" % path)
 
 
-def run(cmd_tmpl, n, outdir, tag, children):
+def run(cmd_tmpl, n, outdir, tag, children, conns=1):
     port = free_port()
     out = os.path.join(outdir, "cg.%s.%%p" % tag)
     cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out]
@@ -102,7 +151,10 @@ def run(cmd_tmpl, n, outdir, tag, children):
         wait_port(port, proc)
         # the readiness probe above was a connection too: identical in
         # both runs, so it cancels out
-        client(port, n)
+        if conns > 1:
+            client_multi(port, n, conns)
+        else:
+            client(port, n)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -148,6 +200,7 @@ def annotate(big_files, one_files, n):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=2000)
+    ap.add_argument("-c", type=int, default=1, dest="conns")
     ap.add_argument("--server", choices=("weft", "uwsgi", "cmd"),
                     default="weft")
     ap.add_argument("--logging", action="store_true")
@@ -175,13 +228,14 @@ def main():
                 os.unlink(os.path.join(a.keep, f))
     with tempfile.TemporaryDirectory(prefix="weft-cg-") as tmp:
         d = a.keep or tmp
-        big, big_files = run(cmd, a.n, d, "n", a.server == "uwsgi")
-        one, one_files = run(cmd, 1, d, "one", a.server == "uwsgi")
-        per = (big - one) / (a.n - 1)
+        c = max(1, a.conns)
+        big, big_files = run(cmd, a.n, d, "n", a.server == "uwsgi", c)
+        one, one_files = run(cmd, c, d, "one", a.server == "uwsgi", c)
+        per = (big - one) / (a.n - c)
         print("%s: %d instructions per request (%d requests: %d, 1: %d)"
               % (a.server, per, a.n, big, one))
         if a.annotate:
-            annotate(big_files, one_files, a.n - 1)
+            annotate(big_files, one_files, a.n - c)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,12 @@
  * that are hot serve whatever runs. A request parked between two chunks
  * (a generator that yielded with a timer or an fd armed) has no context,
  * hence no stack (core/loop.c ends its context there). Free stacks beyond
- * UG_HOT are given back to the kernel (MADV_DONTNEED), the least recently
- * used first, one per stack given back: after a burst the worker shrinks
- * to UG_HOT touched stacks, with no system call while fewer are free.
+ * UG_HOT that have not been used for a while (8 stack returns per stack
+ * of the loop, at least 1024) are given back to the kernel
+ * (MADV_DONTNEED), the least recently used first, at most one per stack
+ * returned: after a burst the worker shrinks to UG_HOT touched stacks as
+ * it goes on serving, while bursts that come back every second (1000
+ * sleepers woken at once) keep theirs, with no system call per request.
  *
  * Switching. On x86_64 and aarch64 a few lines of assembly save the
  * callee-saved registers and the floating-point control state, swap the
@@ -88,6 +91,14 @@
 
 /* Free stacks kept touched (the rest are given back to the kernel). */
 #define UG_HOT 32
+
+/* Stack returns after which an unused free stack is given back to the
+ * kernel, for a loop of n stacks. */
+static unsigned long
+ug_trim_age(unsigned n)
+{
+    return 8UL * n > 1024 ? 8UL * n : 1024;
+}
 
 /* ------------------------------------------------------ context switch */
 
@@ -224,6 +235,7 @@ struct ug_stack {
     char *map;              /* guard + stack + guard */
     char *lo, *hi;          /* the usable stack [lo, hi) */
     int dirty;              /* used since it was last given back */
+    unsigned long last;     /* its loop's returns count when it came back */
     unsigned core;          /* the core whose context runs on it (for the
                                overflow line) */
 };
@@ -273,6 +285,8 @@ static __thread struct {
     struct ug_stack **free;
     unsigned nfree;
     unsigned clean_below;
+    unsigned long returns;      /* stacks given back to free, ever */
+    unsigned long trim_age;     /* returns since its last use, to trim */
 #if UG_NATIVE
     void *loop_sp;
 #else
@@ -517,6 +531,7 @@ ug_worker_init(unsigned ncores, struct wf_err *err)
     ugt.free = ug.free0;
     ugt.nfree = ncores;
     ugt.clean_below = ncores;
+    ugt.trim_age = ug_trim_age(ncores);
     if (ug_handlers_install(err) < 0) {
         goto fail;
     }
@@ -597,22 +612,29 @@ ug_stack_take(unsigned id)
 
 /* st's context is over: st goes on top of the free stacks. When more than
  * UG_HOT free stacks are touched, the least recently used of them is given
- * back to the kernel (its pages are zero-filled again on their next use). */
+ * back to the kernel (its pages are zero-filled again on their next use)
+ * if it has not been used for trim_age returns. */
 static void
 ug_stack_give(struct ug_stack *st)
 {
+    st->last = ++ugt.returns;
     ugt.free[ugt.nfree++] = st;
     while (ugt.nfree - ugt.clean_below > UG_HOT) {
-        struct ug_stack *cold = ugt.free[ugt.clean_below++];
+        struct ug_stack *cold = ugt.free[ugt.clean_below];
 
-        if (cold->dirty) {
-            if (madvise(cold->lo, ug.stack_size, MADV_DONTNEED) < 0) {
-                wf_log_errno("ugreen: madvise(MADV_DONTNEED) of a free "
-                             "stack");
-            }
-            cold->dirty = 0;
-            break;  /* one system call per stack given back, at most */
+        if (!cold->dirty) {
+            ugt.clean_below++;
+            continue;
         }
+        if (ugt.returns - cold->last < ugt.trim_age) {
+            break;  /* the coldest was used lately: keep them all */
+        }
+        if (madvise(cold->lo, ug.stack_size, MADV_DONTNEED) < 0) {
+            wf_log_errno("ugreen: madvise(MADV_DONTNEED) of a free stack");
+        }
+        cold->dirty = 0;
+        ugt.clean_below++;
+        break;      /* one system call per stack given back, at most */
     }
 }
 
@@ -756,6 +778,7 @@ ug_thread_init(unsigned base, unsigned n, struct wf_err *err)
         ugt.free[n - 1 - i] = &ug.stacks[base + i];
     }
     ugt.nfree = ugt.clean_below = n;
+    ugt.trim_age = ug_trim_age(n);
     if (ug_altstack_set(err) < 0) {
         free(ugt.free);
         ugt.free = NULL;
