@@ -21,6 +21,7 @@
 #include <check.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fenv.h>
 #include <signal.h>
 #include <stdint.h>
@@ -437,6 +438,56 @@ START_TEST(stack_overflow_kills_with_a_message)
 }
 END_TEST
 
+/* --threads: a loop thread other than the first (thread_init, ABI 1.6)
+ * runs core `id`; an overflow there is caught on that thread's own
+ * signal stack and named, as in the first thread. */
+static unsigned thread_core;
+
+static void *
+overflow_thread(void *arg)
+{
+    struct wf_err err;
+
+    (void)arg;
+    if (sus->thread_init != NULL &&
+        sus->thread_init(thread_core, 1, &err) < 0) {
+        fprintf(stderr, "thread_init: %s\n", err.msg);
+        _exit(3);
+    }
+    body = body_unbounded;
+    sus->resume(&cores[thread_core]);
+    return NULL;
+}
+
+static void
+body_child_thread(unsigned id)
+{
+    pthread_t t;
+
+    sus_start(4);
+    thread_core = id;
+    pthread_create(&t, NULL, overflow_thread, NULL);
+    pthread_join(t, NULL);
+}
+
+START_TEST(stack_overflow_in_a_loop_thread_kills_with_a_message)
+{
+    char buf[8192], want[128];
+    int status;
+
+    if (!(eng_flags & ENG_F_CSTACK)) {
+        return;
+    }
+    status = child_stderr(body_child_thread, 2, buf, sizeof(buf));
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+                  "child status %#x, stderr: %s", status, buf);
+    snprintf(want, sizeof(want), "stack overflow on core 2 (stack %zu bytes)",
+             default_stack_size());
+    ck_assert_msg(strstr(buf, want) != NULL, "stderr lacks '%s': %s", want,
+                  buf);
+}
+END_TEST
+
 static void
 body_null_write(struct wf_core *c)
 {
@@ -744,6 +795,7 @@ sus_tcase(const char *name, void (*setup)(void))
     tcase_add_test(tc, fp_rounding_mode_follows_the_core);
     tcase_add_test(tc, deep_recursion_near_the_default_stack_size);
     tcase_add_test(tc, stack_overflow_kills_with_a_message);
+    tcase_add_test(tc, stack_overflow_in_a_loop_thread_kills_with_a_message);
     tcase_add_test(tc, other_segfault_is_not_called_overflow);
     tcase_add_test(tc, stacks_are_not_executable_and_guarded);
     tcase_add_test(tc, resume_of_unknown_core_fails);
