@@ -369,6 +369,70 @@ def test_uwsgitop_over_stats_http():
         assert rc == 0 and " - req: 1 - " in lines[0], lines
 
 
+def test_every_key_of_uwsgis_own_stats_is_in_weft_s():
+    """Debian's uWSGI 2.0.21 run with --stats: every key it sends (top,
+    worker, core, socket) is in weft's JSON with the same JSON type, and
+    uwsgitop draws both."""
+    import shutil
+    import subprocess
+    weftest.require("python", "ugreen")
+    exe = shutil.which("uwsgi")
+    if exe is None or "--wsgi-file" not in subprocess.run(
+            [exe, "--plugin", "python3", "--help"], capture_output=True,
+            text=True, timeout=30).stdout:
+        raise weftest.Skip("uwsgi with its python3 plugin is not installed")
+    port, sport = weftest.free_port(), weftest.free_port()
+    logf = open(os.path.join(D, "uwsgi-stats.log"), "w")
+    proc = subprocess.Popen(
+        [exe, "--plugin", "python3", "--http-socket", "127.0.0.1:%d" % port,
+         "--wsgi-file", app("hello.py"), "--master", "--processes", "2",
+         "--async", "4", "--stats", "127.0.0.1:%d" % sport,
+         "--disable-logging"], stdout=logf, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL)
+    try:
+        def theirs_up():
+            try:
+                d = stats(("127.0.0.1", sport))
+                return d if len(d["workers"]) == 2 else None
+            except (OSError, ValueError):
+                return None
+        theirs = wait_for(theirs_up, 20)
+        assert theirs, "uwsgi --stats did not answer"
+        assert request(port, "GET", "/").status == 200
+        tlines, rc = run_uwsgitop("127.0.0.1:%d" % sport, lambda ls: len(
+            [l for l in ls if re.match(r" \d+\s", l)]) == 2)
+        assert rc == 0 and tlines[0].startswith("uwsgi-2.0.21"), tlines
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        logf.close()
+    with stats_server(nproc=2) as srv:
+        assert request(srv.port, "GET", "/").status == 200
+        ours = settled(("127.0.0.1", srv.sport), 1)
+        olines, rc = run_uwsgitop("127.0.0.1:%d" % srv.sport, lambda ls: len(
+            [l for l in ls if re.match(r" \d+\s", l)]) == 2)
+        assert rc == 0, olines
+    kind = {dict: "object", list: "array", str: "string", int: "number",
+            float: "number"}
+
+    def same(t, o, what):
+        for k, v in t.items():
+            assert k in o, "%s: uWSGI's %r is not in weft's %s" % (
+                what, k, sorted(o))
+            assert kind[type(v)] == kind[type(o[k])], (what, k, v, o[k])
+    same(theirs, ours, "top")
+    same(theirs["sockets"][0], ours["sockets"][0], "socket")
+    same(theirs["workers"][0], ours["workers"][0], "worker")
+    same(theirs["workers"][0]["cores"][0], ours["workers"][0]["cores"][0],
+         "core")
+    # the same columns on both screens
+    assert olines[2] == tlines[2], (olines[2], tlines[2])
+
+
 def test_stats_minified_and_no_cores():
     with stats_server("--stats-min", "--stats-no-cores",
                       "--stats-no-metrics") as srv:
