@@ -226,13 +226,14 @@ struct wf__wait {
 };
 
 /* A transfer with the client (a request body, a response) under its
- * deadline: it may last --body-deadline (--write-deadline) seconds plus one
- * second per --body-min-rate (--write-min-rate) bytes moved, counted from
- * its first byte or wait; each stall is also bounded by --socket-timeout
- * (core/sched.c, wf__client_wait). */
+ * deadline: the client may keep the core waiting for it --body-deadline
+ * (--write-deadline) seconds in all, plus one second per --body-min-rate
+ * (--write-min-rate) bytes moved; the time the app takes between two reads
+ * or writes is not the client's and is not counted. Each stall is also
+ * bounded by --socket-timeout (core/sched.c, wf__client_wait). */
 struct wf__xfer {
-    int64_t t0;             /* monotonic ms; 0: not begun */
     uint64_t bytes;
+    int64_t waited;         /* ms spent waiting for the client */
 };
 
 struct wf__resp {
@@ -549,7 +550,7 @@ void wf__resp_finish(struct wf__core *c, int status);
 /* Send what the app wrote so far (it is giving the worker away). */
 void wf__resp_flush(struct wf__core *c);
 
-/* n bytes of x moved (x begins now if it had not). Request context. */
+/* n bytes of x moved. Request context. */
 void wf__xfer_count(struct wf__xfer *x, size_t n);
 
 /* How long core c may wait now for its client's socket (events: WF_IO_READ

@@ -122,16 +122,16 @@ const struct wf_option wf__core_options[] = {
       "next one on a kept-alive connection (0: --socket-timeout)", 0, NULL,
       "SECS" },
     { "body-deadline", WF_OPT_INT, &wf__cfg.body_deadline, "60", 0, 86400,
-      0, "seconds a request body may take, plus one per --body-min-rate "
-      "bytes received (0: none; each stall is --socket-timeout)", 0, NULL,
-      "SECS" },
+      0, "seconds a client may keep a request waiting for its body in "
+      "all, plus one per --body-min-rate bytes received (0: none; each "
+      "stall is --socket-timeout)", 0, NULL, "SECS" },
     { "body-min-rate", WF_OPT_SIZE, &wf__cfg.body_min_rate, "1024", 0,
       LONG_MAX, 0, "bytes per second a request body must keep up, past "
       "--body-deadline's grace (0: the deadline is absolute)", 0, NULL,
       "BYTES" },
     { "write-deadline", WF_OPT_INT, &wf__cfg.write_deadline, "60", 0, 86400,
-      0, "seconds the client may take to receive a response, plus one per "
-      "--write-min-rate bytes sent (0: none; each stall is "
+      0, "seconds a client may keep a response waiting in all, plus one "
+      "per --write-min-rate bytes sent (0: none; each stall is "
       "--socket-timeout)", 0, NULL, "SECS" },
     { "write-min-rate", WF_OPT_SIZE, &wf__cfg.write_min_rate, "1024", 0,
       LONG_MAX, 0, "bytes per second a client must take a response at, "

@@ -46,8 +46,8 @@ wf__resp_init(struct wf__core *c)
     r->length_hint = -1;
     r->refusal = WF_HTTP_OK;
     r->sent = 0;
-    r->rx.t0 = r->tx.t0 = 0;
     r->rx.bytes = r->tx.bytes = 0;
+    r->rx.waited = r->tx.waited = 0;
     r->nheaders = 0;
     r->head_sent = 0;
     r->chunked = 0;

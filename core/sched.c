@@ -248,16 +248,16 @@ wf_wait_io(struct wf_core *pub, int fd, unsigned events, long timeout_ms)
 void
 wf__xfer_count(struct wf__xfer *x, size_t n)
 {
-    if (x->t0 == 0) {
-        x->t0 = wf__now_ms();
-    }
     x->bytes += n;
 }
 
-/* See internal.h. The deadline grows with the bytes moved (as Apache's
+/* See internal.h. The budget grows with the bytes moved (as Apache's
  * mod_reqtimeout MinRate does): a client that keeps up the rate is never
  * cut, however big the transfer; one that dribbles a byte per stall, which
- * --socket-timeout alone never cuts, is cut at the grace. */
+ * --socket-timeout alone never cuts, is cut at the grace. Only the time
+ * spent waiting for the client counts: a stream whose app writes a line a
+ * minute to a client that takes each at once (server-sent events, long
+ * polls) never waits, and is never cut. */
 long
 wf__client_wait_ms(struct wf__core *c, unsigned events, int *by_deadline)
 {
@@ -268,16 +268,16 @@ wf__client_wait_ms(struct wf__core *c, unsigned events, int *by_deadline)
     long rate = (events & WF_IO_READ) ? wf__cfg.body_min_rate
                                       : wf__cfg.write_min_rate;
     long tmo = wf__cfg.socket_timeout * 1000;
-    int64_t now = wf__now_ms();
 
     *by_deadline = 0;
     if (grace > 0) {
-        int64_t end = (x->t0 ? x->t0 : now) + (int64_t)grace * 1000 +
-                      (rate > 0 ? (int64_t)(x->bytes / (uint64_t)rate * 1000 +
-                                            x->bytes % (uint64_t)rate * 1000 /
-                                            (uint64_t)rate)
-                                : 0);
-        int64_t left = end - now;
+        int64_t budget = (int64_t)grace * 1000 +
+                         (rate > 0 ? (int64_t)(x->bytes / (uint64_t)rate *
+                                               1000 + x->bytes %
+                                               (uint64_t)rate * 1000 /
+                                               (uint64_t)rate)
+                                   : 0);
+        int64_t left = budget - x->waited;
 
         if (left < tmo) {
             tmo = left > 0 ? (long)left : 0;
@@ -292,14 +292,15 @@ int
 wf__client_wait(struct wf__core *c, unsigned events)
 {
     struct wf__xfer *x = (events & WF_IO_READ) ? &c->resp.rx : &c->resp.tx;
-    int by_deadline, r;
-    long tmo;
+    int by_deadline, r = 0;
+    long tmo = wf__client_wait_ms(c, events, &by_deadline);
 
-    if (x->t0 == 0) {
-        x->t0 = wf__now_ms();
+    if (tmo > 0) {
+        int64_t t = wf__now_ms();
+
+        r = wf_wait_io(&c->pub, c->conn->fd, events, tmo);
+        x->waited += wf__now_ms() - t;
     }
-    tmo = wf__client_wait_ms(c, events, &by_deadline);
-    r = tmo > 0 ? wf_wait_io(&c->pub, c->conn->fd, events, tmo) : 0;
     return r != 0 ? r : wf__client_timed_out(c, events, by_deadline);
 }
 
@@ -316,11 +317,12 @@ wf__client_timed_out(struct wf__core *c, unsigned events, int by_deadline)
                "for %lds (--socket-timeout); response cut", c->pub.id,
                c->conn->raddr, wf__cfg.socket_timeout);
     } else {
-        wf_log(WF_LOG_WARN, "core %u: %s %s too slowly: %llu bytes in "
-               "%llds (--%s-deadline %ld, --%s-min-rate %ld)%s", c->pub.id,
-               c->conn->raddr, rd ? "sent its body" : "took the response",
+        wf_log(WF_LOG_WARN, "core %u: %s %s too slowly: %llu bytes, "
+               "waited for %llds (--%s-deadline %ld, --%s-min-rate %ld)%s",
+               c->pub.id, c->conn->raddr,
+               rd ? "sent its body" : "took the response",
                (unsigned long long)x->bytes,
-               (long long)((wf__now_ms() - x->t0) / 1000),
+               (long long)(x->waited / 1000),
                rd ? "body" : "write",
                rd ? wf__cfg.body_deadline : wf__cfg.write_deadline,
                rd ? "body" : "write",

@@ -788,6 +788,7 @@ struct st_core {
     off_t off, end;         /* body bytes [off, end) still to send */
     size_t woff;            /* head bytes sent */
     int64_t since;          /* when the socket last took a byte */
+    int64_t wait_from;      /* when it began to wait for the socket, or 0 */
 };
 
 /* Per loop, and a loop is one thread's: indexed by the core's place in
@@ -1294,6 +1295,7 @@ wf__static_route(struct wf__conn *k, struct wf__core *c)
     s->woff = 0;
     s->off = s->end = 0;
     s->since = 0;
+    s->wait_from = 0;
     /* --check-static roots, then every map whose prefix matches at a
      * segment end, the longest first: the first that has the file (or
      * refuses the path) answers, as uWSGI tries its maps in turn */
@@ -1422,6 +1424,11 @@ static_handle(struct wf_core *pub)
     if (s->woff == 0 && s->since == 0) {
         s->since = wf__now_ms();
     }
+    if (s->wait_from != 0) {
+        /* the response's deadline counts the time spent waiting */
+        c->resp.tx.waited += wf__now_ms() - s->wait_from;
+        s->wait_from = 0;
+    }
     wf_clear_ready(pub);
     r = push(c, s);
     if (r == -EAGAIN) {
@@ -1439,6 +1446,7 @@ static_handle(struct wf_core *pub)
             r = wf__client_timed_out(c, WF_IO_WRITE, by_deadline);
         } else if ((r = wf_wait_fd(pub, c->conn->fd, WF_IO_WRITE)) == 0) {
             wf_wait_timer(pub, left);
+            s->wait_from = wf__now_ms();
             return WF_AGAIN;
         }
     }
@@ -1448,6 +1456,7 @@ static_handle(struct wf_core *pub)
     }
     static_release(pub);
     s->since = 0;
+    s->wait_from = 0;
     return WF_DONE;
 }
 

@@ -3,12 +3,14 @@
 /echo           the body back, read with wsgi.input.read()
 /readn?n=K      the body with read(K) in a loop
 /big?mb=N       N MiB from a generator (1 MiB chunks)
+/late?s=S&mb=N  a first line, S seconds of the app's own time, then N MiB
 /fds?n=N        keep N more open fds (for EMFILE), answer ok
 /ran            log "hostile: app ran" and answer ok
 /rss            the worker's VmHWM (peak resident memory) in kB
 """
 import os
 import sys
+import time
 
 _fds = []
 
@@ -35,6 +37,18 @@ def application(environ, start_response):
         start_response('200 OK', [('Content-Type', 'text/plain')])
         chunk = b'x' * (1 << 20)
         return (chunk for _ in range(mb))
+    elif p == '/late':
+        secs = float(q.get('s', '1'))
+        mb = int(q.get('mb', '1'))
+        start_response('200 OK', [('Content-Type', 'text/plain'),
+                                  ('Content-Length',
+                                   str(6 + (mb << 20)))])
+
+        def late():
+            yield b'first\n'
+            time.sleep(secs)
+            yield b'y' * (mb << 20)
+        return late()
     elif p == '/fds':
         for _ in range(int(q.get('n', '1'))):
             _fds.append(os.open('/dev/null', os.O_RDONLY))

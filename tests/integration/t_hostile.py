@@ -364,6 +364,36 @@ def test_slow_reader_is_cut_at_the_write_deadline():
             served(srv, label + " after a slow reader")
 
 
+def test_the_apps_own_time_does_not_count_against_the_client():
+    # the deadline counts the time spent waiting for the client, not the
+    # time the app takes: the app thinks 2.5 s between two writes (a long
+    # poll, a stream), then writes 8 MiB; the client reads the first line,
+    # comes back half a second after the app's pause, then takes all. The
+    # core waited about 0.5 s for it: within --write-deadline 2 (with
+    # nearly no credit for the bytes, 1 GiB/s), so nothing is cut; counted
+    # from the first byte it was 3 s, and the response was cut
+    for label, extra in modes():
+        with server(extra, "--write-deadline", "2",
+                    "--write-min-rate", str(1 << 30)) as srv:
+            s = srv.connect(timeout=30)
+            try:
+                s.sendall(b"GET /late?s=2.5&mb=8 HTTP/1.1\r\nHost: x\r\n"
+                          b"Connection: close\r\n\r\n")
+                out = b""
+                while b"first\n" not in out:
+                    d = s.recv(65536)
+                    assert d, (label, out)
+                    out += d
+                time.sleep(3)
+                out += weftest.read_until_close(s, reset_is_close=True)
+            finally:
+                s.close()
+            assert out.startswith(b"HTTP/1.1 200"), (label, out[:200])
+            assert out.endswith(b"first\n" + b"y" * (8 << 20)), (
+                label, len(out))
+            assert "too slowly" not in srv.log(), (label, srv.log()[-2000:])
+
+
 # ------------------------------------------------------------ --post-buffering
 
 def test_post_buffering_reads_the_body_before_the_app():
