@@ -93,6 +93,12 @@ struct gv_slot {
     PyObject *waiter;       /* the Waiter of the wait in progress, or NULL */
     int running;            /* serve() has started */
     int cancelled;          /* killed: every wait returns -ECANCELED */
+    /* the io watcher of its last one-fd wait, kept stopped for the next
+     * wait on the same fd and events (its connection's, mostly): no
+     * watcher made and freed per wait; dropped when serve() ends */
+    PyObject *io;
+    int io_fd;
+    unsigned io_ev;
 };
 
 static struct {
@@ -100,6 +106,7 @@ static struct {
     unsigned n;
     /* from gevent, cached by worker_init */
     PyObject *gevent, *spawn, *sleep, *getcurrent, *waiter_cls, *event_cls;
+    PyObject *s_start, *s_stop;     /* interned method names */
     PyObject *cancel_exc;   /* uwsgi.RequestCancelled (or GreenletExit) */
     PyObject *serve_fn;     /* serve(core id) */
     PyObject *map;          /* greenlet -> core id */
@@ -289,6 +296,7 @@ gv_serve(PyObject *self, PyObject *arg)
                    "exception set");
     }
     /* the core is free again; nothing switched since it was freed */
+    Py_CLEAR(s->io);
     s->core = NULL;
     s->running = 0;
     s->cancelled = 0;
@@ -707,6 +715,12 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
                    "(%s)", gver, pyw_exc_line(buf, sizeof(buf)));
         goto fail;
     }
+    gv.s_start = PyUnicode_InternFromString("start");
+    gv.s_stop = PyUnicode_InternFromString("stop");
+    if (gv.s_start == NULL || gv.s_stop == NULL) {
+        wf_err_set(err, "--gevent: out of memory");
+        goto fail;
+    }
     mod = PyImport_ImportModule("gevent.hub");
     gv.waiter_cls = mod ? gv_attr(mod, "Waiter") : NULL;
     Py_CLEAR(mod);
@@ -947,15 +961,31 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
     }
     for (i = 0; i < n; i++) {
         unsigned e = fds[i].events & (WF_IO_READ | WF_IO_WRITE);
-        PyObject *wt = PyObject_CallMethod(gv.loop, "io", "ii", fds[i].fd,
-                                           e ? (int)e : (int)WF_IO_READ);
+        PyObject *wt, *fdo;
 
-        if (wt == NULL) {
-            ret = -EBADF;
-            goto out;
+        e = e ? e : WF_IO_READ;
+        if (n == 1 && s->io != NULL && s->io_fd == fds[0].fd
+            && s->io_ev == e) {
+            wt = s->io;     /* the same watcher again */
+            Py_INCREF(wt);
+        } else {
+            wt = PyObject_CallMethod(gv.loop, "io", "ii", fds[i].fd, (int)e);
+            if (wt == NULL) {
+                ret = -EBADF;
+                goto out;
+            }
+            if (n == 1) {
+                Py_XSETREF(s->io, wt);
+                Py_INCREF(wt);
+                s->io_fd = fds[0].fd;
+                s->io_ev = e;
+            }
         }
         w[nw++] = wt;
-        r = PyObject_CallMethod(wt, "start", "Oi", sw, fds[i].fd);
+        fdo = PyLong_FromLong(fds[i].fd);
+        r = fdo ? PyObject_CallMethodObjArgs(wt, gv.s_start, sw, fdo, NULL)
+                : NULL;
+        Py_XDECREF(fdo);
         if (r == NULL) {
             ret = -EBADF;
             goto out;
@@ -1019,7 +1049,7 @@ out:
                pyw_exc_line(line, sizeof(line)));
     }
     for (i = 0; i < nw; i++) {
-        r = PyObject_CallMethod(w[i], "stop", NULL);
+        r = PyObject_CallMethodNoArgs(w[i], gv.s_stop);
         if (r == NULL) {
             PyErr_Clear();
         }
@@ -1097,6 +1127,8 @@ gv_worker_fini(void)
         Py_CLEAR(gv.cancel_exc);
         Py_CLEAR(gv.event_cls);
         Py_CLEAR(gv.waiter_cls);
+        Py_CLEAR(gv.s_start);
+        Py_CLEAR(gv.s_stop);
         Py_CLEAR(gv.getcurrent);
         Py_CLEAR(gv.sleep);
         Py_CLEAR(gv.spawn);
@@ -1104,6 +1136,7 @@ gv_worker_fini(void)
     }
     gv.map = gv.serve_fn = gv.cancel_exc = gv.event_cls = NULL;
     gv.waiter_cls = gv.getcurrent = gv.sleep = gv.spawn = gv.gevent = NULL;
+    gv.s_start = gv.s_stop = NULL;
     PyMem_RawFree(gv.slot);
     gv.slot = NULL;
     gv.n = 0;
