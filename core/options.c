@@ -165,10 +165,10 @@ const struct wf_option wf__core_options[] = {
     { "thunder-lock", WF_OPT_FLAG, NULL, NULL, 0, 0, WF_OPT_F_HIDDEN,
       "accepted for uWSGI compatibility: weft's workers accept from "
       "non-blocking sockets, no lock needed", 0, NULL, NULL },
-    { "threads", WF_OPT_INT, &wf__cfg.threads, "1", 1, WF__MAX_THREADS, 0,
+    { "threads", WF_OPT_INT, &wf__cfg.threads, "1", 0, WF__MAX_THREADS, 0,
       "run N threads per worker, each its own loop of --async cores (or "
       "one): N x cores requests at once; Python releases the GIL while a "
-      "thread waits", 0, NULL, "N" },
+      "thread waits; 0 is 1, as in uWSGI", 0, NULL, "N" },
     { "threads-stacksize", WF_OPT_INT, &wf__cfg.threads_stacksize, "0", 0,
       1048576, 0, "C stack of each --threads loop thread but the first, in "
       "KiB; 0 keeps the system's (ulimit -s)", 0, NULL, "KIB" },
