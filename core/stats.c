@@ -229,21 +229,18 @@ sb_cores(struct sb_worker *w)
 }
 
 static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
 wall_us(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
+wall_ms(void)
+{
+    return wall_us() / 1000;
 }
 
 static void
@@ -1081,15 +1078,6 @@ static pid_t server_pid;
 static int64_t server_born, server_due;
 static unsigned server_fails;
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Fork the stats server. 0, or -1 (logged). Master context. */
 static int
 server_spawn(void)
@@ -1106,7 +1094,7 @@ server_spawn(void)
         return -1;
     }
     server_pid = pid;
-    server_born = mono_ms();
+    server_born = wf__now_ms();
     return 0;
 }
 
@@ -1132,7 +1120,7 @@ wf__stats_master_start(struct wf__slot *slots, unsigned nslots)
     sb->ncores = ncores;
     sb_slots = slots;
     if (server_spawn() < 0) {
-        server_due = mono_ms() + 1000;
+        server_due = wf__now_ms() + 1000;
         return;
     }
     wf_log(WF_LOG_INFO, "stats server on %s (pid %d)%s", cfg.addr,
@@ -1153,7 +1141,7 @@ wf__stats_reaped(pid_t pid, int status, int stopping)
     if (stopping) {
         return 1;
     }
-    life = mono_ms() - server_born;
+    life = wf__now_ms() - server_born;
     /* the master restarts it; one that dies at once is retried later
      * and later (1, 2, 4 ... 32 s), not in a fork loop */
     if (life < 2000) {
@@ -1161,7 +1149,7 @@ wf__stats_reaped(pid_t pid, int status, int stopping)
     } else {
         server_fails = 0;
     }
-    server_due = mono_ms() + (server_fails == 0 ? 0 :
+    server_due = wf__now_ms() + (server_fails == 0 ? 0 :
         1000LL << (server_fails - 1 < 5 ? server_fails - 1 : 5));
     if (WIFSIGNALED(status)) {
         wf_log(WF_LOG_ERROR, "stats server (pid %d) killed by signal %d "
@@ -1179,12 +1167,12 @@ wf__stats_reaped(pid_t pid, int status, int stopping)
 void
 wf__stats_master_tick(void)
 {
-    if (server_due == 0 || sb == NULL || mono_ms() < server_due) {
+    if (server_due == 0 || sb == NULL || wf__now_ms() < server_due) {
         return;
     }
     server_due = 0;
     if (server_spawn() < 0) {
-        server_due = mono_ms() + 1000;
+        server_due = wf__now_ms() + 1000;
         return;
     }
     wf_log(WF_LOG_INFO, "stats server restarted on %s (pid %d)", cfg.addr,
