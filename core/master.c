@@ -248,6 +248,7 @@ unpark_all(void)
                 /* with --cheaper only the fewest come back, as in uWSGI;
                  * the load brings the others */
                 wids[i].cheaped = 1;
+                wf__stats_cheap(i + 1, 1);
                 continue;
             }
             started++;
@@ -471,6 +472,7 @@ check_cheaper(int64_t now)
         }
         if (spawn(i + 1, s) > 0) {
             w->cheaped = 0;
+            wf__stats_cheap(i + 1, 0);
             w->slot = s;
             w->fails = 0;
             w->respawn_at = 0;
@@ -505,6 +507,7 @@ check_cheaper(int64_t now)
             struct wf__slot *s = &slots[pick->slot];
 
             pick->cheaped = 1;
+            wf__stats_cheap((unsigned)(pick - wids) + 1, 1);
             s->draining = 1;
             s->drain_since = now;
             kill(s->pid, SIGTERM);
@@ -669,6 +672,7 @@ wf__master_run(unsigned nworkers)
             /* --cheaper: the load starts the others */
             wids[i].slot = -1;
             wids[i].cheaped = 1;
+            wf__stats_cheap(i + 1, 1);
             continue;
         }
         if (spawn(i + 1, (int)i) < 0) {

@@ -184,7 +184,10 @@ struct sb_worker {
 
 struct sb_head {
     unsigned nslots, ncores;
-    uint32_t spawns[];              /* per worker id (1..nslots) */
+    struct sb_wid {                 /* per worker id (1..nslots) */
+        uint32_t spawns;            /* times it was started */
+        uint32_t cheap;             /* --cheaper stopped it (the master) */
+    } wid[];
 };
 
 /* A worker's counters are added to by each of its loops (--threads): one
@@ -202,7 +205,7 @@ static __thread int64_t hb_last;
 static size_t
 head_size(unsigned nslots)
 {
-    size_t s = sizeof(struct sb_head) + (nslots + 1) * sizeof(uint32_t);
+    size_t s = sizeof(struct sb_head) + (nslots + 1) * sizeof(struct sb_wid);
 
     return (s + 63) & ~(size_t)63;
 }
@@ -329,7 +332,7 @@ wf__stats_loop_init(struct wf__loop *L)
     }
     me->last_spawn = wall_ms() / 1000;
     if (L->slot->id <= sb->nslots) {
-        __atomic_add_fetch(&sb->spawns[L->slot->id], 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&sb->wid[L->slot->id].spawns, 1, __ATOMIC_RELAXED);
     }
     me->owner = getpid();
 }
@@ -625,9 +628,11 @@ mem_of(pid_t pid, uint64_t *vsz, uint64_t *rss)
     fclose(f);
 }
 
-/* One live worker, as the server sees it. */
+/* One worker, as the server sees it: a live one, or a worker id that
+ * --cheaper stopped (slot is then &cheap, with pid 0). */
 struct view {
     const struct wf__slot *slot;
+    struct wf__slot cheap;
     struct sb_worker w;             /* copy; zero when not its own yet */
     struct sb_core *cores;          /* copies */
     unsigned ncores, busy;
@@ -636,9 +641,9 @@ struct view {
 };
 
 static unsigned
-collect(struct view *v, unsigned max)
+collect(struct view *v, unsigned max, int with_cheap)
 {
-    unsigned i, n = 0;
+    unsigned i, j, n = 0;
 
     for (i = 0; i < sb->nslots && n < max; i++) {
         const struct wf__slot *s = &sb_slots[i];
@@ -670,7 +675,32 @@ collect(struct view *v, unsigned max)
         mem_of(s->pid, &x->vsz, &x->rss);
         n++;
     }
+    /* uWSGI lists the workers --cheaper stopped, as "cheap", pid 0 */
+    for (i = 1; with_cheap && i <= sb->nslots && n < max; i++) {
+        if (!__atomic_load_n(&sb->wid[i].cheap, __ATOMIC_RELAXED)) {
+            continue;
+        }
+        for (j = 0; j < n && v[j].slot->id != i; j++) {
+        }
+        if (j < n) {
+            continue;       /* still draining: listed above */
+        }
+        memset(&v[n], 0, sizeof(v[n]));
+        v[n].cheap.id = i;
+        v[n].slot = &v[n].cheap;
+        n++;
+    }
     return n;
+}
+
+/* See stats.h. */
+void
+wf__stats_cheap(unsigned id, int cheap)
+{
+    if (sb != NULL && id >= 1 && id <= sb->nslots) {
+        __atomic_store_n(&sb->wid[id].cheap, cheap ? 1 : 0,
+                         __ATOMIC_RELAXED);
+    }
 }
 
 static void
@@ -705,7 +735,7 @@ json(struct buf *b)
         b->oom = 1;
         return;
     }
-    n = collect(v, sb->nslots);
+    n = collect(v, sb->nslots, 1);
     if (getcwd(cwd, sizeof(cwd)) == NULL) {
         cwd[0] = '\0';
     }
@@ -730,7 +760,7 @@ json(struct buf *b)
         const struct sb_worker *w = &x->w;
         uint64_t req = requests_of(x);
         uint32_t spawns = x->slot->id <= sb->nslots ?
-            sb->spawns[x->slot->id] : 1;
+            sb->wid[x->slot->id].spawns : 1;
 
         bput(b, "%s\n\t\t{\n\t\t\t\"id\":%u,\"pid\":%d,\"accepting\":%d,"
              "\"requests\":%llu,\"delta_requests\":%llu,"
@@ -742,7 +772,7 @@ json(struct buf *b)
              x->slot->ready && !x->slot->draining, (unsigned long long)req,
              (unsigned long long)req, (unsigned long long)w->exceptions,
              (unsigned long long)w->harakiri,
-             x->busy ? "busy" : "idle", (unsigned long long)x->rss,
+             x->slot->pid == 0 ? "cheap" : x->busy ? "busy" : "idle", (unsigned long long)x->rss,
              (unsigned long long)x->vsz,
              (unsigned long long)w->running_us, (long long)w->last_spawn,
              spawns, (unsigned long long)w->tx,
@@ -858,7 +888,7 @@ GETTER(g_lag, x->lag / 1000.0)
 GETTER(g_rss, x->rss)
 GETTER(g_vsz, x->vsz)
 GETTER(g_running, x->w.running_us / 1e6)
-GETTER(g_respawns, x->slot->id <= sb->nslots ? sb->spawns[x->slot->id] : 1)
+GETTER(g_respawns, x->slot->id <= sb->nslots ? sb->wid[x->slot->id].spawns : 1)
 GETTER(g_accepting, x->slot->ready && !x->slot->draining)
 
 static void
@@ -871,7 +901,7 @@ prometheus(struct buf *b)
         b->oom = 1;
         return;
     }
-    n = collect(v, sb->nslots);
+    n = collect(v, sb->nslots, 0);
     bput(b, "# HELP weft_workers Worker processes running.\n"
          "# TYPE weft_workers gauge\nweft_workers %u\n", n);
     prom_family(b, v, n, "weft_requests_total", "counter",

@@ -35,6 +35,10 @@ int wf__stats_reaped(pid_t pid, int status, int stopping);
  * keeps dying at start). */
 void wf__stats_master_tick(void);
 
+/* Master: worker id (1..) was stopped by --cheaper (cheap 1) or started
+ * again (0); the stats list a stopped one as uWSGI does ("cheap", pid 0). */
+void wf__stats_cheap(unsigned id, int cheap);
+
 /* Master, when it ends: stops the stats server and reaps it. */
 void wf__stats_master_stop(void);
 

@@ -109,7 +109,7 @@ def uwsgitop_view(dd):
     return tot, tx, lines
 
 
-def check_uwsgi_shape(dd, nworkers):
+def check_uwsgi_shape(dd, nworkers, cheap=False):
     check_types(dd, UWSGITOP_TOP, "top")
     assert dd["version"].startswith("weft-")
     assert len(dd["workers"]) == nworkers, dd["workers"]
@@ -117,7 +117,8 @@ def check_uwsgi_shape(dd, nworkers):
         check_types(w, UWSGITOP_WORKER, "worker")
         for k in UWSGI_WORKER:
             assert k in w, (k, sorted(w))
-        assert w["status"] in ("idle", "busy")
+        assert w["status"] in (("idle", "busy", "cheap") if cheap
+                               else ("idle", "busy")), w["status"]
         for c in w["cores"]:
             check_types(c, UWSGITOP_CORE, "core")
             for k in UWSGI_CORE:
@@ -651,6 +652,42 @@ def test_the_master_restarts_a_dead_stats_server():
         srv.stop()
         assert not os.path.exists("/proc/%d" % pid2) or \
             open("/proc/%d/stat" % pid2).read().split()[2] == "Z"
+
+
+def test_workers_cheaper_stopped_are_listed_as_cheap():
+    # uWSGI lists the workers --cheaper keeps stopped: status "cheap",
+    # pid 0 (uwsgitop shows them); weft keeps their worker id
+    port2 = weftest.free_port()
+    addr = ("127.0.0.1", port2)
+
+    def rows():
+        return sorted((w["id"], w["pid"] > 0, w["status"])
+                      for w in stats(addr)["workers"])
+
+    with Server("--master", "--processes", "3", "--cheaper", "1",
+                "--cheaper-overload", "1", "--stats", "127.0.0.1:%d" % port2,
+                testlang=True) as srv:
+        srv.expect_log("started 1 of 3 workers")
+        want = [(1, True, "idle"), (2, False, "cheap"), (3, False, "cheap")]
+        assert wait_for(lambda: rows() == want, 10), rows()
+        for w in stats(addr)["workers"]:
+            if w["status"] == "cheap":
+                assert w["pid"] == 0 and w["accepting"] == 0, w
+        check_uwsgi_shape(stats(addr), 3, cheap=True)
+        # load starts worker 2: its row is a live one; idle again, it is
+        # stopped and listed as cheap again
+        out = []
+        t = threading.Thread(target=lambda: out.append(
+            srv.get("/sleep?ms=4000", timeout=30)))
+        t.start()
+        srv.expect_log("started worker 2", timeout=30)
+        assert wait_for(lambda: [r[:2] for r in rows()][:2] ==
+                        [(1, True), (2, True)], 10), rows()
+        t.join(30)
+        assert out and out[0].status == 200, out
+        srv.expect_log(") cheaped", timeout=30)
+        assert wait_for(lambda: [r[2] for r in rows()].count("cheap") == 2,
+                        30), rows()
 
 
 def test_a_bad_stats_address_stops_the_start():
