@@ -147,12 +147,34 @@ void wf__conn_accepting(struct wf__loop *L, int on);
  * idle). Loop context, before each wait. */
 void wf__conn_share(struct wf__loop *L);
 
-/* conn.c: a connection from L's pool (or a new one), NULL without
+/* conn_mem.c: a connection from L's pool (or a new one), NULL without
  * memory. */
 struct wf__conn *wf__conn_get(struct wf__loop *L);
 
-/* conn.c: free a pooled connection and what it grew. */
+/* conn_mem.c: free a pooled connection and what it grew. */
 void wf__conn_free(struct wf__conn *k);
+
+/* conn_mem.c: the block's own room for vars, arena (and the buffer when
+ * it holds no more than its first size) in use again; grown parts freed.
+ * No variable may be in use. */
+void wf__conn_room_reset(struct wf__conn *k);
+
+/* conn_mem.c: wf__conn_room_reset(k) when anything of k has grown (a
+ * large head is over). */
+void wf__conn_room_shrink(struct wf__conn *k);
+
+/* conn_mem.c: the most a connection's buffer may hold (--buffer-size + 4
+ * + the body staging). */
+size_t wf__conn_buf_max(void);
+
+/* conn_mem.c: grow k's buffer to at least want bytes (doubling, at most
+ * wf__conn_buf_max()); 0, or -1 at the limit or without memory. */
+int wf__conn_buf_grow(struct wf__conn *k, size_t want);
+
+/* conn_mem.c: grow k's vars and arena to their full size (a head with
+ * more variables or longer names; it is parsed again); 0, or -1 when
+ * they are full size already or memory is out. */
+int wf__conn_req_grow(struct wf__conn *k);
 
 /* conn.c: fd was accepted on l from *ss: k takes it (READING). */
 void wf__conn_setup(struct wf__loop *L, struct wf__conn *k, int fd,
