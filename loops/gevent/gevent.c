@@ -19,8 +19,9 @@
  *                With no free core the listener watchers stop (the kernel's
  *                backlog holds the rest: no spin, no queue in memory); the
  *                first connection to end starts them again.
- *   wait()       in a request greenlet: a Waiter, one io watcher per fd and
- *                a timer, then Waiter.get() switches to the hub; the first
+ *   wait()       in a request greenlet: one io watcher per fd and a timer
+ *                calling the greenlet's switch, then a switch to the hub
+ *                (greenlet's own, not Hub.switch); the first
  *                watcher to fire switches back with its fd (or -1: timer);
  *                every watcher is stopped before wait() returns.
  *   yield()      gevent.sleep(0).
@@ -82,7 +83,7 @@
 #define GV_ACCEPT_BATCH  64     /* accepts per listener wake-up */
 #define GV_MAX_WAIT_FDS  16     /* told to the core: it passes no more */
 
-/* What a wait's Waiter is switched with, besides a ready fd. */
+/* What a waiting greenlet is switched with, besides a ready fd. */
 #define GV_WOKE_TIMER (-1)
 #define GV_WOKE_STOP  (-2)
 
@@ -90,7 +91,9 @@
 struct gv_slot {
     struct wf_core *core;   /* set while its greenlet serves it */
     PyObject *glet;         /* that gevent.Greenlet */
-    PyObject *waiter;       /* the Waiter of the wait in progress, or NULL */
+    /* the switch of the greenlet whose wait is in progress, or NULL: the
+     * watchers of the wait call it, as wake() does */
+    PyObject *waiter;
     int running;            /* serve() has started */
     int cancelled;          /* killed: every wait returns -ECANCELED */
     /* the io watcher of its last one-fd wait, kept stopped for the next
@@ -105,8 +108,14 @@ static struct {
     struct gv_slot *slot;
     unsigned n;
     /* from gevent, cached by worker_init */
-    PyObject *gevent, *spawn, *sleep, *getcurrent, *waiter_cls, *event_cls;
-    PyObject *s_start, *s_stop;     /* interned method names */
+    PyObject *gevent, *spawn, *sleep, *getcurrent, *event_cls;
+    PyObject *s_start, *s_stop, *s_switch;  /* interned method names */
+    /* greenlet.greenlet.switch: a wait switches to the hub with it, not
+     * with Hub.switch, whose getattr(getcurrent(), 'switch_out', None)
+     * raised and cleared an AttributeError per wait (gevent's own
+     * greenlets have no switch_out; the hub's is never the current one
+     * here: gv_wait refuses to run in the hub) */
+    PyObject *raw_switch;
     PyObject *cancel_exc;   /* uwsgi.RequestCancelled (or GreenletExit) */
     PyObject *serve_fn;     /* serve(core id) */
     PyObject *map;          /* greenlet -> core id */
@@ -527,7 +536,7 @@ gv_wake(struct wf_core *c)
         return;
     }
     Py_INCREF(w);
-    r = PyObject_CallMethod(w, "switch", "i", GV_WOKE_STOP);
+    r = PyObject_CallFunction(w, "i", GV_WOKE_STOP);
     if (r == NULL) {
         pyw_log_exc(WF_LOG_ERROR, "gevent: waking an idle connection "
                    "failed");
@@ -717,19 +726,25 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
     }
     gv.s_start = PyUnicode_InternFromString("start");
     gv.s_stop = PyUnicode_InternFromString("stop");
-    if (gv.s_start == NULL || gv.s_stop == NULL) {
+    gv.s_switch = PyUnicode_InternFromString("switch");
+    if (gv.s_start == NULL || gv.s_stop == NULL || gv.s_switch == NULL) {
         wf_err_set(err, "--gevent: out of memory");
         goto fail;
     }
-    mod = PyImport_ImportModule("gevent.hub");
-    gv.waiter_cls = mod ? gv_attr(mod, "Waiter") : NULL;
+    mod = PyImport_ImportModule("greenlet");
+    if (mod != NULL) {
+        PyObject *cls = gv_attr(mod, "greenlet");
+
+        gv.raw_switch = cls ? gv_attr(cls, "switch") : NULL;
+        Py_XDECREF(cls);
+    }
     Py_CLEAR(mod);
     mod = PyImport_ImportModule("gevent.event");
     gv.event_cls = mod ? gv_attr(mod, "Event") : NULL;
     Py_CLEAR(mod);
-    if (gv.waiter_cls == NULL || gv.event_cls == NULL) {
-        wf_err_set(err, "--gevent: gevent %s lacks gevent.hub.Waiter or "
-                   "gevent.event.Event (%s)", gver,
+    if (gv.raw_switch == NULL || gv.event_cls == NULL) {
+        wf_err_set(err, "--gevent: gevent %s lacks greenlet.greenlet.switch "
+                   "or gevent.event.Event (%s)", gver,
                    pyw_exc_line(buf, sizeof(buf)));
         goto fail;
     }
@@ -938,7 +953,7 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
         long timeout_ms, int *ready_fd)
 {
     struct gv_slot *s = gv_slot_of(c);
-    PyObject *w[GV_MAX_WAIT_FDS + 1], *waiter, *sw = NULL, *r;
+    PyObject *w[GV_MAX_WAIT_FDS + 1], *cur, *sw = NULL, *r;
     PyObject *et, *ev, *etb;
     int nw = 0, i, ret = -ENOMEM;
 
@@ -952,9 +967,21 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
         n = GV_MAX_WAIT_FDS;
     }
     PyErr_Fetch(&et, &ev, &etb);
-    waiter = PyObject_CallNoArgs(gv.waiter_cls);
-    if (waiter != NULL) {
-        sw = PyObject_GetAttrString(waiter, "switch");
+    /* the watchers switch straight to this greenlet (no Waiter between:
+     * its object, get() and switch() cost more than the rest of the
+     * wait); stopping them before returning clears a pending second
+     * call (libev's stop drops the pending event), so no stray switch
+     * can come back later */
+    cur = PyObject_CallNoArgs(gv.getcurrent);
+    if (cur == gv.hub) {
+        Py_DECREF(cur);
+        PyErr_Restore(et, ev, etb);
+        wf_log(WF_LOG_ERROR, "gevent: core %u: a wait from the hub", c->id);
+        return -EINVAL;
+    }
+    if (cur != NULL) {
+        sw = PyObject_GetAttr(cur, gv.s_switch);
+        Py_DECREF(cur);
     }
     if (sw == NULL) {
         goto out;
@@ -1007,8 +1034,8 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
         Py_DECREF(r);
     }
     /* the core may end this wait early (wake op) */
-    s->waiter = waiter;
-    r = PyObject_CallMethod(waiter, "get", NULL);
+    s->waiter = sw;
+    r = PyObject_CallOneArg(gv.raw_switch, gv.hub);
     s->waiter = NULL;
     if (r == NULL) {
         /* killed (a stop past the mercy), or the app threw into a
@@ -1057,7 +1084,6 @@ out:
         Py_DECREF(w[i]);
     }
     Py_XDECREF(sw);
-    Py_XDECREF(waiter);
     PyErr_Restore(et, ev, etb);
     return ret;
 }
@@ -1126,17 +1152,18 @@ gv_worker_fini(void)
         Py_CLEAR(gv.serve_fn);
         Py_CLEAR(gv.cancel_exc);
         Py_CLEAR(gv.event_cls);
-        Py_CLEAR(gv.waiter_cls);
+        Py_CLEAR(gv.raw_switch);
         Py_CLEAR(gv.s_start);
         Py_CLEAR(gv.s_stop);
+        Py_CLEAR(gv.s_switch);
         Py_CLEAR(gv.getcurrent);
         Py_CLEAR(gv.sleep);
         Py_CLEAR(gv.spawn);
         Py_CLEAR(gv.gevent);
     }
     gv.map = gv.serve_fn = gv.cancel_exc = gv.event_cls = NULL;
-    gv.waiter_cls = gv.getcurrent = gv.sleep = gv.spawn = gv.gevent = NULL;
-    gv.s_start = gv.s_stop = NULL;
+    gv.raw_switch = gv.getcurrent = gv.sleep = gv.spawn = gv.gevent = NULL;
+    gv.s_start = gv.s_stop = gv.s_switch = NULL;
     PyMem_RawFree(gv.slot);
     gv.slot = NULL;
     gv.n = 0;
