@@ -3,7 +3,8 @@
 /echo           the body back, read with wsgi.input.read()
 /readn?n=K      the body with read(K) in a loop
 /big?mb=N       N MiB from a generator (1 MiB chunks)
-/late?s=S&mb=N  a first line, S seconds of the app's own time, then N MiB
+/late?s=S&mb=N  a first line, S seconds of the app's own time (then it
+                logs "hostile: late pause over"), then N MiB
 /fds?n=N        keep N more open fds (for EMFILE), answer ok
 /ran            log "hostile: app ran" and answer ok
 /rss            the worker's VmHWM (peak resident memory) in kB
@@ -47,6 +48,7 @@ def application(environ, start_response):
         def late():
             yield b'first\n'
             time.sleep(secs)
+            sys.stderr.write("hostile: late pause over\n")
             yield b'y' * (mb << 20)
         return late()
     elif p == '/fds':

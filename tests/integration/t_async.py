@@ -3,11 +3,10 @@ back-pressure when every core is busy, sync mode. Against the core's C test
 app, so that a failure here is the scheduler's."""
 
 import signal
-import socket
 import time
 
 import weftest
-from weftest import Reader, Server, parallel, request, wait_for
+from weftest import Reader, Server, parallel, wait_for
 
 
 def engines():

@@ -11,7 +11,6 @@ import http.client
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -655,13 +654,7 @@ def test_same_answers_as_uwsgi_cgi():
                           "9", "--cgi", root], stdout=log, stderr=log,
                          stdin=subprocess.DEVNULL)
     try:
-        def up():
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                return True
-            except OSError:
-                return False
-        assert weftest.wait_for(up, 10), "uwsgi did not start"
+        assert weftest.wait_for(lambda: weftest.port_open(port), 10), "uwsgi did not start"
         with cgi_server() as srv:
             for path in ("/env.sh/a/b?x=1", "/status.sh", "/location.sh",
                          "/plain.sh", "/missing.sh", "/idx", "/hello.sh"):

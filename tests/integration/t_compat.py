@@ -200,16 +200,7 @@ def connect(addr, timeout):
 
 
 def recv_all(s):
-    out = b""
-    while True:
-        try:
-            d = s.recv(65536)
-        except ConnectionResetError:
-            break
-        if not d:
-            break
-        out += d
-    return out
+    return weftest.read_until_close(s, reset_is_close=True)
 
 
 def uwsgi_params(path, method, headers, body_len, addr):
@@ -528,7 +519,6 @@ def check_case(case, run, results):
                 rec(tok, not os.path.lexists(val))
             elif key == "workers":
                 n = int(val)
-                sep = "&" if "?" in path else "?"
 
                 def one(i):
                     return app_json(kind, addr, "/sleep?t=0.6")["pid"]

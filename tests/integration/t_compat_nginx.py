@@ -9,7 +9,6 @@ stopped (SIGTERM drains it) nginx keeps answering from the other. Skips
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile

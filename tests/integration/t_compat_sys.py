@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import weftest  # noqa: E402
-from weftest import WEFT, app, free_port, run_weft, wait_for  # noqa: E402
+from weftest import WEFT, free_port, run_weft, wait_for  # noqa: E402
 
 
 def hello_app():

@@ -111,7 +111,7 @@ def test_cleanup_handlers_run_under_coroae():
     with server() as srv:
         out, _ = parallel(lambda i: get(srv, "/cleanup"), 3)
         assert all(r.body == b"cleanup" for r in out)
-        log = srv.expect_log("coro cleanup ran")
+        srv.expect_log("coro cleanup ran")
         weftest.wait_for(lambda: srv.log().count("coro cleanup ran") == 3)
         assert srv.log().count("coro cleanup ran") == 3
 

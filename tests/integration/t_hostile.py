@@ -14,7 +14,7 @@ import threading
 import time
 
 import weftest
-from weftest import Reader, Server, app, request, write_file
+from weftest import Server, app, request, write_file
 
 HOSTILE = app("hostile.py")
 
@@ -368,10 +368,12 @@ def test_the_apps_own_time_does_not_count_against_the_client():
     # the deadline counts the time spent waiting for the client, not the
     # time the app takes: the app thinks 2.5 s between two writes (a long
     # poll, a stream), then writes 8 MiB; the client reads the first line,
-    # comes back half a second after the app's pause, then takes all. The
-    # core waited about 0.5 s for it: within --write-deadline 2 (with
-    # nearly no credit for the bytes, 1 GiB/s), so nothing is cut; counted
-    # from the first byte it was 3 s, and the response was cut
+    # waits for the app's pause to end (its log line), stays away half a
+    # second more (the slow client this test is about: a chosen delay,
+    # not a wait for a state), then takes all. The core waited about 0.5 s
+    # for it: within --write-deadline 2 (with nearly no credit for the
+    # bytes, 1 GiB/s), so nothing is cut; counted from the first byte it
+    # was 3 s, and the response was cut
     for label, extra in modes():
         with server(extra, "--write-deadline", "2",
                     "--write-min-rate", str(1 << 30)) as srv:
@@ -384,7 +386,8 @@ def test_the_apps_own_time_does_not_count_against_the_client():
                     d = s.recv(65536)
                     assert d, (label, out)
                     out += d
-                time.sleep(3)
+                srv.expect_log("hostile: late pause over", 30)
+                time.sleep(0.5)
                 out += weftest.read_until_close(s, reset_is_close=True)
             finally:
                 s.close()

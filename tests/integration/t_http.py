@@ -2,7 +2,6 @@
 that a failure here is the core's. Run on every io engine built."""
 
 import os
-import socket
 import time
 
 import weftest

@@ -5,7 +5,6 @@ logs. Real processes and real signals, against the core's C test app."""
 import os
 import pwd
 import signal
-import socket
 import tempfile
 import threading
 import time

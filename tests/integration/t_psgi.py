@@ -7,9 +7,7 @@ the psgi plugin is not built."""
 
 import os
 import shutil
-import socket
 import subprocess
-import time
 
 import weftest
 from weftest import Reader, Server, request
@@ -450,13 +448,7 @@ def test_same_answers_as_uwsgi_psgi_plugin():
                             stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
     try:
-        def up():
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                return True
-            except OSError:
-                return False
-        assert weftest.wait_for(up, 15), "uwsgi did not start"
+        assert weftest.wait_for(lambda: weftest.port_open(port), 15), "uwsgi did not start"
         with server() as srv:
             for method, path, body in (
                     ("GET", "/hello", None), ("GET", "/lines", None),

@@ -587,13 +587,7 @@ def uwsgi_static(port, *args):
          "index.html", "--disable-logging"] + list(args),
         stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            return False
-    if not weftest.wait_for(up, 15):
+    if not weftest.wait_for(lambda: weftest.port_open(port), 15):
         proc.kill()
         raise AssertionError("uwsgi did not start")
     return proc
@@ -689,9 +683,10 @@ def test_same_answers_as_uwsgi_for_the_same_static_cases():
 
 # --------------------------------------------------------- concurrency
 
-def slow_download(port, path, result, fast):
+def slow_download(port, path, result, fast, started):
     """Read path's response slowly (64 KiB, then a pause) until `fast` is
-    set, then at full speed; appends the byte count to result."""
+    set, then at full speed; appends the byte count to result. Sets
+    `started` once the first bytes of the response came."""
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
     s.settimeout(30)
@@ -705,6 +700,7 @@ def slow_download(port, path, result, fast):
         if not d:
             break
         got += len(d)
+        started.set()
         # about 1.3 MB/s: 100 MB would take 80 s
         if not fast.is_set() and time.time() - t0 < 30:
             time.sleep(0.05)
@@ -717,13 +713,12 @@ def test_a_slow_download_does_not_stop_sleeps_on_the_same_worker():
     weftest.require("python")
     for label, appname, args in loops():
         with static_server(*args, appname=appname) as srv:
-            res, fast = [], threading.Event()
+            res, fast, started = [], threading.Event(), threading.Event()
             t = threading.Thread(target=slow_download,
                                  args=(srv.port, "/static/big.bin", res,
-                                       fast))
+                                       fast, started))
             t.start()
-            time.sleep(0.3)     # the download is under way
-            t0 = time.time()
+            assert started.wait(30), (label, "no byte of the download")
             rs, dt = parallel(lambda i: get(srv, "/?s=1"), 10)
             alive = t.is_alive()
             fast.set()

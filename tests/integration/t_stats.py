@@ -22,22 +22,8 @@ D = weftest.scratch_dir()
 
 
 def raw_stats(addr):
-    """What the stats socket sends on connect, until it closes (as
-    uwsgitop reads it)."""
-    if isinstance(addr, str):
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(10)
-        s.connect(addr)
-    else:
-        s = socket.create_connection(addr, 10)
-    out = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        out += d
-    s.close()
-    return out
+    """What the stats socket sends on connect, until it closes."""
+    return weftest.read_stats(addr)
 
 
 def stats(addr):
@@ -281,7 +267,7 @@ def run_uwsgitop(addr, until, keys=b""):
                          start_new_session=True)
     os.close(slave)
     scr, raw = Screen(rows, cols), b""
-    todo = list(keys)
+    keys_left = list(keys)
     deadline = time.time() + 20
     try:
         while time.time() < deadline:
@@ -294,10 +280,10 @@ def run_uwsgitop(addr, until, keys=b""):
                 raw += d
                 scr.feed(d)
             lines = scr.lines()
-            if todo and any(l.startswith(" WID") for l in lines):
-                os.write(master, bytes([todo.pop(0)]))
+            if keys_left and any(l.startswith(" WID") for l in lines):
+                os.write(master, bytes([keys_left.pop(0)]))
                 continue
-            if not todo and until(lines):
+            if not keys_left and until(lines):
                 break
         os.write(master, b"q")
         rc = p.wait(10)

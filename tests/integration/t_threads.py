@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
@@ -38,15 +37,7 @@ def together(srv, paths):
 
 
 def stats(port):
-    s = socket.create_connection(("127.0.0.1", port), 10)
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    s.close()
-    return json.loads(data)
+    return json.loads(weftest.read_stats(port))
 
 
 # ------------------------------------------------------------ the core

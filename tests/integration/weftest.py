@@ -447,6 +447,34 @@ def read_until_close(sock, deadline=None, reset_is_close=False):
     return out
 
 
+def port_open(port):
+    """True when something accepts on 127.0.0.1:port now (for
+    wait_for: a server that is not weft, such as uWSGI, is up)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def read_stats(addr):
+    """What a --stats server sends on connect, until it closes (as
+    uwsgitop reads it). addr: a UNIX socket path, a (host, port) pair or
+    a port on 127.0.0.1."""
+    if isinstance(addr, str):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(addr)
+    else:
+        if isinstance(addr, int):
+            addr = ("127.0.0.1", addr)
+        s = socket.create_connection(addr, 10)
+    try:
+        return read_until_close(s)
+    finally:
+        s.close()
+
+
 def chunked(payload, size, ext=b"", trailer=b""):
     """payload in the chunked transfer coding, in chunks of `size` bytes;
     ext follows each chunk size (b";ext=1"), trailer (header lines, each
