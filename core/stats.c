@@ -644,13 +644,13 @@ static unsigned
 collect(struct view *v, unsigned max, int with_cheap)
 {
     unsigned i, j, n = 0;
+    int64_t now_s = wall_ms() / 1000;
 
     for (i = 0; i < sb->nslots && n < max; i++) {
         const struct wf__slot *s = &sb_slots[i];
         struct sb_worker *w = sb_worker(i);
         struct view *x = &v[n];
         unsigned k;
-        int64_t now_s = wall_ms() / 1000;
 
         if (s->pid <= 0) {
             continue;

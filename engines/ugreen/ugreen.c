@@ -492,12 +492,7 @@ ug_worker_init(unsigned ncores, struct wf_err *err)
     ug.stacks = calloc(ncores, sizeof(*ug.stacks));
     ug.free0 = calloc(ncores, sizeof(*ug.free0));
     if (ug.ctx == NULL || ug.stacks == NULL || ug.free0 == NULL) {
-        free(ug.ctx);
-        free(ug.stacks);
-        free(ug.free0);
-        ug.ctx = NULL;
-        ug.stacks = NULL;
-        ug.free0 = NULL;
+        ug_worker_fini();   /* ug.n is 0: it frees the arrays only */
         return wf_err_set(err, "ugreen: out of memory for %u cores", ncores);
     }
     ug.n = ncores;
