@@ -142,7 +142,12 @@ void wf__opt_suggest(const char *name, char *out, size_t len);
 void wf__opt_record(const char *name, const char *value, int given);
 
 /* Parse an ini file into vals (append). Section: "uwsgi" unless given as
- * FILE:section; "weft" is also read. 0 or -1. */
+ * FILE:section; "weft" is also read. 0 or -1. A line is at most
+ * WF__INI_LINE_MAX bytes and a value after its expansions at most
+ * WF__INI_VALUE_MAX (%(a)%(a) doubles a value per line: unbounded without
+ * it); past either, an error naming the line. */
+#define WF__INI_LINE_MAX 8192
+#define WF__INI_VALUE_MAX 65536
 int wf__ini_read(const char *spec, struct wf__optval **vals, size_t *n,
                  size_t *cap, struct wf_err *err);
 

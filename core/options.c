@@ -715,6 +715,12 @@ expand(const char *in, const struct ini_ctx *ctx, struct wf__optval *vals,
             add = p++;
             addlen = 1;
         }
+        if (b.len + addlen > WF__INI_VALUE_MAX) {
+            wf_err_set(err, "%s: the value grows past %d bytes with its "
+                       "expansions; shorten it (found by fuzz/)",
+                       ctx ? ctx->origin : "", WF__INI_VALUE_MAX);
+            goto fail;
+        }
         if (sb_add(&b, add, addlen) < 0) {
             goto oom;
         }
@@ -770,7 +776,7 @@ ini_read(const char *spec, const char *self, int depth,
          struct wf__optval **vals, size_t *n, size_t *cap,
          struct wf_err *err)
 {
-    char path[PATH_MAX], origin[PATH_MAX + 32], line[8192];
+    char path[PATH_MAX], origin[PATH_MAX + 32], line[WF__INI_LINE_MAX];
     const char *want = NULL, *colon;
     int in_section = 0, found_section = 0, lineno = 0;
     struct ini_ctx ctx;
@@ -816,11 +822,20 @@ ini_read(const char *spec, const char *self, int depth,
     }
     ctx.origin = origin;
     while (fgets(line, sizeof(line), f) != NULL) {
-        char *s = trim(line), *eq, *key, *val, *xval = NULL;
+        char *s, *eq, *key, *val, *xval = NULL;
         int r;
 
         lineno++;
         snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
+        if (strchr(line, '\n') == NULL && strlen(line) == sizeof(line) - 1
+            && (r = getc(f)) != EOF && r != '\n') {
+            /* fgets stopped at the buffer's end: the rest of the line
+             * would otherwise be read as a line of its own */
+            fclose(f);
+            return wf_err_set(err, "%s: a line longer than %d bytes; "
+                              "shorten it", origin, WF__INI_LINE_MAX - 1);
+        }
+        s = trim(line);
         if (*s == '\0' || *s == '#' || *s == ';') {
             continue;
         }
@@ -1317,8 +1332,14 @@ store(const struct wf_option *o, const char *value, const char *origin,
                               origin);
         }
         if (o->dest) {
+            char *copy = strdup(value);
+
+            if (copy == NULL) {
+                return wf_err_set(err, "--%s (%s): out of memory", o->name,
+                                  origin);
+            }
             free(*(char **)o->dest);
-            *(char **)o->dest = strdup(value);
+            *(char **)o->dest = copy;
         }
         return 0;
     case WF_OPT_LIST:

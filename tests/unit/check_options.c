@@ -202,6 +202,69 @@ START_TEST(ini_named_section_and_errors)
 }
 END_TEST
 
+/* Found by fuzz/ (CI, 60 s runs): %(a)%(a) doubles a value per line, so
+ * a few lines asked for gigabytes; and a line past the buffer was read as
+ * two lines, its tail becoming an option of its own. */
+START_TEST(ini_values_and_lines_are_bounded)
+{
+    static char text[4 * WF__INI_LINE_MAX];
+    struct wf__optval *v = NULL;
+    struct wf_err err;
+    size_t n = 0, cap = 0, len;
+    char *path;
+    int i;
+
+    len = (size_t)snprintf(text, sizeof(text), "[uwsgi]\na = 0123456789\n");
+    for (i = 0; i < 30; i++) {
+        len += (size_t)snprintf(text + len, sizeof(text) - len,
+                                "a = %%(a)%%(a)\n");
+    }
+    path = write_ini(text);
+    ck_assert_int_eq(wf__ini_read(path, &v, &n, &cap, &err), -1);
+    unlink(path);
+    ck_assert_msg(strstr(err.msg, ":15: the value grows past 65536 bytes")
+                  != NULL, "%s", err.msg);
+    wf__opt_free(v, n);
+
+    /* a line of exactly WF__INI_LINE_MAX - 1 bytes is read whole ... */
+    v = NULL; n = cap = 0;
+    len = (size_t)snprintf(text, sizeof(text), "[uwsgi]\nenv = X=");
+    memset(text + len, 'y', WF__INI_LINE_MAX - 1 - 8);
+    len += WF__INI_LINE_MAX - 1 - 8;
+    text[len] = '\0';
+    path = write_ini(text);
+    ck_assert_msg(wf__ini_read(path, &v, &n, &cap, &err) == 0, "%s",
+                  err.msg);
+    unlink(path);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(strlen(v[0].value), WF__INI_LINE_MAX - 1 - 6);
+    wf__opt_free(v, n);
+
+    /* ... and so is it when a newline and another line follow */
+    v = NULL; n = cap = 0;
+    snprintf(text + len, sizeof(text) - len, "\nmaster\n");
+    path = write_ini(text);
+    ck_assert_msg(wf__ini_read(path, &v, &n, &cap, &err) == 0, "%s",
+                  err.msg);
+    unlink(path);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(v[1].name, "master");
+    wf__opt_free(v, n);
+
+    /* ... one byte more is refused, not split into "env" and "yyy..." */
+    v = NULL; n = cap = 0;
+    text[len] = 'y';
+    text[len + 1] = '\n';
+    text[len + 2] = '\0';
+    path = write_ini(text);
+    ck_assert_int_eq(wf__ini_read(path, &v, &n, &cap, &err), -1);
+    unlink(path);
+    ck_assert_msg(strstr(err.msg, ":2: a line longer than 8191 bytes")
+                  != NULL, "%s", err.msg);
+    wf__opt_free(v, n);
+}
+END_TEST
+
 START_TEST(bad_command_lines_are_refused)
 {
     char *a1[] = { "weft", "stray", NULL };
@@ -458,6 +521,7 @@ options_suite(void)
     tcase_add_test(tc, command_line_spellings_all_collect);
     tcase_add_test(tc, ini_reads_the_uwsgi_section_in_place);
     tcase_add_test(tc, ini_named_section_and_errors);
+    tcase_add_test(tc, ini_values_and_lines_are_bounded);
     tcase_add_test(tc, bad_command_lines_are_refused);
     tcase_add_test(tc, unknown_options_on_the_command_line_are_collected_not_valued);
 
