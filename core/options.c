@@ -904,7 +904,9 @@ ini_read(const char *spec, const char *self, int depth,
              strcmp(key, "set-ph") == 0) && xval != NULL) {
             char *e2 = strchr(xval, '=');
 
-            if (e2 == NULL) {
+            if (e2 == NULL || e2 == xval) {
+                /* "=VALUE" would define a variable with no name (found
+                 * by fuzz/) */
                 free(xval);
                 fclose(f);
                 return wf_err_set(err, "%s: %s needs NAME=VALUE", origin,
@@ -1141,7 +1143,7 @@ collect(int argc, char **argv, struct wf__optval **vals, size_t *n,
              (nlen == 6 && strncmp(name, "set-ph", 6) == 0)) && value) {
             const char *e2 = strchr(value, '=');
 
-            if (e2 == NULL) {
+            if (e2 == NULL || e2 == value) {
                 return wf_err_set(err, "--%.*s %s: want NAME=VALUE",
                                   (int)nlen, name, value);
             }

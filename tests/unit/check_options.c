@@ -436,6 +436,26 @@ START_TEST(set_placeholder_defines_a_variable_only)
 }
 END_TEST
 
+/* A variable needs a name: "=VALUE" made one named "" (found by fuzz/). */
+START_TEST(set_placeholder_without_a_name_is_refused)
+{
+    char *argv[] = { "weft", "--set-ph", "=x", NULL };
+    char *path = write_ini("[uwsgi]\nset-ph = =x\n");
+    struct wf__optval *v = NULL;
+    struct wf_err err;
+    size_t n = 0, cap = 0;
+
+    ck_assert_int_eq(collect(3, argv, &v, &n, &err), -1);
+    ck_assert_str_eq(err.msg, "--set-ph =x: want NAME=VALUE");
+    v = NULL; n = 0;
+    ck_assert_int_eq(wf__ini_read(path, &v, &n, &cap, &err), -1);
+    unlink(path);
+    ck_assert_msg(strstr(err.msg, ":2: set-ph needs NAME=VALUE") != NULL,
+                  "%s", err.msg);
+    wf__opt_free(v, n);
+}
+END_TEST
+
 START_TEST(unknown_options_on_the_command_line_are_collected_not_valued)
 {
     char *argv[] = { "weft", "--bogus", "--master", "--other", "x", NULL };
@@ -531,6 +551,7 @@ options_suite(void)
     tcase_add_loop_test(tc, ini_errors_name_the_file_and_line, 0,
                         (int)NELEM(bad_ini));
     tcase_add_test(tc, set_placeholder_defines_a_variable_only);
+    tcase_add_test(tc, set_placeholder_without_a_name_is_refused);
     tcase_add_loop_test(tc, chmod_socket_takes_uwsgis_values, 0,
                         (int)NELEM(chmods));
     tcase_add_loop_test(tc, socket_addresses_as_uwsgi_reads_them, 0,
