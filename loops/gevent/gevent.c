@@ -97,11 +97,16 @@ struct gv_slot {
     int running;            /* serve() has started */
     int cancelled;          /* killed: every wait returns -ECANCELED */
     /* the io watcher of its last one-fd wait, kept stopped for the next
-     * wait on the same fd and events (its connection's, mostly): no
-     * watcher made and freed per wait; dropped when serve() ends */
-    PyObject *io;
+     * wait on the same fd and events (its connection's, mostly), and that
+     * fd as an int object: no watcher and no int made and freed per wait;
+     * dropped when serve() ends */
+    PyObject *io, *io_fdo;
     int io_fd;
     unsigned io_ev;
+    /* glet as its first wait found it (getcurrent()) and its bound switch:
+     * a later wait from the same greenlet makes no bound method; dropped
+     * when serve() ends */
+    PyObject *cur, *cur_sw;
 };
 
 static struct {
@@ -109,7 +114,8 @@ static struct {
     unsigned n;
     /* from gevent, cached by worker_init */
     PyObject *gevent, *spawn, *sleep, *getcurrent, *event_cls;
-    PyObject *s_start, *s_stop, *s_switch;  /* interned method names */
+    PyObject *s_start, *s_stop, *s_switch, *s_timer;  /* interned names */
+    PyObject *woke_timer;   /* GV_WOKE_TIMER as an int object */
     /* greenlet.greenlet.switch: a wait switches to the hub with it, not
      * with Hub.switch, whose getattr(getcurrent(), 'switch_out', None)
      * raised and cleared an AttributeError per wait (gevent's own
@@ -306,6 +312,9 @@ gv_serve(PyObject *self, PyObject *arg)
     }
     /* the core is free again; nothing switched since it was freed */
     Py_CLEAR(s->io);
+    Py_CLEAR(s->io_fdo);
+    Py_CLEAR(s->cur_sw);
+    Py_CLEAR(s->cur);
     s->core = NULL;
     s->running = 0;
     s->cancelled = 0;
@@ -727,7 +736,10 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
     gv.s_start = PyUnicode_InternFromString("start");
     gv.s_stop = PyUnicode_InternFromString("stop");
     gv.s_switch = PyUnicode_InternFromString("switch");
-    if (gv.s_start == NULL || gv.s_stop == NULL || gv.s_switch == NULL) {
+    gv.s_timer = PyUnicode_InternFromString("timer");
+    gv.woke_timer = PyLong_FromLong(GV_WOKE_TIMER);
+    if (gv.s_start == NULL || gv.s_stop == NULL || gv.s_switch == NULL ||
+        gv.s_timer == NULL || gv.woke_timer == NULL) {
         wf_err_set(err, "--gevent: out of memory");
         goto fail;
     }
@@ -979,40 +991,61 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
         wf_log(WF_LOG_ERROR, "gevent: core %u: a wait from the hub", c->id);
         return -EINVAL;
     }
-    if (cur != NULL) {
-        sw = PyObject_GetAttr(cur, gv.s_switch);
+    if (cur != NULL && cur == s->cur) {
+        sw = s->cur_sw;     /* the core's greenlet, as at its first wait */
+        Py_INCREF(sw);
         Py_DECREF(cur);
+    } else if (cur != NULL) {
+        /* its first wait; or a greenlet the app spawned waits on the
+         * core's behalf (wsgi.input read there): not cached */
+        sw = PyObject_GetAttr(cur, gv.s_switch);
+        if (sw != NULL && s->cur == NULL && cur == s->glet) {
+            s->cur = cur;
+            s->cur_sw = sw;
+            Py_INCREF(sw);
+        } else {
+            Py_DECREF(cur);
+        }
     }
     if (sw == NULL) {
         goto out;
     }
     for (i = 0; i < n; i++) {
         unsigned e = fds[i].events & (WF_IO_READ | WF_IO_WRITE);
-        PyObject *wt, *fdo;
+        PyObject *wt, *fdo, *a[4], **args = a + 1; /* a[0]: callee's */
 
         e = e ? e : WF_IO_READ;
         if (n == 1 && s->io != NULL && s->io_fd == fds[0].fd
             && s->io_ev == e) {
             wt = s->io;     /* the same watcher again */
+            fdo = s->io_fdo;
             Py_INCREF(wt);
+            Py_INCREF(fdo);
         } else {
             wt = PyObject_CallMethod(gv.loop, "io", "ii", fds[i].fd, (int)e);
-            if (wt == NULL) {
+            fdo = wt ? PyLong_FromLong(fds[i].fd) : NULL;
+            if (fdo == NULL) {
+                Py_XDECREF(wt);
                 ret = -EBADF;
                 goto out;
             }
             if (n == 1) {
                 Py_XSETREF(s->io, wt);
+                Py_XSETREF(s->io_fdo, fdo);
                 Py_INCREF(wt);
+                Py_INCREF(fdo);
                 s->io_fd = fds[0].fd;
                 s->io_ev = e;
             }
         }
         w[nw++] = wt;
-        fdo = PyLong_FromLong(fds[i].fd);
-        r = fdo ? PyObject_CallMethodObjArgs(wt, gv.s_start, sw, fdo, NULL)
-                : NULL;
-        Py_XDECREF(fdo);
+        args[0] = wt;
+        args[1] = sw;
+        args[2] = fdo;
+        r = PyObject_VectorcallMethod(gv.s_start, args,
+                                      3 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                      NULL);
+        Py_DECREF(fdo);
         if (r == NULL) {
             ret = -EBADF;
             goto out;
@@ -1020,14 +1053,27 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
         Py_DECREF(r);
     }
     if (timeout_ms >= 0) {
-        PyObject *t = PyObject_CallMethod(gv.loop, "timer", "d",
-                                          (double)timeout_ms / 1000.0);
+        /* interned names, no format string: no str made, no argument
+         * tuple built per wait */
+        PyObject *after = PyFloat_FromDouble((double)timeout_ms / 1000.0);
+        PyObject *t, *a[4], **args = a + 1;   /* a[0]: callee's */
 
+        args[0] = gv.loop;
+        args[1] = after;
+        t = after ? PyObject_VectorcallMethod(gv.s_timer, args,
+                                              2 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                              NULL) : NULL;
+        Py_XDECREF(after);
         if (t == NULL) {
             goto out;
         }
         w[nw++] = t;
-        r = PyObject_CallMethod(t, "start", "Oi", sw, GV_WOKE_TIMER);
+        args[0] = t;
+        args[1] = sw;
+        args[2] = gv.woke_timer;
+        r = PyObject_VectorcallMethod(gv.s_start, args,
+                                      3 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                      NULL);
         if (r == NULL) {
             goto out;
         }
@@ -1156,6 +1202,8 @@ gv_worker_fini(void)
         Py_CLEAR(gv.s_start);
         Py_CLEAR(gv.s_stop);
         Py_CLEAR(gv.s_switch);
+        Py_CLEAR(gv.s_timer);
+        Py_CLEAR(gv.woke_timer);
         Py_CLEAR(gv.getcurrent);
         Py_CLEAR(gv.sleep);
         Py_CLEAR(gv.spawn);
@@ -1163,7 +1211,8 @@ gv_worker_fini(void)
     }
     gv.map = gv.serve_fn = gv.cancel_exc = gv.event_cls = NULL;
     gv.raw_switch = gv.getcurrent = gv.sleep = gv.spawn = gv.gevent = NULL;
-    gv.s_start = gv.s_stop = gv.s_switch = NULL;
+    gv.s_start = gv.s_stop = gv.s_switch = gv.s_timer = NULL;
+    gv.woke_timer = NULL;
     PyMem_RawFree(gv.slot);
     gv.slot = NULL;
     gv.n = 0;
