@@ -19,11 +19,16 @@
  *                With no free core the listener watchers stop (the kernel's
  *                backlog holds the rest: no spin, no queue in memory); the
  *                first connection to end starts them again.
- *   wait()       in a request greenlet: one io watcher per fd and a timer
- *                calling the greenlet's switch, then a switch to the hub
- *                (greenlet's own, not Hub.switch); the first
- *                watcher to fire switches back with its fd (or -1: timer);
- *                every watcher is stopped before wait() returns.
+ *   wait()       in a request greenlet: one io watcher per fd calling the
+ *                greenlet's switch, then a switch to the hub (greenlet's
+ *                own, not Hub.switch); the first watcher to fire switches
+ *                back with its fd; every io watcher is stopped before
+ *                wait() returns. A timeout is the core's timer (one per
+ *                core, left running across waits): it ends a wait only
+ *                once that wait's own deadline has come (-1: timed out),
+ *                and is armed anew only when a wait's deadline is earlier
+ *                than the time it is set for (docs/loops/gevent.md,
+ *                "Deadlines").
  *   yield()      gevent.sleep(0).
  *   current()    the core of gevent.getcurrent() in a dict greenlet -> core
  *                id that spawn fills and serve() empties. Greenlets the app
@@ -82,6 +87,7 @@
 #define GV_MAX_LISTENERS 64
 #define GV_ACCEPT_BATCH  64     /* accepts per listener wake-up */
 #define GV_MAX_WAIT_FDS  16     /* told to the core: it passes no more */
+#define GV_MAX_TIMEOUT_MS (1L << 40)    /* ~35 years: no overflow in us */
 
 /* What a waiting greenlet is switched with, besides a ready fd. */
 #define GV_WOKE_TIMER (-1)
@@ -107,6 +113,17 @@ struct gv_slot {
      * a later wait from the same greenlet makes no bound method; dropped
      * when serve() ends */
     PyObject *cur, *cur_sw;
+    /* the core's timer: armed for a wait's deadline unless it fires
+     * before that deadline already, and left running after the wait:
+     * the waits of a keep-alive connection (the head deadline, seconds
+     * away, a little later each time) make no timer each. Its callback
+     * (gv_on_timer) ends the wait in progress only when that wait's
+     * deadline has come; else it arms the timer for the rest. tm is
+     * dropped when serve() ends; tm_cb (gv_on_timer bound to the core
+     * id) lives until run() ends. */
+    PyObject *tm, *tm_cb;
+    int64_t tm_at;      /* when tm fires (gv_now_us()); 0: not armed */
+    int64_t deadline;   /* of the wait in progress; -1: none */
 };
 
 static struct {
@@ -148,6 +165,17 @@ static long gv_opt_cores;
 static int gv_opt_patch, gv_opt_early, gv_opt_wait_hub;
 
 /* ------------------------------------------------------------ helpers */
+
+/* The monotonic clock in microseconds: the deadlines of the cores'
+ * timers. */
+static int64_t
+gv_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* obj.method(*args) for its side effect; logs a failure. 0 or -1. */
 static int
@@ -293,6 +321,122 @@ gv_listeners(int on)
     gv.accepting = on;
 }
 
+/* Stop and drop slot s's timer. */
+static void
+gv_timer_stop(struct gv_slot *s)
+{
+    if (s->tm != NULL && s->tm_at != 0) {
+        PyObject *r = PyObject_CallMethodNoArgs(s->tm, gv.s_stop);
+
+        if (r == NULL) {
+            pyw_log_exc(WF_LOG_ERROR, "gevent: stopping a core's timer "
+                       "failed");
+        }
+        Py_XDECREF(r);
+    }
+    s->tm_at = 0;
+    Py_CLEAR(s->tm);
+}
+
+static PyMethodDef gv_timer_def;
+
+/* Arm slot s's timer to fire us microseconds after now, replacing the one
+ * armed (a gevent timer's `after` is fixed when it is made: a new one).
+ * 0, or -1 with a Python exception set. */
+static int
+gv_timer_arm(struct gv_slot *s, int64_t now, int64_t us)
+{
+    PyObject *a[3], **args = a + 1;     /* a[0]: the callee's */
+    PyObject *after, *t, *r;
+
+    if (s->tm_cb == NULL) {
+        PyObject *id = PyLong_FromSsize_t(s - gv.slot);
+
+        s->tm_cb = id ? PyCFunction_New(&gv_timer_def, id) : NULL;
+        Py_XDECREF(id);
+        if (s->tm_cb == NULL) {
+            return -1;
+        }
+    }
+    if (s->tm != NULL && s->tm_at != 0) {
+        r = PyObject_CallMethodNoArgs(s->tm, gv.s_stop);
+        if (r == NULL) {
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    s->tm_at = 0;
+    after = PyFloat_FromDouble((double)us / 1e6);
+    args[0] = gv.loop;
+    args[1] = after;
+    t = after ? PyObject_VectorcallMethod(gv.s_timer, args,
+                                          2 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                          NULL) : NULL;
+    Py_XDECREF(after);
+    if (t == NULL) {
+        return -1;
+    }
+    args[0] = t;
+    args[1] = s->tm_cb;
+    r = PyObject_VectorcallMethod(gv.s_start, args,
+                                  2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    if (r == NULL) {
+        Py_DECREF(t);
+        return -1;
+    }
+    Py_DECREF(r);
+    Py_XSETREF(s->tm, t);
+    s->tm_at = now + us;
+    return 0;
+}
+
+/* Slot self's timer fired. Hub. The wait in progress, if any, times out
+ * when its deadline has come; else (the timer was set for an earlier
+ * wait's deadline) the timer is armed for the rest. Not waiting, or
+ * waiting without a deadline: nothing; the next wait with a deadline
+ * arms it. */
+static PyObject *
+gv_on_timer(PyObject *self, PyObject *unused)
+{
+    Py_ssize_t id = PyLong_AsSsize_t(self);
+    struct gv_slot *s;
+    PyObject *w, *r;
+    int64_t now;
+
+    if (id < 0 || (size_t)id >= gv.n) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    s = &gv.slot[id];
+    s->tm_at = 0;       /* one-shot: libev stopped it */
+    if (s->waiter == NULL || s->deadline < 0) {
+        Py_RETURN_NONE;
+    }
+    now = gv_now_us();
+    if (now < s->deadline) {
+        if (gv_timer_arm(s, now, s->deadline - now) == 0) {
+            Py_RETURN_NONE;
+        }
+        /* out of memory: time the wait out now rather than never */
+        pyw_log_exc(WF_LOG_ERROR, "gevent: core %zd: cannot arm its timer; "
+                   "its wait times out early", id);
+    }
+    w = s->waiter;
+    Py_INCREF(w);
+    r = PyObject_CallOneArg(w, gv.woke_timer);
+    if (r == NULL) {
+        pyw_log_exc(WF_LOG_ERROR, "gevent: timing a wait out failed");
+    }
+    Py_XDECREF(r);
+    Py_DECREF(w);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef gv_timer_def = {
+    "weft_timer", gv_on_timer, METH_NOARGS,
+    "a weft core's deadline: time out its wait, or wait for the rest"
+};
+
 /* serve(core id): the body of a connection's greenlet. */
 static PyObject *
 gv_serve(PyObject *self, PyObject *arg)
@@ -315,6 +459,7 @@ gv_serve(PyObject *self, PyObject *arg)
     Py_CLEAR(s->io_fdo);
     Py_CLEAR(s->cur_sw);
     Py_CLEAR(s->cur);
+    gv_timer_stop(s);
     s->core = NULL;
     s->running = 0;
     s->cancelled = 0;
@@ -834,6 +979,10 @@ gv_run_cleanup(void)
     gv.tick_ms = 0;
     Py_CLEAR(gv.done);
     for (k = 0; k < gv.n; k++) {
+        gv_timer_stop(&gv.slot[k]);
+        Py_CLEAR(gv.slot[k].tm_cb);
+    }
+    for (k = 0; k < gv.n; k++) {
         if (gv.slot[k].glet != NULL) {
             gv.slot[k].glet = NULL;     /* leaked on purpose */
             leaked++;
@@ -965,7 +1114,7 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
         long timeout_ms, int *ready_fd)
 {
     struct gv_slot *s = gv_slot_of(c);
-    PyObject *w[GV_MAX_WAIT_FDS + 1], *cur, *sw = NULL, *r;
+    PyObject *w[GV_MAX_WAIT_FDS], *cur, *sw = NULL, *r;
     PyObject *et, *ev, *etb;
     int nw = 0, i, ret = -ENOMEM;
 
@@ -979,11 +1128,12 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
         n = GV_MAX_WAIT_FDS;
     }
     PyErr_Fetch(&et, &ev, &etb);
-    /* the watchers switch straight to this greenlet (no Waiter between:
-     * its object, get() and switch() cost more than the rest of the
-     * wait); stopping them before returning clears a pending second
+    /* the io watchers switch straight to this greenlet (no Waiter
+     * between: its object, get() and switch() cost more than the rest of
+     * the wait); stopping them before returning clears a pending second
      * call (libev's stop drops the pending event), so no stray switch
-     * can come back later */
+     * can come back later. The core's timer is not stopped: its callback
+     * switches only into a wait whose deadline has come. */
     cur = PyObject_CallNoArgs(gv.getcurrent);
     if (cur == gv.hub) {
         Py_DECREF(cur);
@@ -1052,37 +1202,25 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
         }
         Py_DECREF(r);
     }
+    s->deadline = -1;
     if (timeout_ms >= 0) {
-        /* interned names, no format string: no str made, no argument
-         * tuple built per wait */
-        PyObject *after = PyFloat_FromDouble((double)timeout_ms / 1000.0);
-        PyObject *t, *a[4], **args = a + 1;   /* a[0]: callee's */
+        int64_t now = gv_now_us();
+        int64_t us = (int64_t)(timeout_ms < GV_MAX_TIMEOUT_MS
+                               ? timeout_ms : GV_MAX_TIMEOUT_MS) * 1000;
 
-        args[0] = gv.loop;
-        args[1] = after;
-        t = after ? PyObject_VectorcallMethod(gv.s_timer, args,
-                                              2 | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                              NULL) : NULL;
-        Py_XDECREF(after);
-        if (t == NULL) {
+        s->deadline = now + us;
+        /* armed for this deadline or before it already: its callback
+         * times this wait out, or arms it again for the rest */
+        if ((s->tm_at == 0 || s->tm_at > s->deadline) &&
+            gv_timer_arm(s, now, us) < 0) {
             goto out;
         }
-        w[nw++] = t;
-        args[0] = t;
-        args[1] = sw;
-        args[2] = gv.woke_timer;
-        r = PyObject_VectorcallMethod(gv.s_start, args,
-                                      3 | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                      NULL);
-        if (r == NULL) {
-            goto out;
-        }
-        Py_DECREF(r);
     }
     /* the core may end this wait early (wake op) */
     s->waiter = sw;
     r = PyObject_CallOneArg(gv.raw_switch, gv.hub);
     s->waiter = NULL;
+    s->deadline = -1;
     if (r == NULL) {
         /* killed (a stop past the mercy), or the app threw into a
          * greenlet it does not own */
