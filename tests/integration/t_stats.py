@@ -438,11 +438,16 @@ def test_stats_minified_and_no_cores():
 
 
 def settled(addr, n):
-    """The stats once n requests are counted and no core is busy: a
-    response reaches the client just before its worker counts it."""
-    dd = wait_for(lambda: (lambda d: d if d["total"]["requests"] >= n and
-                           d["total"]["busy_cores"] == 0 else None)(
-                               stats(addr)), 10)
+    """The stats once n requests are counted, no core is busy and every
+    running worker lists its cores: a response reaches the client just
+    before its worker counts it, and a worker forked a moment ago lists
+    none until its loop has set up its slot."""
+    def ok(d):
+        return d if (d["total"]["requests"] >= n and
+                     d["total"]["busy_cores"] == 0 and
+                     all(w["pid"] == 0 or w.get("cores", [0])
+                         for w in d["workers"])) else None
+    dd = wait_for(lambda: ok(stats(addr)), 10)
     assert dd, stats(addr)
     return dd
 
