@@ -405,6 +405,33 @@ def test_an_idle_keepalive_connection_does_not_hold_the_stop():
         s.close()
 
 
+def test_a_deadline_behind_an_earlier_timer_still_cuts_on_time():
+    """A core keeps one timer across its waits (loops/gevent: Deadlines):
+    a wait whose deadline is later than the armed timer leaves it, and
+    the timer's callback re-arms for the rest instead of ending that
+    wait. So a keep-alive connection that asks again before its idle
+    deadline is served past the first deadline, and is cut at its own.
+    The client's pauses are the behaviour under test (the deadline is
+    2 s; each pause is well inside or well past it)."""
+    with gserver("gevent_sleep.py", "--gevent", "2", "--socket-timeout",
+                 "2") as srv:
+        s = send_raw(srv.port, GET % (b"/?s=0.01", b""))
+        rd = Reader(s)
+        assert rd.response().status == 200      # idle deadline t0 + 2
+        time.sleep(1.2)
+        s.sendall(GET % (b"/?s=0.01", b""))
+        assert rd.response().status == 200      # idle deadline t0 + 3.2
+        time.sleep(1.4)                         # past t0 + 2: still open
+        s.sendall(GET % (b"/?s=0.01", b""))
+        assert rd.response().status == 200, "cut at an earlier deadline"
+        t_last = time.time()
+        assert rd.eof(10), "the idle connection was never cut"
+        idle = time.time() - t_last
+        assert 1.5 <= idle <= 5, idle            # its own 2 s deadline
+        s.close()
+        assert srv.get("/?s=0.01").status == 200
+
+
 def test_max_requests_lets_a_long_request_finish():
     """--max-requests runs a master: it starts a replacement, then tells
     the old worker to drain. The old worker's in-flight request completes
