@@ -77,6 +77,25 @@ def read_response(s, buf):
     return rest[n:]
 
 
+def client_close(port, n, req):
+    """n requests, each on its own connection, read until the server
+    closes it (no Content-Length needed)."""
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), 30)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(req)
+        got = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        s.close()
+        if not got.startswith(b"HTTP/1.1 200") and \
+                not got.startswith(b"HTTP/1.0 200"):
+            raise SystemExit("not a 200: %r" % got[:80])
+
+
 def client(port, n, req=REQ):
     s = socket.create_connection(("127.0.0.1", port), 30)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -138,7 +157,8 @@ def total_ir(path):
     raise SystemExit("no totals in %s" % path)
 
 
-def run(cmd_tmpl, n, outdir, tag, children, conns=1):
+def run(cmd_tmpl, n, outdir, tag, children, conns=1, close_req=None,
+        req=REQ):
     port = free_port()
     out = os.path.join(outdir, "cg.%s.%%p" % tag)
     cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out]
@@ -151,10 +171,12 @@ def run(cmd_tmpl, n, outdir, tag, children, conns=1):
         wait_port(port, proc)
         # the readiness probe above was a connection too: identical in
         # both runs, so it cancels out
-        if conns > 1:
-            client_multi(port, n, conns)
+        if close_req:
+            client_close(port, n, close_req)
+        elif conns > 1:
+            client_multi(port, n, conns, req)
         else:
-            client(port, n)
+            client(port, n, req)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -208,6 +230,10 @@ def main():
     ap.add_argument("--keep", metavar="DIR",
                     help="leave the callgrind files in DIR")
     ap.add_argument("--app", default=os.path.join(TOP, "bench", "hello.py"))
+    ap.add_argument("--close", action="store_true",
+                    help="each request on its own connection, "
+                    "Connection: close, read until EOF (-c 1 only)")
+    ap.add_argument("--path", default="/")
     ap.add_argument("rest", nargs="*")
     a = ap.parse_args()
     log = [] if a.logging else ["--disable-logging"]
@@ -229,8 +255,17 @@ def main():
     with tempfile.TemporaryDirectory(prefix="weft-cg-") as tmp:
         d = a.keep or tmp
         c = max(1, a.conns)
-        big, big_files = run(cmd, a.n, d, "n", a.server == "uwsgi", c)
-        one, one_files = run(cmd, c, d, "one", a.server == "uwsgi", c)
+        req = REQ.replace(b"GET / ", b"GET %s " % a.path.encode())
+        close_req = None
+        if a.close:
+            if c != 1:
+                raise SystemExit("--close takes -c 1")
+            close_req = req.replace(b"\r\n\r\n",
+                                    b"\r\nConnection: close\r\n\r\n")
+        kids = a.server == "uwsgi" or (a.server == "cmd" and
+                                       "uwsgi" in os.path.basename(cmd[0]))
+        big, big_files = run(cmd, a.n, d, "n", kids, c, close_req, req)
+        one, one_files = run(cmd, c, d, "one", kids, c, close_req, req)
         per = (big - one) / (a.n - c)
         print("%s: %d instructions per request (%d requests: %d, 1: %d)"
               % (a.server, per, a.n, big, one))

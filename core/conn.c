@@ -538,7 +538,9 @@ wf__conn_setup(struct wf__loop *L, struct wf__conn *k, int fd,
 
         inet_ntop(AF_INET, &s4->sin_addr, k->raddr, sizeof(k->raddr));
         snprintf(k->rport, sizeof(k->rport), "%u", ntohs(s4->sin_port));
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (!l->nodelay) {
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
 
@@ -549,7 +551,9 @@ wf__conn_setup(struct wf__loop *L, struct wf__conn *k, int fd,
             inet_ntop(AF_INET6, &s6->sin6_addr, k->raddr, sizeof(k->raddr));
         }
         snprintf(k->rport, sizeof(k->rport), "%u", ntohs(s6->sin6_port));
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (!l->nodelay) {
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
     } else {
         snprintf(k->raddr, sizeof(k->raddr), "%s", "unix");
         snprintf(k->rport, sizeof(k->rport), "%s", "0");

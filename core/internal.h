@@ -168,6 +168,9 @@ struct wf__listener {
     unsigned modifier1;
     int is_unix;
     int inherited;          /* from systemd (LISTEN_FDS): never unlinked */
+    int nodelay;            /* TCP_NODELAY set on the listener: Linux
+                             * hands it to every accepted socket, so no
+                             * setsockopt per connection */
     char path[108];         /* a UNIX socket's absolute path, or "" */
     char *name;             /* as given on the command line */
     char host[128];         /* SERVER_NAME when the request names none */
@@ -176,6 +179,12 @@ struct wf__listener {
 };
 
 extern struct wf__listener *wf__listeners;
+
+/* TCP_NODELAY on a listener: a TCP one's accepted sockets inherit it
+ * (Linux), so wf__conn_setup makes no setsockopt per connection; a UNIX
+ * socket refuses it (l->nodelay stays 0). Every listener gets it when it
+ * is added; tests that build their own listener call it themselves. */
+void wf__listener_nodelay(struct wf__listener *l);
 
 /* Bind and listen on `addr` (":8080", "127.0.0.1:8080", "[::1]:8080",
  * "/path.sock", "@abstract"). 0 or -1 with err naming the option. */

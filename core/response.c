@@ -458,6 +458,26 @@ announced(const struct wf__resp *r)
     return r->content_length >= 0 ? r->content_length : r->length_hint;
 }
 
+/* len (> 0) body bytes as the framing says: into iov[0..3) (size: the
+ * chunk-size line's room, 24 bytes). Returns the iovecs filled. */
+static int
+frame(const struct wf__resp *r, const void *buf, size_t len,
+      struct iovec *iov, char *size)
+{
+    if (r->chunked) {
+        iov[0].iov_base = size;
+        iov[0].iov_len = (size_t)snprintf(size, 24, "%zx\r\n", len);
+        iov[1].iov_base = (void *)buf;
+        iov[1].iov_len = len;
+        iov[2].iov_base = "\r\n";
+        iov[2].iov_len = 2;
+        return 3;
+    }
+    iov[0].iov_base = (void *)buf;
+    iov[0].iov_len = len;
+    return 1;
+}
+
 /* Body bytes, framed. */
 static int
 send_body(struct wf__core *c, const void *buf, size_t len)
@@ -485,19 +505,7 @@ send_body(struct wf__core *c, const void *buf, size_t len)
         }
     }
     r->sent += len;
-    if (r->chunked) {
-        iov[0].iov_base = size;
-        iov[0].iov_len = (size_t)snprintf(size, sizeof(size), "%zx\r\n",
-                                          len);
-        iov[1].iov_base = (void *)buf;
-        iov[1].iov_len = len;
-        iov[2].iov_base = "\r\n";
-        iov[2].iov_len = 2;
-        return send_all(c, iov, 3);
-    }
-    iov[0].iov_base = (void *)buf;
-    iov[0].iov_len = len;
-    return send_all(c, iov, 1);
+    return send_all(c, iov, frame(r, buf, len, iov, size));
 }
 
 /* Send the head (not final) with what the output buffer holds. */
@@ -505,20 +513,23 @@ static int
 flush_head(struct wf__core *c)
 {
     struct wf__resp *r = &c->resp;
-    struct iovec b;
-    int ret;
+    char line[192], extra[128], size[24];
+    struct iovec iov[8];
+    int n;
 
     if (r->head_sent) {
         return 0;
     }
-    ret = send_head(c, 0, NULL, 0, 0);
-    if (ret == 0 && r->olen > 0) {
-        b.iov_base = r->obuf;
-        b.iov_len = r->olen;
-        r->olen = 0;
-        ret = send_body(c, b.iov_base, b.iov_len);
+    /* head and what was held in one sendmsg: the framing (chunked or
+     * close) is decided by compose_head, so the body is framed after it;
+     * the length is not known here, so no Content-Length to hold to */
+    n = compose_head(c, 0, 0, line, extra, iov);
+    if (!r->no_body && r->olen > 0) {
+        n += frame(r, r->obuf, r->olen, iov + n, size);
+        r->sent += r->olen;
     }
-    return ret;
+    r->olen = 0;
+    return send_all(c, iov, n);
 }
 
 /* See internal.h: the app gave the worker away (a generator's yield, a

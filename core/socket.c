@@ -479,10 +479,22 @@ bound:
     return fd;
 }
 
+/* See internal.h. */
+void
+wf__listener_nodelay(struct wf__listener *l)
+{
+    int one = 1;
+
+    l->nodelay = setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one,
+                            sizeof(one)) == 0;
+}
+
 static void
 listener_add(struct wf__listener *l)
 {
     struct wf__listener **tail;
+
+    wf__listener_nodelay(l);
 
     for (tail = &wf__listeners; *tail; tail = &(*tail)->next) {
     }

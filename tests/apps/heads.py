@@ -10,6 +10,7 @@
 /status-600   '600 Nope'
 /ctl-value    a header value with \\x01 in it
 /line         the request line as the core formats it for the log
+/stream       a generator: b'first', then b'second' (no length)
 """
 
 import uwsgi  # noqa: F401  (the plugin's module must import)
@@ -37,6 +38,9 @@ def application(env, start_response):
             code, "Nope")
         start_response(code + " " + reason, [("Upgrade", "websocket")])
         return [b""]
+    if p == "/stream":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return (c for c in (b"first", b"second"))
     if p == "/ctl-value":
         start_response("200 OK", [("X-Ctl", "a\x01b")])
         return [b"x"]

@@ -15,6 +15,8 @@ Over real sockets, against tests/apps/heads.py (WSGI: sync, --async 4
 
 import json
 import os
+import socket
+import struct
 
 import weftest
 from weftest import Reader, Server, app
@@ -67,6 +69,38 @@ def raw(srv, path, method="GET"):
 def header_lines(lines, name):
     name = name.lower().encode() + b":"
     return [l for l in lines[1:] if l.lower().startswith(name)]
+
+
+# -------------------------------------------------------------- streaming
+
+def data_segments_in(sock):
+    """How many TCP segments with data sock has received (tcp_info's
+    tcpi_data_segs_in, Linux 4.6+: offset 152)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+    return struct.unpack_from("I", info, 152)[0]
+
+
+def test_a_stream_sends_its_head_and_first_chunk_in_one_segment():
+    # a body of no known length held back, then flushed at the yield: the
+    # head and the held bytes go out in one sendmsg (one segment: the
+    # server's sockets have TCP_NODELAY), then "second", then the end
+    for label, srv in wsgi_servers():
+        with srv:
+            s = srv.connect(10)
+            try:
+                s.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n"
+                          b"Connection: close\r\n\r\n")
+                out = weftest.read_until_close(s, reset_is_close=True)
+                segs = data_segments_in(s)
+            finally:
+                s.close()
+            head, _, body = out.partition(b"\r\n\r\n")
+            assert b"Transfer-Encoding: chunked" in head, (label, out)
+            assert body == b"5\r\nfirst\r\n6\r\nsecond\r\n0\r\n\r\n", \
+                (label, out)
+            # 4 when the head went alone (fewer only if the kernel
+            # corked two sends together)
+            assert segs <= 3, (label, segs, out)
 
 
 # ------------------------------------------------------------ file bodies

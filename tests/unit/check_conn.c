@@ -10,6 +10,7 @@
  */
 #include <check.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,8 @@ mem_handle(struct wf_core *pub)
     size_t blen = 0, vlen;
     unsigned long bsum = 5381;
     unsigned i, hdr = 0, n, def;
+    int nodelay = -1;
+    socklen_t olen = sizeof(nodelay);
     ssize_t r;
 
     wf_req_vars(pub, &n);
@@ -90,8 +93,11 @@ mem_handle(struct wf_core *pub)
         }
         vlen += (size_t)r;
     }
+    if (getsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &olen) < 0) {
+        nodelay = -1;
+    }
     snprintf(line + strlen(line), sizeof(line) - strlen(line),
-             " body %zu %lu\n", vlen, bsum);
+             " body %zu %lu nodelay %d\n", vlen, bsum, nodelay);
     wf_response_status(pub, "200 OK", 6);
     wf_response_length(pub, strlen(line));
     wf_write(pub, line, strlen(line));
@@ -153,6 +159,7 @@ setup(void)
     ck_assert_int_eq(getsockname(lsn.fd, (struct sockaddr *)&a, &len), 0);
     lsn.proto = WF_PROTO_HTTP;
     lsn.name = "conn";
+    wf__listener_nodelay(&lsn);
     snprintf(lsn.host, sizeof(lsn.host), "127.0.0.1");
     snprintf(lsn.port, sizeof(lsn.port), "%u", ntohs(a.sin_port));
     loop = wf__loop_new(1, 0, 2, 0, &lsn, NULL, &err);
@@ -204,6 +211,7 @@ struct report {
     size_t cap, arena, big, body;
     unsigned vars, n, hdr, def;
     unsigned long bigsum, bodysum;
+    int nodelay;
 };
 
 static struct report
@@ -237,10 +245,11 @@ answer(int fd)
     ck_assert_int_eq(sscanf(in, "HTTP/1.1 %d", &r.status), 1);
     if (r.status == 200) {
         ck_assert_int_eq(sscanf(end + 4, "cap %zu vars %u arena %zu n %u "
-                                "big %zu %lu hdr %u def %u body %zu %lu",
+                                "big %zu %lu hdr %u def %u body %zu %lu "
+                                "nodelay %d",
                                 &r.cap, &r.vars, &r.arena, &r.n, &r.big,
                                 &r.bigsum, &r.hdr, &r.def, &r.body,
-                                &r.bodysum), 10);
+                                &r.bodysum, &r.nodelay), 11);
     }
     if (r.status == 200) {
         ck_assert_uint_eq(r.def, 3);    /* the CGI defaults are right */
@@ -270,6 +279,22 @@ big_head(char *out, size_t cap, size_t n, unsigned long *s)
 }
 
 /* ------------------------------------------------------------- tests */
+
+START_TEST(an_accepted_connection_has_tcp_nodelay_from_its_listener)
+{
+    int fd = dial();
+    struct report r;
+
+    /* set once on the listener, inherited by accept4 (no setsockopt per
+     * connection): small writes are never held back by Nagle */
+    ck_assert_int_eq(lsn.nodelay, 1);
+    send_all(fd, small, sizeof(small) - 1);
+    r = answer(fd);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(r.nodelay, 1);
+    close(fd);
+}
+END_TEST
 
 START_TEST(a_large_head_grows_the_buffer_and_a_small_one_gives_it_back)
 {
@@ -471,6 +496,7 @@ conn_suite(void)
     Suite *s = suite_create("conn");
     TCase *tc = wf_check_tcase(s, "memory", 20, setup, teardown);
 
+    tcase_add_test(tc, an_accepted_connection_has_tcp_nodelay_from_its_listener);
     tcase_add_test(tc,
                    a_large_head_grows_the_buffer_and_a_small_one_gives_it_back);
     tcase_add_test(tc, a_head_that_arrives_in_pieces_grows_as_it_comes);
