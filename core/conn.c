@@ -503,6 +503,18 @@ wf__conn_accept_some(struct wf__loop *L, struct wf__listener *l)
     }
 }
 
+/* See internal.h. */
+void
+wf__fmt_ipv4(char *out, const unsigned char *a)
+{
+    size_t n = 0;
+
+    for (int i = 0; i < 4; i++) {
+        n += wf__fmt_uint(out + n, a[i], 10);
+        out[n++] = i < 3 ? '.' : '\0';
+    }
+}
+
 void
 wf__conn_setup(struct wf__loop *L, struct wf__conn *k, int fd,
                struct wf__listener *l, const struct sockaddr_storage *ss)
@@ -536,8 +548,8 @@ wf__conn_setup(struct wf__loop *L, struct wf__conn *k, int fd,
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
 
-        inet_ntop(AF_INET, &s4->sin_addr, k->raddr, sizeof(k->raddr));
-        snprintf(k->rport, sizeof(k->rport), "%u", ntohs(s4->sin_port));
+        wf__fmt_ipv4(k->raddr, (const unsigned char *)&s4->sin_addr);
+        k->rport[wf__fmt_uint(k->rport, ntohs(s4->sin_port), 10)] = '\0';
         if (!l->nodelay) {
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
@@ -545,12 +557,11 @@ wf__conn_setup(struct wf__loop *L, struct wf__conn *k, int fd,
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
 
         if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-            inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], k->raddr,
-                      sizeof(k->raddr));
+            wf__fmt_ipv4(k->raddr, &s6->sin6_addr.s6_addr[12]);
         } else {
             inet_ntop(AF_INET6, &s6->sin6_addr, k->raddr, sizeof(k->raddr));
         }
-        snprintf(k->rport, sizeof(k->rport), "%u", ntohs(s6->sin6_port));
+        k->rport[wf__fmt_uint(k->rport, ntohs(s6->sin6_port), 10)] = '\0';
         if (!l->nodelay) {
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }

@@ -622,6 +622,31 @@ void wf__log_request(struct wf__core *c);
 int wf__log_open(const char *path, struct wf_err *err);
 extern int wf__log_fd;
 
+/* v in decimal (base 10) or hex (16) at out, no NUL; out has room for 20
+ * bytes. Returns the length. snprintf costs ~400-900 instructions a call
+ * on the per-request path (docs/performance.md); this costs a few per
+ * digit. */
+static inline size_t
+wf__fmt_uint(char *out, uint64_t v, unsigned base)
+{
+    char tmp[20];
+    size_t n = 0, i;
+
+    do {
+        tmp[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v != 0);
+    for (i = 0; i < n; i++) {
+        out[i] = tmp[n - 1 - i];
+    }
+    return n;
+}
+
+/* An IPv4 address (4 bytes, network order) as inet_ntop writes it, with
+ * its NUL, into out (16 bytes): inet_ntop's sprintf cost ~1,700
+ * instructions per connection (conn.c). */
+void wf__fmt_ipv4(char *out, const unsigned char *a);
+
 /* A core from its public part. */
 static inline struct wf__core *
 wf__core(struct wf_core *c)

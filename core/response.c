@@ -276,6 +276,32 @@ bodiless_status(const char *status)
            : status[0] == '3' && status[1] == '0' && status[2] == '4';
 }
 
+/* A literal appended to a head's extra part at elen; the new length. At
+ * most three of these and one put_length go into extra[128]. */
+#define PUT(extra, elen, lit) \
+    (memcpy((extra) + (elen), lit, sizeof(lit) - 1), (elen) + sizeof(lit) - 1)
+
+/* "Content-Length: v\r\n" appended at elen (38 bytes at most); the new
+ * length. */
+static size_t
+put_length(char *extra, size_t elen, uint64_t v)
+{
+    elen = PUT(extra, elen, "Content-Length: ");
+    elen += wf__fmt_uint(extra + elen, v, 10);
+    return PUT(extra, elen, "\r\n");
+}
+
+/* A chunk's size line ("%zx\r\n") into size[24]; its length. */
+static size_t
+chunk_size_line(char *size, size_t len)
+{
+    size_t n = wf__fmt_uint(size, len, 16);
+
+    size[n] = '\r';
+    size[n + 1] = '\n';
+    return n + 2;
+}
+
 /*
  * Compose the head: the status line into line[192], the framing and
  * connection headers (and the blank line) into extra[128]; iov[0..3) gets
@@ -318,25 +344,20 @@ compose_head(struct wf__core *c, int final, size_t body_len, char *line,
          * 8.6: never in a 204; a 304's would be the 200's, not this) */
         if (!r->no_body || (c->conn->req.is_head &&
                             !bodiless_status(r->status))) {
-            elen += (size_t)snprintf(extra + elen, 128 - elen,
-                                     "Content-Length: %lld\r\n",
-                                     (long long)r->length_hint);
+            elen = put_length(extra, elen, (uint64_t)r->length_hint);
         }
     } else if (!http || r->content_length >= 0) {
         /* the app's Content-Length (in hbuf), or the uwsgi protocol */
     } else if (r->no_body) {
         if (final && c->conn->req.is_head && body_len > 0 &&
             !bodiless_status(r->status)) {
-            elen += (size_t)snprintf(extra + elen, 128 - elen,
-                                     "Content-Length: %zu\r\n", body_len);
+            elen = put_length(extra, elen, body_len);
         }
     } else if (final) {
-        elen += (size_t)snprintf(extra + elen, 128 - elen,
-                                 "Content-Length: %zu\r\n", body_len);
+        elen = put_length(extra, elen, body_len);
     } else if (c->conn->req.http_minor >= 1) {
         r->chunked = 1;
-        elen += (size_t)snprintf(extra + elen, 128 - elen,
-                                 "Transfer-Encoding: chunked\r\n");
+        elen = PUT(extra, elen, "Transfer-Encoding: chunked\r\n");
     } else {
         r->close = 1;
     }
@@ -344,11 +365,9 @@ compose_head(struct wf__core *c, int final, size_t body_len, char *line,
         /* the uwsgi protocol: a raw response ended by closing */
         r->close = 1;
     } else if (r->close && !r->app_connection_close) {
-        elen += (size_t)snprintf(extra + elen, 128 - elen,
-                                 "Connection: close\r\n");
+        elen = PUT(extra, elen, "Connection: close\r\n");
     } else if (!r->close && c->conn->req.http_minor == 0) {
-        elen += (size_t)snprintf(extra + elen, 128 - elen,
-                                 "Connection: keep-alive\r\n");
+        elen = PUT(extra, elen, "Connection: keep-alive\r\n");
     }
     memcpy(extra + elen, "\r\n", 2);
     elen += 2;
@@ -466,7 +485,7 @@ frame(const struct wf__resp *r, const void *buf, size_t len,
 {
     if (r->chunked) {
         iov[0].iov_base = size;
-        iov[0].iov_len = (size_t)snprintf(size, 24, "%zx\r\n", len);
+        iov[0].iov_len = chunk_size_line(size, len);
         iov[1].iov_base = (void *)buf;
         iov[1].iov_len = len;
         iov[2].iov_base = "\r\n";
@@ -623,8 +642,7 @@ send_file(struct wf__core *c, int fd, off_t offset, size_t len,
         return 0;
     }
     if (r->chunked) {
-        struct iovec iov = { size, (size_t)snprintf(size, sizeof(size),
-                                                    "%zx\r\n", len) };
+        struct iovec iov = { size, chunk_size_line(size, len) };
 
         ret = send_all(c, &iov, 1);
         if (ret < 0) {

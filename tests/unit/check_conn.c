@@ -11,6 +11,8 @@
 #include <check.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -490,6 +492,47 @@ START_TEST(a_head_over_the_buffer_size_is_still_refused)
 }
 END_TEST
 
+/* The formatters of the accept path write what snprintf and inet_ntop
+ * would (they replaced them there). */
+START_TEST(the_number_and_address_formatters_match_snprintf_and_inet_ntop)
+{
+    static const uint64_t edge[] = { 0, 1, 9, 10, 15, 16, 99, 100, 255, 256,
+                                     65535, 4294967295ULL, 4294967296ULL,
+                                     UINT64_MAX - 1, UINT64_MAX };
+    char got[24], want[24];
+    uint64_t v = 1;
+    size_t n;
+
+    for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]) + 64; i++) {
+        uint64_t x = i < sizeof(edge) / sizeof(edge[0]) ? edge[i] : v;
+
+        if (i >= sizeof(edge) / sizeof(edge[0])) {
+            v = v * 3 + 7;      /* a spread of magnitudes */
+        }
+        n = wf__fmt_uint(got, x, 10);
+        got[n] = '\0';
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)x);
+        ck_assert_str_eq(got, want);
+        n = wf__fmt_uint(got, x, 16);
+        got[n] = '\0';
+        snprintf(want, sizeof(want), "%llx", (unsigned long long)x);
+        ck_assert_str_eq(got, want);
+    }
+    for (unsigned a = 0; a < 256; a += 17) {
+        for (unsigned b = 0; b < 256; b += 51) {
+            unsigned char ip[4] = { (unsigned char)a, (unsigned char)b,
+                                    (unsigned char)(255 - a), (unsigned char)(a ^ b) };
+            char w[INET_ADDRSTRLEN];
+
+            memset(got, 'x', sizeof(got));
+            wf__fmt_ipv4(got, ip);
+            ck_assert_ptr_nonnull(inet_ntop(AF_INET, ip, w, sizeof(w)));
+            ck_assert_str_eq(got, w);
+        }
+    }
+}
+END_TEST
+
 static Suite *
 conn_suite(void)
 {
@@ -505,6 +548,8 @@ conn_suite(void)
     tcase_add_test(tc, a_chunked_body_after_a_large_head_reads_whole);
     tcase_add_test(tc, pipelined_requests_after_a_large_one_are_all_served);
     tcase_add_test(tc, a_head_over_the_buffer_size_is_still_refused);
+    tcase_add_test(tc,
+                   the_number_and_address_formatters_match_snprintf_and_inet_ntop);
     return s;
 }
 
