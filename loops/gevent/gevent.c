@@ -67,6 +67,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <greenlet/greenlet.h>  /* greenlet's C API: current, switch */
 
 #include <errno.h>
 #include <stdint.h>
@@ -133,12 +134,12 @@ static struct {
     PyObject *gevent, *spawn, *sleep, *getcurrent, *event_cls;
     PyObject *s_start, *s_stop, *s_switch, *s_timer;  /* interned names */
     PyObject *woke_timer;   /* GV_WOKE_TIMER as an int object */
-    /* greenlet.greenlet.switch: a wait switches to the hub with it, not
-     * with Hub.switch, whose getattr(getcurrent(), 'switch_out', None)
-     * raised and cleared an AttributeError per wait (gevent's own
-     * greenlets have no switch_out; the hub's is never the current one
-     * here: gv_wait refuses to run in the hub) */
-    PyObject *raw_switch;
+    /* a wait switches to the hub with greenlet's C PyGreenlet_Switch
+     * (greenlet.greenlet.switch), not with Hub.switch, whose
+     * getattr(getcurrent(), 'switch_out', None) raised and cleared an
+     * AttributeError per wait (gevent's own greenlets have no switch_out;
+     * the hub's is never the current one here: gv_wait refuses to run in
+     * the hub) */
     PyObject *cancel_exc;   /* uwsgi.RequestCancelled (or GreenletExit) */
     PyObject *serve_fn;     /* serve(core id) */
     PyObject *map;          /* greenlet -> core id */
@@ -888,20 +889,15 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
         wf_err_set(err, "--gevent: out of memory");
         goto fail;
     }
-    mod = PyImport_ImportModule("greenlet");
-    if (mod != NULL) {
-        PyObject *cls = gv_attr(mod, "greenlet");
-
-        gv.raw_switch = cls ? gv_attr(cls, "switch") : NULL;
-        Py_XDECREF(cls);
-    }
-    Py_CLEAR(mod);
+    /* greenlet's C API: getcurrent() and greenlet.greenlet.switch(hub)
+     * (the plain switch, not Hub.switch) without a Python call each */
+    PyGreenlet_Import();
     mod = PyImport_ImportModule("gevent.event");
     gv.event_cls = mod ? gv_attr(mod, "Event") : NULL;
     Py_CLEAR(mod);
-    if (gv.raw_switch == NULL || gv.event_cls == NULL) {
-        wf_err_set(err, "--gevent: gevent %s lacks greenlet.greenlet.switch "
-                   "or gevent.event.Event (%s)", gver,
+    if (_PyGreenlet_API == NULL || gv.event_cls == NULL) {
+        wf_err_set(err, "--gevent: gevent %s: no greenlet C API "
+                   "(greenlet._C_API) or no gevent.event.Event (%s)", gver,
                    pyw_exc_line(buf, sizeof(buf)));
         goto fail;
     }
@@ -1134,7 +1130,7 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
      * call (libev's stop drops the pending event), so no stray switch
      * can come back later. The core's timer is not stopped: its callback
      * switches only into a wait whose deadline has come. */
-    cur = PyObject_CallNoArgs(gv.getcurrent);
+    cur = (PyObject *)PyGreenlet_GetCurrent();
     if (cur == gv.hub) {
         Py_DECREF(cur);
         PyErr_Restore(et, ev, etb);
@@ -1218,7 +1214,7 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
     }
     /* the core may end this wait early (wake op) */
     s->waiter = sw;
-    r = PyObject_CallOneArg(gv.raw_switch, gv.hub);
+    r = PyGreenlet_Switch((PyGreenlet *)gv.hub, NULL, NULL);
     s->waiter = NULL;
     s->deadline = -1;
     if (r == NULL) {
@@ -1307,7 +1303,7 @@ gv_current(void)
         return NULL;
     }
     PyErr_Fetch(&et, &ev, &etb);
-    g = PyObject_CallNoArgs(gv.getcurrent);
+    g = (PyObject *)PyGreenlet_GetCurrent();
     if (g != NULL) {
         id = PyDict_GetItemWithError(gv.map, g);    /* borrowed */
     }
@@ -1336,7 +1332,6 @@ gv_worker_fini(void)
         Py_CLEAR(gv.serve_fn);
         Py_CLEAR(gv.cancel_exc);
         Py_CLEAR(gv.event_cls);
-        Py_CLEAR(gv.raw_switch);
         Py_CLEAR(gv.s_start);
         Py_CLEAR(gv.s_stop);
         Py_CLEAR(gv.s_switch);
@@ -1348,7 +1343,7 @@ gv_worker_fini(void)
         Py_CLEAR(gv.gevent);
     }
     gv.map = gv.serve_fn = gv.cancel_exc = gv.event_cls = NULL;
-    gv.raw_switch = gv.getcurrent = gv.sleep = gv.spawn = gv.gevent = NULL;
+    gv.getcurrent = gv.sleep = gv.spawn = gv.gevent = NULL;
     gv.s_start = gv.s_stop = gv.s_switch = gv.s_timer = NULL;
     gv.woke_timer = NULL;
     PyMem_RawFree(gv.slot);
