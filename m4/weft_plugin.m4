@@ -154,7 +154,13 @@ AC_DEFUN([WEFT_PLUGIN_CHECK_ALL], [
   WEFT_PLUGIN([gevent], [engines], [
     WEFT_PYTHON_CHECK
     AS_IF([test "x$have_python" != xyes],
-      [weft_ok=no; weft_why="needs the python plugin's CPython"])])
+      [weft_ok=no; weft_why="needs the python plugin's CPython"],
+      [weft_save_cppflags="$CPPFLAGS"
+       CPPFLAGS="$CPPFLAGS $PYTHON_CFLAGS"
+       AC_CHECK_HEADER([greenlet/greenlet.h], [],
+         [weft_ok=no; weft_why="greenlet/greenlet.h not found (gevent waits through greenlet's C API); apt-get install python-greenlet-dev python3-greenlet"],
+         [#include <Python.h>])
+       CPPFLAGS="$weft_save_cppflags"])])
 
   WEFT_PLUGIN([rack], [langs], [
     WEFT_RUBY_CHECK
