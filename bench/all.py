@@ -9,8 +9,14 @@
    only; nothing here downloads it).
 2. Wall clock (bench/benchlib.py, server on CPU 0, wrk on CPU 1): weft vs
    each peer that is installed (uWSGI, gunicorn -k gevent, bjoern), A/B
-   alternated for --rounds rounds, medians: req/s and server CPU us/req.
-3. Bytes per sleeping request (bench/sleepmem.py) unless --no-memory.
+   alternated for --rounds rounds, medians: req/s, server CPU us/req, and
+   the capacity 1e6 / (us/req): the req/s the server would make given
+   its whole CPU. With nginx installed, nginx `return 200` on the same
+   client is the client's ceiling: a server that reaches it is limited
+   by wrk, and only the CPU columns compare it with the others.
+3. The same for Rack (bench/rack_compare.py: weft --async 10 --fiber vs
+   uWSGI's rack plugin and puma) when puma is installed.
+4. Bytes per sleeping request (bench/sleepmem.py) unless --no-memory.
 
 Ratios are weft / peer. On a shared machine trust (1) and the CPU column
 of (2); req/s moves with whatever else runs.
@@ -23,6 +29,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import free_port, measure  # noqa: E402
@@ -41,6 +48,30 @@ def callgrind(label, args, n):
                          text=True).stdout
     m = re.search(r"(\d+) instructions per request", out)
     return label, int(m.group(1)) if m else None
+
+
+NGINX_CONF = """worker_processes 1;
+daemon off;
+pid %(dir)s/nginx.pid;
+error_log %(dir)s/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:%(port)d;
+           location / { return 200 "Hello World"; } }
+}
+"""
+
+
+def nginx_cmd(port):
+    """nginx returning "Hello World" on port, from a config in a new
+    temporary directory (the client's ceiling: no app behind it)."""
+    d = tempfile.mkdtemp(prefix="weft-bench-nginx-")
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF % {"dir": d, "port": port})
+    return ["nginx", "-c", conf, "-p", d]
 
 
 def servers(bjoern_path):
@@ -68,6 +99,8 @@ def servers(bjoern_path):
     if bjoern_path:
         out.append(("bjoern", lambda p: [
             sys.executable, "-c", BJOERN_RUN % (bjoern_path, APP), str(p)]))
+    if shutil.which("nginx"):
+        out.append(("nginx return 200", nginx_cmd))
     return out
 
 
@@ -113,14 +146,29 @@ def main():
     base = srv[0][0]
     brps = statistics.median(m["rps"] for m in res[base])
     bcpu = statistics.median(m["us_per_req"] for m in res[base])
-    print("  %-20s %10s %9s %10s %9s" % ("server", "req/s", "weft/x",
-                                         "us/req", "weft/x"))
+    print("  %-20s %10s %9s %10s %9s %10s %9s" % (
+        "server", "req/s", "weft/x", "us/req", "weft/x", "capacity",
+        "weft/x"))
     for name, _ in srv:
         rps = statistics.median(m["rps"] for m in res[name])
         cpu = statistics.median(m["us_per_req"] for m in res[name])
-        print("  %-20s %10.0f %9.2f %10.1f %9.2f" % (
+        cap = 1e6 / cpu if cpu else 0
+        print("  %-20s %10.0f %9.2f %10.1f %9.2f %10.0f %9.2f" % (
             name, rps, brps / rps if rps else 0, cpu,
-            bcpu / cpu if cpu else 0))
+            bcpu / cpu if cpu else 0, cap,
+            (1e6 / bcpu) / cap if cap and bcpu else 0))
+    if "nginx return 200" in res:
+        ceil = statistics.median(m["rps"] for m in res["nginx return 200"])
+        print("    the client's ceiling (nginx return 200): %.0f req/s; a "
+              "server near it is limited by wrk: compare it by us/req and "
+              "capacity" % ceil)
+
+    if shutil.which("puma"):
+        print("\n== Rack hello (bench/rack_compare.py --engine fiber)")
+        sys.stdout.flush()
+        subprocess.run([sys.executable, os.path.join(HERE,
+                                                     "rack_compare.py"),
+                        "--duration", str(a.duration), "--engine", "fiber"])
 
     if not a.no_memory:
         print("\n== bytes per sleeping request (bench/sleepmem.py)")

@@ -196,6 +196,40 @@ def default_req_lines(log):
     return [l for l in log.splitlines() if "[pid: " in l and "GET " in l]
 
 
+def test_default_request_line_is_uwsgis_with_each_workers_own_pid():
+    # the line is put together by hand (core/log.c): field by field what
+    # uWSGI 2.0.21 writes, and the pid of the worker that served it (a
+    # pid kept from before the fork would be the master's)
+    with srv_with("--master", "--processes", "2") as srv:
+        log = srv.expect_log("worker 2 (pid")
+        srv.wait_log("worker 1 (pid")
+        for i in range(8):
+            request(srv.port, "GET", "/hello?n=%d" % i,
+                    headers={"Connection": "close"})
+        log = srv.expect_log("GET /hello?n=7")
+    workers = set(int(p) for p in re.findall(r"worker \d \(pid (\d+)\)",
+                                             log))
+    assert len(workers) == 2 and srv.pid not in workers, log
+    line_re = (r"\[pid: (\d+)\|app: 0\|req: (\d+)/(\d+)\] 127\.0\.0\.1 "
+               r"\(\) \{(\d+) vars in (\d+) bytes\} \[[A-Z][a-z]{2} "
+               r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\] GET "
+               r"/hello\?n=(\d) => generated (\d+) bytes in (\d+) msecs "
+               r"\(HTTP/1\.1 200\) (\d+) headers in (\d+) bytes "
+               r"\((\d+) switches on core (\d+)\)$")
+    reqs = default_req_lines(log)
+    assert len(reqs) == 8, reqs
+    seen = {}
+    for l in reqs:
+        m = re.match(line_re, l)
+        assert m, l
+        pid, n1, n2 = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        assert pid in workers and n1 == n2 and n1 >= 1, l
+        # each worker counts its own requests, one by one
+        assert n1 == seen.get(pid, 0) + 1, (l, seen)
+        seen[pid] = n1
+        assert int(m.group(4)) > 10 and int(m.group(7)) > 0, l
+
+
 def test_logdate_prefixes_the_error_log_not_the_request_lines():
     # uWSGI: "Sat Dec  5 07:25:47 2026 - " before every line of its own
     # log; its request lines carry their date inside, no prefix
