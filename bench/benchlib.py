@@ -48,10 +48,10 @@ def wait_port(port, proc, timeout=15):
     raise SystemExit("server did not start listening on %d" % port)
 
 
-def cpu_of(pid):
-    """utime+stime of pid and its live children, in seconds."""
+def cpu_split_of(pid):
+    """(utime, stime) of pid and its live children, in seconds."""
     tck = os.sysconf("SC_CLK_TCK")
-    total = 0
+    user = system = 0
     pids = [pid]
     try:
         kids = open("/proc/%d/task/%d/children" % (pid, pid)).read().split()
@@ -61,10 +61,16 @@ def cpu_of(pid):
     for p in pids:
         try:
             f = open("/proc/%d/stat" % p).read().rsplit(")", 1)[1].split()
-            total += int(f[11]) + int(f[12])
+            user += int(f[11])
+            system += int(f[12])
         except OSError:
             pass
-    return total / tck
+    return user / tck, system / tck
+
+
+def cpu_of(pid):
+    """utime+stime of pid and its live children, in seconds."""
+    return sum(cpu_split_of(pid))
 
 
 def wrk(port, duration, conns, close, path="/", timeout=None):
@@ -128,21 +134,25 @@ def measure(cmd, port, duration, conns, close, path="/", timeout=None):
     connections (close, path, timeout: as for wrk()), and stop it.
 
     Returns wrk()'s dict plus cpu (server CPU seconds during the measured
-    run), us_per_req (CPU microseconds per request wrk counted, 0 if none)
+    run), us_per_req (CPU microseconds per request wrk counted, 0 if none),
+    user_us_per_req and sys_us_per_req (its user and kernel parts)
     and died (the server's exit status if it exited during the run, else
     None). Raises SystemExit if the server does not start.
     """
     proc = run_server(cmd, port)
     try:
         wrk(port, 1, conns, close, path, timeout)       # warm-up
-        c0 = cpu_of(proc.pid)
+        u0, s0 = cpu_split_of(proc.pid)
         r = wrk(port, duration, conns, close, path, timeout)
-        c1 = cpu_of(proc.pid)
+        u1, s1 = cpu_split_of(proc.pid)
         died = proc.poll()
     finally:
         stop(proc)
-    r["cpu"] = c1 - c0
-    r["us_per_req"] = (r["cpu"] / r["requests"] * 1e6) if r["requests"] else 0
+    n = r["requests"]
+    r["cpu"] = (u1 - u0) + (s1 - s0)
+    r["us_per_req"] = (r["cpu"] / n * 1e6) if n else 0
+    r["user_us_per_req"] = ((u1 - u0) / n * 1e6) if n else 0
+    r["sys_us_per_req"] = ((s1 - s0) / n * 1e6) if n else 0
     r["died"] = died
     return r
 

@@ -65,23 +65,30 @@ def main():
             p = free_port()
             m = measure(mk(p), p, a.duration, a.c, True, "/?s=1", "10s")
             res.setdefault(name, []).append(m)
-            print("  round %d %-14s %7.0f req/s  p99 %-8s %6.1f us/req %s"
+            print("  round %d %-14s %7.0f req/s  p99 %-8s %6.1f us/req "
+                  "(user %.1f, sys %.1f) %s"
                   % (r + 1, name, m["rps"], m["p99"], m["us_per_req"],
+                     m["user_us_per_req"], m["sys_us_per_req"],
                      m["errors"]))
             sys.stdout.flush()
     print("%d clients x async_sleep(1), wrk -d%ds, %d rounds A/B, medians"
           % (a.c, a.duration, a.rounds))
-    print("  %-14s %9s %9s %10s" % ("server", "req/s", "p99 s", "us/req"))
+    print("  %-14s %9s %9s %10s %8s %8s" % ("server", "req/s", "p99 s",
+                                            "us/req", "user", "sys"))
     med = {}
     for name, _ in servers:
         ms = res[name]
         med[name] = (statistics.median(m["rps"] for m in ms),
                      statistics.median(p99_seconds(m["p99"]) for m in ms),
-                     statistics.median(m["us_per_req"] for m in ms))
-        print("  %-14s %9.0f %9.3f %10.1f" % ((name,) + med[name]))
+                     statistics.median(m["us_per_req"] for m in ms),
+                     statistics.median(m["user_us_per_req"] for m in ms),
+                     statistics.median(m["sys_us_per_req"] for m in ms))
+        print("  %-14s %9.0f %9.3f %10.1f %8.1f %8.1f" % ((name,) + med[name]))
     if len(med) == 2:
         w, u = med["weft ugreen"], med["uWSGI ugreen"]
-        print("  CPU/req weft/uWSGI: %.2f" % (w[2] / u[2] if u[2] else 0))
+        print("  CPU/req weft/uWSGI: %.2f (user %.2f, sys %.2f)"
+              % (w[2] / u[2] if u[2] else 0, w[3] / u[3] if u[3] else 0,
+                 w[4] / u[4] if u[4] else 0))
 
 
 if __name__ == "__main__":
