@@ -23,6 +23,7 @@ of (2); req/s moves with whatever else runs.
 """
 
 import argparse
+import atexit
 import os
 import re
 import shutil
@@ -68,6 +69,7 @@ def nginx_cmd(port):
     """nginx returning "Hello World" on port, from a config in a new
     temporary directory (the client's ceiling: no app behind it)."""
     d = tempfile.mkdtemp(prefix="weft-bench-nginx-")
+    atexit.register(shutil.rmtree, d, True)
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
         f.write(NGINX_CONF % {"dir": d, "port": port})

@@ -519,6 +519,9 @@ void
 wf__conn_setup(struct wf__loop *L, struct wf__conn *k, int fd,
                struct wf__listener *l, const struct sockaddr_storage *ss)
 {
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+    unsigned port;
     int one = 1;
 
     k->loop = L;
@@ -546,28 +549,23 @@ wf__conn_setup(struct wf__loop *L, struct wf__conn *k, int fd,
     L->fdtab[fd].core = NULL;
     L->fdtab[fd].interest = 0;
     if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-
         wf__fmt_ipv4(k->raddr, (const unsigned char *)&s4->sin_addr);
-        k->rport[wf__fmt_uint(k->rport, ntohs(s4->sin_port), 10)] = '\0';
-        if (!l->nodelay) {
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        }
+        port = ntohs(s4->sin_port);
+    } else if (ss->ss_family == AF_INET6 &&
+               IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+        wf__fmt_ipv4(k->raddr, &s6->sin6_addr.s6_addr[12]);
+        port = ntohs(s6->sin6_port);
     } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-
-        if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-            wf__fmt_ipv4(k->raddr, &s6->sin6_addr.s6_addr[12]);
-        } else {
-            inet_ntop(AF_INET6, &s6->sin6_addr, k->raddr, sizeof(k->raddr));
-        }
-        k->rport[wf__fmt_uint(k->rport, ntohs(s6->sin6_port), 10)] = '\0';
-        if (!l->nodelay) {
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        }
+        inet_ntop(AF_INET6, &s6->sin6_addr, k->raddr, sizeof(k->raddr));
+        port = ntohs(s6->sin6_port);
     } else {
-        snprintf(k->raddr, sizeof(k->raddr), "%s", "unix");
-        snprintf(k->rport, sizeof(k->rport), "%s", "0");
+        memcpy(k->raddr, "unix", sizeof("unix"));
+        memcpy(k->rport, "0", sizeof("0"));
+        return;
+    }
+    k->rport[wf__fmt_uint(k->rport, port, 10)] = '\0';
+    if (!l->nodelay) {
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
 }
 

@@ -567,7 +567,7 @@ expand(struct out *o, const struct reqinfo *r, const char *name, size_t n)
         v = var(r, "HTTP_REFERER", &vl);
         oput(o, v, vl);
     } else if (IS("pid")) {
-        oprintf(o, "%d", (int)log_pid());
+        odec(o, (uint64_t)log_pid());
     } else if (IS("wid")) {
         oprintf(o, "%u", wf_worker_id());
     } else if (IS("core")) {
@@ -765,12 +765,7 @@ wf__log_request(struct wf__core *c)
         oputs(&o, " => generated ");
         odec(&o, c->resp.sent);
         oputs(&o, " bytes in ");
-        if (ms < 0) {
-            oput(&o, "-", 1);
-            odec(&o, (uint64_t)-ms);
-        } else {
-            odec(&o, (uint64_t)ms);
-        }
+        odec(&o, (uint64_t)ms);         /* a monotonic difference */
         oputs(&o, " msecs (");
         oput(&o, r.proto, r.plen);
         oput(&o, " ", 1);

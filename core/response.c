@@ -396,28 +396,43 @@ compose_head(struct wf__core *c, int final, size_t body_len, char *line,
     return n;
 }
 
+/* len (> 0) body bytes as the framing says: into iov[0..3) (size: the
+ * chunk-size line's room, 24 bytes). Returns the iovecs filled. */
+static int
+frame(const struct wf__resp *r, const void *buf, size_t len,
+      struct iovec *iov, char *size)
+{
+    if (r->chunked) {
+        iov[0].iov_base = size;
+        iov[0].iov_len = chunk_size_line(size, len);
+        iov[1].iov_base = (void *)buf;
+        iov[1].iov_len = len;
+        iov[2].iov_base = "\r\n";
+        iov[2].iov_len = 2;
+        return 3;
+    }
+    iov[0].iov_base = (void *)buf;
+    iov[0].iov_len = len;
+    return 1;
+}
+
 /*
- * Send the head, then body[0..n) iovecs. final: the whole body is in the
- * iovecs, so its length is known.
+ * Send the head and, in the same sendmsg, len body bytes framed as the
+ * head says (chunked or raw; none for a HEAD). final: these are the
+ * whole body, so its length is known.
  */
 static int
-send_head(struct wf__core *c, int final, struct iovec *body, int nbody,
-          size_t body_len)
+send_head(struct wf__core *c, int final, const void *body, size_t len)
 {
     struct wf__resp *r = &c->resp;
-    char line[192], extra[128];
-    struct iovec iov[8];
-    int n, i;
+    char line[192], extra[128], size[24];
+    struct iovec iov[6];
+    int n;
 
-    n = compose_head(c, final, body_len, line, extra, iov);
-    if (r->no_body) {
-        nbody = 0;
-    }
-    for (i = 0; i < nbody && n < 8; i++) {
-        iov[n++] = body[i];
-    }
-    if (!r->no_body) {
-        r->sent += body_len;
+    n = compose_head(c, final, len, line, extra, iov);
+    if (!r->no_body && len > 0) {
+        n += frame(r, body, len, iov + n, size);
+        r->sent += len;
     }
     return send_all(c, iov, n);
 }
@@ -477,26 +492,6 @@ announced(const struct wf__resp *r)
     return r->content_length >= 0 ? r->content_length : r->length_hint;
 }
 
-/* len (> 0) body bytes as the framing says: into iov[0..3) (size: the
- * chunk-size line's room, 24 bytes). Returns the iovecs filled. */
-static int
-frame(const struct wf__resp *r, const void *buf, size_t len,
-      struct iovec *iov, char *size)
-{
-    if (r->chunked) {
-        iov[0].iov_base = size;
-        iov[0].iov_len = chunk_size_line(size, len);
-        iov[1].iov_base = (void *)buf;
-        iov[1].iov_len = len;
-        iov[2].iov_base = "\r\n";
-        iov[2].iov_len = 2;
-        return 3;
-    }
-    iov[0].iov_base = (void *)buf;
-    iov[0].iov_len = len;
-    return 1;
-}
-
 /* Body bytes, framed. */
 static int
 send_body(struct wf__core *c, const void *buf, size_t len)
@@ -532,23 +527,15 @@ static int
 flush_head(struct wf__core *c)
 {
     struct wf__resp *r = &c->resp;
-    char line[192], extra[128], size[24];
-    struct iovec iov[8];
-    int n;
+    size_t n = r->olen;
 
     if (r->head_sent) {
         return 0;
     }
-    /* head and what was held in one sendmsg: the framing (chunked or
-     * close) is decided by compose_head, so the body is framed after it;
-     * the length is not known here, so no Content-Length to hold to */
-    n = compose_head(c, 0, 0, line, extra, iov);
-    if (!r->no_body && r->olen > 0) {
-        n += frame(r, r->obuf, r->olen, iov + n, size);
-        r->sent += r->olen;
-    }
+    /* head and what was held in one sendmsg (the length is not known
+     * here: chunked, or raw until the close) */
     r->olen = 0;
-    return send_all(c, iov, n);
+    return send_head(c, 0, r->obuf, n);
 }
 
 /* See internal.h: the app gave the worker away (a generator's yield, a
@@ -596,13 +583,13 @@ wf_write(struct wf_core *pub, const void *buf, size_t len)
         }
         if (known >= 0 && r->olen == 0) {
             /* the length is known: head and first chunk together */
-            struct iovec b = { (void *)buf, len };
+            size_t first = len;
 
             if (len > (uint64_t)known) {
-                b.iov_len = (size_t)known;
+                first = (size_t)known;
                 r->close = 1;
             }
-            ret = send_head(c, 0, &b, 1, b.iov_len);
+            ret = send_head(c, 0, buf, first);
             return ret < 0 ? ret : (ssize_t)len;
         }
         ret = flush_head(c);
@@ -833,11 +820,10 @@ wf__resp_finish(struct wf__core *c, int status)
         return;
     }
     if (!r->head_sent) {
-        struct iovec b = { r->obuf, r->olen };
         size_t n = r->olen;
 
         r->olen = 0;
-        send_head(c, 1, &b, n ? 1 : 0, n);
+        send_head(c, 1, r->obuf, n);
     } else if (r->chunked && !r->broken) {
         struct iovec end = { "0\r\n\r\n", 5 };
 

@@ -131,7 +131,7 @@ static struct {
     struct gv_slot *slot;
     unsigned n;
     /* from gevent, cached by worker_init */
-    PyObject *gevent, *spawn, *sleep, *getcurrent, *event_cls;
+    PyObject *gevent, *spawn, *sleep, *event_cls;
     PyObject *s_start, *s_stop, *s_switch, *s_timer;  /* interned names */
     PyObject *woke_timer;   /* GV_WOKE_TIMER as an int object */
     /* a wait switches to the hub with greenlet's C PyGreenlet_Switch
@@ -873,9 +873,8 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
     }
     gv.spawn = gv_attr(gv.gevent, "spawn");
     gv.sleep = gv_attr(gv.gevent, "sleep");
-    gv.getcurrent = gv_attr(gv.gevent, "getcurrent");
-    if (gv.spawn == NULL || gv.sleep == NULL || gv.getcurrent == NULL) {
-        wf_err_set(err, "--gevent: gevent %s lacks spawn/sleep/getcurrent "
+    if (gv.spawn == NULL || gv.sleep == NULL) {
+        wf_err_set(err, "--gevent: gevent %s lacks spawn/sleep "
                    "(%s)", gver, pyw_exc_line(buf, sizeof(buf)));
         goto fail;
     }
@@ -1299,7 +1298,7 @@ gv_current(void)
     struct wf_core *c = NULL;
 
     /* outside run() (the interpreter may be finalising) no core runs */
-    if (gv.hub == NULL || gv.map == NULL || gv.getcurrent == NULL) {
+    if (gv.hub == NULL || gv.map == NULL) {
         return NULL;
     }
     PyErr_Fetch(&et, &ev, &etb);
@@ -1337,13 +1336,12 @@ gv_worker_fini(void)
         Py_CLEAR(gv.s_switch);
         Py_CLEAR(gv.s_timer);
         Py_CLEAR(gv.woke_timer);
-        Py_CLEAR(gv.getcurrent);
         Py_CLEAR(gv.sleep);
         Py_CLEAR(gv.spawn);
         Py_CLEAR(gv.gevent);
     }
     gv.map = gv.serve_fn = gv.cancel_exc = gv.event_cls = NULL;
-    gv.getcurrent = gv.sleep = gv.spawn = gv.gevent = NULL;
+    gv.sleep = gv.spawn = gv.gevent = NULL;
     gv.s_start = gv.s_stop = gv.s_switch = gv.s_timer = NULL;
     gv.woke_timer = NULL;
     PyMem_RawFree(gv.slot);
