@@ -180,6 +180,14 @@ wf_loop_accept(int lfd)
     return &c->pub;
 }
 
+WF_API int
+wf_loop_conn_fd(const struct wf_core *pub)
+{
+    const struct wf__core *c = (const struct wf__core *)pub;
+
+    return c != NULL && c->conn != NULL ? c->conn->fd : -1;
+}
+
 /* Read k's next head through the loop engine. 1 when whole, 0 when the
  * connection is over (closed, bad, timed out: answered already). */
 static int

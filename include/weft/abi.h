@@ -29,6 +29,8 @@
  *                  WF_PLUGIN_F_THREADS (a plugin that works in a worker of
  *                  several loop threads); loop_wait is also called around
  *                  a core's in-place waits.
+ * 2026-12-06  1.7  wf_loop_conn_fd (a loop engine keeps one watcher on a
+ *                  connection across its waits).
  *
  * A field appended in minor M is read only from plugins built with minor
  * >= M (their ops tables are shorter otherwise): see WF_HAS_OP.
@@ -37,7 +39,7 @@
 #define WEFT_ABI_H
 
 #define WF_ABI_MAJOR 1
-#define WF_ABI_MINOR 6
+#define WF_ABI_MINOR 7
 
 /* "weft" in ASCII: the first word of every plugin descriptor. */
 #define WF_PLUGIN_MAGIC 0x77656674u

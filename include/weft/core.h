@@ -308,6 +308,14 @@ WF_API struct wf_core *wf_loop_accept(int lfd);
  * free the core. Runs in the context the loop engine made for it. */
 WF_API void wf_loop_serve(struct wf_core *c);
 
+/* The fd of core c's connection, from wf_loop_accept() until
+ * wf_loop_serve(c) returns (its last act is to close it); -1 when c has
+ * none. An engine may keep a watcher on it across waits instead of one
+ * per wait, and must drop that watcher when wf_loop_serve(c) returns,
+ * before any other context runs: the next accept may reuse the number.
+ * (ABI 1.7) */
+WF_API int wf_loop_conn_fd(const struct wf_core *c);
+
 /* Milliseconds since the request on c started, or -1 when none runs (a
  * connection between two requests). */
 WF_API long wf_request_age_ms(const struct wf_core *c);

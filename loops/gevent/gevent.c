@@ -19,11 +19,13 @@
  *                With no free core the listener watchers stop (the kernel's
  *                backlog holds the rest: no spin, no queue in memory); the
  *                first connection to end starts them again.
- *   wait()       in a request greenlet: one io watcher per fd calling the
- *                greenlet's switch, then a switch to the hub (greenlet's
- *                own, not Hub.switch); the first watcher to fire switches
- *                back with its fd; every io watcher is stopped before
- *                wait() returns. A timeout is the core's timer (one per
+ *   wait()       in a request greenlet: a read of the core's connection
+ *                uses its watcher, left started across waits (stopped
+ *                lazily by its callback, and when wf_loop_serve() returns);
+ *                any other fd one io watcher calling the greenlet's switch,
+ *                stopped before wait() returns; then a switch to the hub
+ *                (greenlet's own, not Hub.switch); the first watcher to
+ *                fire switches back with its fd. A timeout is the core's timer (one per
  *                core, left running across waits): it ends a wait only
  *                once that wait's own deadline has come (-1: timed out),
  *                and is armed anew only when a wait's deadline is earlier
@@ -103,10 +105,24 @@ struct gv_slot {
     PyObject *waiter;
     int running;            /* serve() has started */
     int cancelled;          /* killed: every wait returns -ECANCELED */
-    /* the io watcher of its last one-fd wait, kept stopped for the next
-     * wait on the same fd and events (its connection's, mostly), and that
-     * fd as an int object: no watcher and no int made and freed per wait;
-     * dropped when serve() ends */
+    /* the read watcher of its connection (wf_loop_conn_fd): started by
+     * the first wait to read the connection and left started after the
+     * wait (lazily stopped: its callback, gv_on_conn, stops it when it
+     * fires while no wait of the core reads the connection), so that the
+     * waits of a keep-alive connection start and stop nothing (and libev
+     * re-adds no fd to its epoll set per wait); stopped when
+     * wf_loop_serve() returns, before the hub runs again: the connection
+     * is closed then and the next accept may reuse its number. conn_fdo:
+     * that fd as an int object, what a wait it ends returns; conn_cb
+     * (gv_on_conn bound to the core id) lives until run() ends. */
+    PyObject *conn_w, *conn_fdo, *conn_cb;
+    int conn_fd;
+    int conn_on;        /* conn_w is started */
+    int conn_wait;      /* the wait in progress reads the connection */
+    /* the io watcher of its last other one-fd wait (a write to the
+     * connection, an fd of the app's), kept stopped for the next wait on
+     * the same fd and events, and that fd as an int object; dropped when
+     * serve() ends */
     PyObject *io, *io_fdo;
     int io_fd;
     unsigned io_ev;
@@ -339,6 +355,105 @@ gv_timer_stop(struct gv_slot *s)
     Py_CLEAR(s->tm);
 }
 
+/* Stop slot s's connection watcher, if started. 0, or -1 with a Python
+ * exception set. */
+static int
+gv_conn_stop(struct gv_slot *s)
+{
+    PyObject *r;
+
+    if (!s->conn_on) {
+        return 0;
+    }
+    s->conn_on = 0;
+    r = PyObject_CallMethodNoArgs(s->conn_w, gv.s_stop);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Slot self's connection is readable. Hub. A wait of its core that reads
+ * the connection ends with its fd; else (the core reads it no more:
+ * the watcher was left started after the last such wait) the watcher
+ * stops, and the next wait that reads the connection starts it. */
+static PyObject *
+gv_on_conn(PyObject *self, PyObject *unused)
+{
+    Py_ssize_t id = PyLong_AsSsize_t(self);
+    struct gv_slot *s;
+    PyObject *w, *r;
+
+    if (id < 0 || (size_t)id >= gv.n) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    s = &gv.slot[id];
+    if (s->waiter == NULL || !s->conn_wait) {
+        if (gv_conn_stop(s) < 0) {
+            pyw_log_exc(WF_LOG_ERROR, "gevent: stopping a connection's "
+                       "watcher failed");
+        }
+        Py_RETURN_NONE;
+    }
+    w = s->waiter;
+    Py_INCREF(w);
+    r = PyObject_CallOneArg(w, s->conn_fdo);
+    if (r == NULL) {
+        pyw_log_exc(WF_LOG_ERROR, "gevent: resuming a wait failed");
+    }
+    Py_XDECREF(r);
+    Py_DECREF(w);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef gv_conn_def = {
+    "weft_conn", gv_on_conn, METH_NOARGS,
+    "a weft connection is readable: end its core's wait, or stop watching"
+};
+
+/* Start slot s's connection watcher (made at the first call of a
+ * connection). 0, or -1 with a Python exception set. */
+static int
+gv_conn_start(struct gv_slot *s)
+{
+    PyObject *a[3], **args = a + 1;     /* a[0]: the callee's */
+    PyObject *r;
+
+    if (s->conn_cb == NULL) {
+        PyObject *id = PyLong_FromSsize_t(s - gv.slot);
+
+        s->conn_cb = id ? PyCFunction_New(&gv_conn_def, id) : NULL;
+        Py_XDECREF(id);
+        if (s->conn_cb == NULL) {
+            return -1;
+        }
+    }
+    if (s->conn_w == NULL) {
+        s->conn_w = PyObject_CallMethod(gv.loop, "io", "ii", s->conn_fd,
+                                        (int)WF_IO_READ);
+        if (s->conn_w == NULL) {
+            return -1;
+        }
+        s->conn_fdo = PyLong_FromLong(s->conn_fd);
+        if (s->conn_fdo == NULL) {
+            Py_CLEAR(s->conn_w);
+            return -1;
+        }
+    }
+    args[0] = s->conn_w;
+    args[1] = s->conn_cb;
+    r = PyObject_VectorcallMethod(gv.s_start, args,
+                                  2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    s->conn_on = 1;
+    return 0;
+}
+
 static PyMethodDef gv_timer_def;
 
 /* Arm slot s's timer to fire us microseconds after now, replacing the one
@@ -455,7 +570,16 @@ gv_serve(PyObject *self, PyObject *arg)
         pyw_log_exc(WF_LOG_ERROR, "gevent: a connection ended with a Python "
                    "exception set");
     }
-    /* the core is free again; nothing switched since it was freed */
+    /* the core is free again and its connection closed; nothing
+     * switched since: its watcher stops before the hub can accept a
+     * connection that gets the same fd number */
+    if (gv_conn_stop(s) < 0) {
+        pyw_log_exc(WF_LOG_ERROR, "gevent: stopping a connection's watcher "
+                   "failed");
+    }
+    Py_CLEAR(s->conn_w);
+    Py_CLEAR(s->conn_fdo);
+    s->conn_fd = -1;
     Py_CLEAR(s->io);
     Py_CLEAR(s->io_fdo);
     Py_CLEAR(s->cur_sw);
@@ -491,6 +615,7 @@ gv_start(struct wf_core *c)
     s->core = c;
     s->running = 0;
     s->cancelled = 0;
+    s->conn_fd = wf_loop_conn_fd(c);
     if (id != NULL) {
         g = PyObject_CallFunctionObjArgs(gv.spawn, gv.serve_fn, id, NULL);
     }
@@ -799,6 +924,7 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
     char buf[256], gver[32], glver[32];
     long major = 0;
     const char *patching = "none";
+    unsigned k;
 
 #if WF_BUILD_FLAGS & WF_BUILD_F_ASAN
     /* greenlet switches by copying slices of the C stack, redzones
@@ -926,6 +1052,9 @@ gv_worker_init(unsigned ncores, struct wf_err *err)
         goto fail;
     }
     gv.n = ncores ? ncores : 1;
+    for (k = 0; k < gv.n; k++) {
+        gv.slot[k].conn_fd = -1;
+    }
     if (gv.n == 1) {
         wf_log(WF_LOG_WARN, "gevent: 1 core: one connection at a time; "
                "give --gevent N (or --async N) for N at once");
@@ -976,6 +1105,10 @@ gv_run_cleanup(void)
     for (k = 0; k < gv.n; k++) {
         gv_timer_stop(&gv.slot[k]);
         Py_CLEAR(gv.slot[k].tm_cb);
+        if (gv_conn_stop(&gv.slot[k]) < 0) {
+            PyErr_Clear();
+        }
+        Py_CLEAR(gv.slot[k].conn_cb);
     }
     for (k = 0; k < gv.n; k++) {
         if (gv.slot[k].glet != NULL) {
@@ -1160,6 +1293,15 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
         PyObject *wt, *fdo, *a[4], **args = a + 1; /* a[0]: callee's */
 
         e = e ? e : WF_IO_READ;
+        if (fds[i].fd == s->conn_fd && e == WF_IO_READ) {
+            /* the connection's own watcher, left started */
+            if (!s->conn_on && gv_conn_start(s) < 0) {
+                ret = -EBADF;
+                goto out;
+            }
+            s->conn_wait = 1;
+            continue;
+        }
         if (n == 1 && s->io != NULL && s->io_fd == fds[0].fd
             && s->io_ev == e) {
             wt = s->io;     /* the same watcher again */
@@ -1216,6 +1358,7 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
     r = PyGreenlet_Switch((PyGreenlet *)gv.hub, NULL, NULL);
     s->waiter = NULL;
     s->deadline = -1;
+    s->conn_wait = 0;
     if (r == NULL) {
         /* killed (a stop past the mercy), or the app threw into a
          * greenlet it does not own */
@@ -1248,6 +1391,7 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
         }
     }
 out:
+    s->conn_wait = 0;
     if (ret == -ENOMEM || ret == -EBADF) {
         char line[256];
 

@@ -13,10 +13,13 @@ GET /threadpool?s=SECONDS  time.sleep(s) in gevent's thread pool (a real
                            thread: it needs the GIL while the hub polls)
 GET /gen?n=N               a generator of N chunks (each yield lets the
                            other requests run)
+GET /watchers              'io watchers N': how many of gevent's io
+                           watchers are started in this worker
 
 With WEFT_TEST_WARM_THREADPOOL=1 in the environment, gevent's hub and thread
 pool are made at import time, i.e. in the master before the fork.
 """
+import gc
 import os
 import time
 from urllib.parse import parse_qs
@@ -89,6 +92,10 @@ def application(environ, start_response):
         n = int(_qs(environ, 'n', '10'))
         start_response('200 OK', [('Content-Type', 'text/plain')])
         return _chunks(n)
+    elif path == '/watchers':
+        n = sum(1 for o in gc.get_objects()
+                if type(o).__name__ == 'io' and o.active)
+        body = 'io watchers %d\n' % n
     elif path == '/busy':
         body = 'core %d loop %s\n' % (uwsgi.core_id(), uwsgi.loop)
     else:

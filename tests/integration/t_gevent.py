@@ -592,6 +592,40 @@ def test_keepalive_and_pipelining():
         s.close()
 
 
+def active_io_watchers(srv):
+    """How many of gevent's io watchers are started in srv's worker."""
+    r = srv.get("/watchers")
+    assert r.status == 200, r
+    return int(r.body.split()[2])
+
+
+def two_requests_with_a_wait(port):
+    """A connection whose second request is sent after the first answer
+    (so the worker waits to read it), then closed by the server."""
+    s = send_raw(port, GET % (b"/busy", b""))
+    rd = Reader(s)
+    r1 = rd.response()
+    s.sendall(GET % (b"/busy", b"Connection: close\r\n"))
+    r2 = rd.response()
+    assert (r1.status, r2.status) == (200, 200), (r1, r2)
+    assert rd.eof(2)
+    s.close()
+
+
+def test_an_ended_connection_leaves_no_io_watcher_started():
+    """A connection's read watcher is left started between its waits
+    (one per connection, not one per wait) and must stop when the
+    connection ends: the started io watchers do not grow with
+    connections."""
+    with gserver("gevent_sleep.py", "--gevent", "4") as srv:
+        before = active_io_watchers(srv)
+        for _ in range(20):
+            two_requests_with_a_wait(srv.port)
+        after = active_io_watchers(srv)
+        # the query's own connection may hold one (it may have waited)
+        assert after <= before + 1, (before, after)
+
+
 def test_an_app_exception_gives_500_and_the_worker_goes_on():
     with gserver("gevent_sleep.py", "--gevent", "4") as srv:
         r = srv.get("/raise")

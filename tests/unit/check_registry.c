@@ -44,6 +44,8 @@ teardown(void)
 #define WF_ABI_MINOR_NEXT 6
 #elif WF_ABI_MINOR == 6
 #define WF_ABI_MINOR_NEXT 7
+#elif WF_ABI_MINOR == 7
+#define WF_ABI_MINOR_NEXT 8
 #else
 #error "extend WF_ABI_MINOR_NEXT"
 #endif
