@@ -66,14 +66,25 @@ wf__resp_init(struct wf__core *c)
  * --socket-timeout for each stall, within the response's deadline
  * (wf__client_wait). Returns 0 or -errno; a failure marks the response
  * broken (the client is gone).
+ *
+ * last: these are the response's last bytes (wf__resp_finish). When the
+ * connection closes right after (r->close: wf__request_done closes or
+ * shuts it down next, with no wait between) and is TCP, they go with
+ * MSG_MORE: the close() or shutdown() pushes them, and the kernel puts
+ * the FIN on the same segment (one segment and one ACK fewer per closed
+ * connection).
  */
 static int
-send_all(struct wf__core *c, struct iovec *iov, int n)
+send_all(struct wf__core *c, struct iovec *iov, int n, int last)
 {
     struct msghdr mh;
+    int flags = MSG_NOSIGNAL;
 
     if (c->resp.broken) {
         return -EPIPE;
+    }
+    if (last && c->resp.close && !c->conn->lsn->is_unix) {
+        flags |= MSG_MORE;
     }
     while (n > 0) {
         ssize_t w;
@@ -81,7 +92,7 @@ send_all(struct wf__core *c, struct iovec *iov, int n)
         memset(&mh, 0, sizeof(mh));
         mh.msg_iov = iov;
         mh.msg_iovlen = (size_t)n;
-        w = sendmsg(c->conn->fd, &mh, MSG_NOSIGNAL);
+        w = sendmsg(c->conn->fd, &mh, flags);
         if (w < 0) {
             int r;
 
@@ -434,7 +445,7 @@ send_head(struct wf__core *c, int final, const void *body, size_t len)
         n += frame(r, body, len, iov + n, size);
         r->sent += len;
     }
-    return send_all(c, iov, n);
+    return send_all(c, iov, n, final);
 }
 
 /* See internal.h. */
@@ -519,7 +530,7 @@ send_body(struct wf__core *c, const void *buf, size_t len)
         }
     }
     r->sent += len;
-    return send_all(c, iov, frame(r, buf, len, iov, size));
+    return send_all(c, iov, frame(r, buf, len, iov, size), 0);
 }
 
 /* Send the head (not final) with what the output buffer holds. */
@@ -631,7 +642,7 @@ send_file(struct wf__core *c, int fd, off_t offset, size_t len,
     if (r->chunked) {
         struct iovec iov = { size, chunk_size_line(size, len) };
 
-        ret = send_all(c, &iov, 1);
+        ret = send_all(c, &iov, 1, 0);
         if (ret < 0) {
             return ret;
         }
@@ -671,7 +682,7 @@ send_file(struct wf__core *c, int fd, off_t offset, size_t len,
     if (r->chunked) {
         struct iovec iov = { "\r\n", 2 };
 
-        ret = send_all(c, &iov, 1);
+        ret = send_all(c, &iov, 1, 0);
         if (ret < 0) {
             return ret;
         }
@@ -827,7 +838,7 @@ wf__resp_finish(struct wf__core *c, int status)
     } else if (r->chunked && !r->broken) {
         struct iovec end = { "0\r\n\r\n", 5 };
 
-        send_all(c, &end, 1);
+        send_all(c, &end, 1, 1);
     }
     if (r->content_length >= 0 && !r->no_body && !r->broken &&
         r->sent < (uint64_t)r->content_length) {
