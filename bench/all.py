@@ -106,16 +106,8 @@ def servers(bjoern_path):
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--duration", type=int, default=5)
-    ap.add_argument("--connections", type=int, default=50)
-    ap.add_argument("-n", type=int, default=2000)
-    ap.add_argument("--no-memory", action="store_true")
-    a = ap.parse_args()
-    bj = os.environ.get("BJOERN_PYTHONPATH")
-
+def instructions(a, bj):
+    """(1): instructions per keep-alive hello of each server."""
     print("== instructions per keep-alive hello request (callgrind, %d "
           "requests minus 1)" % a.n)
     rows = [callgrind("weft --async 100 --ugreen", [], a.n),
@@ -134,8 +126,13 @@ def main():
                               a.n))
     for label, ir in rows:
         print("  %-36s %8s" % (label, ir if ir is not None else "failed"))
+    print()
 
-    print("\n== keep-alive hello, wrk -c%d -d%ds, %d rounds A/B, medians"
+
+def wall_clock(a, bj):
+    """(2): the A/B rounds, each printed as it ends (a median hides a
+    round that went astray), then the medians."""
+    print("== keep-alive hello, wrk -c%d -d%ds, %d rounds A/B, medians"
           % (a.connections, a.duration, a.rounds))
     res = {}
     srv = servers(bj)
@@ -145,6 +142,10 @@ def main():
             p = free_port()
             m = measure(mk(p), p, a.duration, a.connections, False)
             res.setdefault(name, []).append(m)
+            print("    round %d  %-20s %8.0f req/s %6.1f us/req%s"
+                  % (r + 1, name, m["rps"], m["us_per_req"],
+                     "  " + m["errors"] if m["errors"] else ""))
+            sys.stdout.flush()
     base = srv[0][0]
     brps = statistics.median(m["rps"] for m in res[base])
     bcpu = statistics.median(m["us_per_req"] for m in res[base])
@@ -164,6 +165,22 @@ def main():
         print("    the client's ceiling (nginx return 200): %.0f req/s; a "
               "server near it is limited by wrk: compare it by us/req and "
               "capacity" % ceil)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("-n", type=int, default=2000)
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--no-callgrind", action="store_true",
+                    help="skip the instruction counts (the slow part)")
+    a = ap.parse_args()
+    bj = os.environ.get("BJOERN_PYTHONPATH")
+    if not a.no_callgrind:
+        instructions(a, bj)
+    wall_clock(a, bj)
 
     if shutil.which("puma"):
         print("\n== Rack hello (bench/rack_compare.py --engine fiber)")

@@ -17,6 +17,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 
@@ -29,17 +30,18 @@ def free_port():
     return p
 
 
-def wait_port(port, proc, timeout=15):
+def wait_port(port, proc, timeout=15, why=None):
     """Wait until 127.0.0.1:port accepts connections.
 
-    Raises SystemExit if proc (a Popen) exits first, or after timeout
-    seconds without a listener.
+    Raises SystemExit if proc (a Popen) exits first (with why(), the
+    server's last words, when given), or after timeout seconds without a
+    listener.
     """
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise SystemExit("server exited at start-up (status %s)"
-                             % proc.returncode)
+            raise SystemExit("server exited at start-up (status %s)%s"
+                             % (proc.returncode, why() if why else ""))
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
             return
@@ -107,12 +109,22 @@ def wrk(port, duration, conns, close, path="/", timeout=None):
 
 
 def run_server(cmd, port):
-    """Start cmd pinned to CPU 0 (output discarded), wait until it listens
-    on port, then give it 0.3 s more. Returns the Popen."""
+    """Start cmd pinned to CPU 0, wait until it listens on port, then give
+    it 0.3 s more. Returns the Popen. Its output is kept only to say why
+    it did not start (a missing plugin, say)."""
+    out = tempfile.TemporaryFile()
     proc = subprocess.Popen(["taskset", "-c", "0"] + cmd,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    wait_port(port, proc)
+                            stdout=out, stderr=subprocess.STDOUT)
+
+    def why():
+        out.seek(0)
+        tail = out.read().decode(errors="replace").strip().splitlines()[-5:]
+        return ": %s\n  %s" % (" ".join(cmd), "\n  ".join(tail))
+
+    try:
+        wait_port(port, proc, why=why)
+    finally:
+        out.close()
     time.sleep(0.3)
     return proc
 

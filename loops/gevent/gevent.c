@@ -101,8 +101,10 @@ struct gv_slot {
     struct wf_core *core;   /* set while its greenlet serves it */
     PyObject *glet;         /* that gevent.Greenlet */
     /* the switch of the greenlet whose wait is in progress, or NULL: the
-     * watchers of the wait call it, as wake() does */
-    PyObject *waiter;
+     * watchers of the wait call it, as wake() does; waiter_g: that
+     * greenlet (borrowed: waiter, a bound method, holds it), which the
+     * connection's watcher switches to through greenlet's C API */
+    PyObject *waiter, *waiter_g;
     int running;            /* serve() has started */
     int cancelled;          /* killed: every wait returns -ECANCELED */
     /* the read watcher of its connection (wf_loop_conn_fd): started by
@@ -112,10 +114,11 @@ struct gv_slot {
      * waits of a keep-alive connection start and stop nothing (and libev
      * re-adds no fd to its epoll set per wait); stopped when
      * wf_loop_serve() returns, before the hub runs again: the connection
-     * is closed then and the next accept may reuse its number. conn_fdo:
-     * that fd as an int object, what a wait it ends returns; conn_cb
-     * (gv_on_conn bound to the core id) lives until run() ends. */
-    PyObject *conn_w, *conn_fdo, *conn_cb;
+     * is closed then and the next accept may reuse its number. conn_args:
+     * (that fd as an int,), what the switch into a wait it ends passes
+     * (the wait returns the int); conn_cb (gv_on_conn bound to the core
+     * id) lives until run() ends. */
+    PyObject *conn_w, *conn_args, *conn_cb;
     int conn_fd;
     int conn_on;        /* conn_w is started */
     int conn_wait;      /* the wait in progress reads the connection */
@@ -172,6 +175,7 @@ static struct {
     PyObject *done;         /* gevent.event.Event: run() may return */
     int stopping;           /* 0, 1 gracefully, 2 now */
     unsigned long spawned, pauses, killed;
+    unsigned long waits;    /* wait() calls that went to the hub */
     unsigned leaked;        /* request greenlets left suspended at exit */
     /* --gevent-early-monkey-patch */
     int early_registered, early_ran;
@@ -398,8 +402,8 @@ gv_on_conn(PyObject *self, PyObject *unused)
         Py_RETURN_NONE;
     }
     w = s->waiter;
-    Py_INCREF(w);
-    r = PyObject_CallOneArg(w, s->conn_fdo);
+    Py_INCREF(w);   /* keeps waiter_g */
+    r = PyGreenlet_Switch((PyGreenlet *)s->waiter_g, s->conn_args, NULL);
     if (r == NULL) {
         pyw_log_exc(WF_LOG_ERROR, "gevent: resuming a wait failed");
     }
@@ -436,8 +440,8 @@ gv_conn_start(struct gv_slot *s)
         if (s->conn_w == NULL) {
             return -1;
         }
-        s->conn_fdo = PyLong_FromLong(s->conn_fd);
-        if (s->conn_fdo == NULL) {
+        s->conn_args = Py_BuildValue("(i)", s->conn_fd);
+        if (s->conn_args == NULL) {
             Py_CLEAR(s->conn_w);
             return -1;
         }
@@ -578,7 +582,7 @@ gv_serve(PyObject *self, PyObject *arg)
                    "failed");
     }
     Py_CLEAR(s->conn_w);
-    Py_CLEAR(s->conn_fdo);
+    Py_CLEAR(s->conn_args);
     s->conn_fd = -1;
     Py_CLEAR(s->io);
     Py_CLEAR(s->io_fdo);
@@ -1226,9 +1230,10 @@ gv_run(struct wf_err *err)
         }
     }
     wf_log(WF_LOG_INFO, "gevent: worker %u (pid %d) stopped: %lu "
-           "connections served, accepting paused %lu times (all cores "
-           "busy), %lu requests killed", wf_worker_id(), (int)getpid(),
-           gv.spawned, gv.pauses, gv.killed);
+           "connections served, %lu waits through the hub, accepting "
+           "paused %lu times (all cores busy), %lu requests killed",
+           wf_worker_id(), (int)getpid(), gv.spawned, gv.waits, gv.pauses,
+           gv.killed);
     gv_run_cleanup();
     return 0;
 
@@ -1242,7 +1247,7 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
         long timeout_ms, int *ready_fd)
 {
     struct gv_slot *s = gv_slot_of(c);
-    PyObject *w[GV_MAX_WAIT_FDS], *cur, *sw = NULL, *r;
+    PyObject *w[GV_MAX_WAIT_FDS], *cur, *g, *sw = NULL, *r;
     PyObject *et, *ev, *etb;
     int nw = 0, i, ret = -ENOMEM;
 
@@ -1269,6 +1274,7 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
         wf_log(WF_LOG_ERROR, "gevent: core %u: a wait from the hub", c->id);
         return -EINVAL;
     }
+    g = cur;    /* sw (its bound switch) holds it from here */
     if (cur != NULL && cur == s->cur) {
         sw = s->cur_sw;     /* the core's greenlet, as at its first wait */
         Py_INCREF(sw);
@@ -1355,8 +1361,11 @@ gv_wait(struct wf_core *c, const struct wf_io_event *fds, int n,
     }
     /* the core may end this wait early (wake op) */
     s->waiter = sw;
+    s->waiter_g = g;
+    gv.waits++;
     r = PyGreenlet_Switch((PyGreenlet *)gv.hub, NULL, NULL);
     s->waiter = NULL;
+    s->waiter_g = NULL;
     s->deadline = -1;
     s->conn_wait = 0;
     if (r == NULL) {
