@@ -25,12 +25,12 @@
  *                any other fd one io watcher calling the greenlet's switch,
  *                stopped before wait() returns; then a switch to the hub
  *                (greenlet's own, not Hub.switch); the first watcher to
- *                fire switches back with its fd. A timeout is the core's timer (one per
- *                core, left running across waits): it ends a wait only
- *                once that wait's own deadline has come (-1: timed out),
- *                and is armed anew only when a wait's deadline is earlier
- *                than the time it is set for (docs/loops/gevent.md,
- *                "Deadlines").
+ *                fire switches back with its fd. A timeout is the
+ *                core's timer (one per core, left running across waits):
+ *                it ends a wait only once that wait's own deadline has
+ *                come (-1: timed out), and is armed anew only when a
+ *                wait's deadline is earlier than the time it is set for
+ *                (docs/loops/gevent.md, "Deadlines").
  *   yield()      gevent.sleep(0).
  *   current()    the core of gevent.getcurrent() in a dict greenlet -> core
  *                id that spawn fills and serve() empties. Greenlets the app
